@@ -1,0 +1,140 @@
+// llmscale's demo until the simulator lands: a policy's decisions on a built-in load ramp.
+//
+// Load ramps from 2 to 30 requests/s and back over 90 minutes; each request spends 6 s in the
+// system, so by Little's law the requests in flight are rate x 6. A minimal policy written here
+// (requests in flight / a per-replica target) proposes a replica count each minute; a small
+// host loop bounds it by ControlConfig's min/max, carries it out, and lets requested replicas
+// become ready only after the cold start. It shows how a user's own policy plugs into the
+// core types: FleetState with starting replicas, Decision with its reasons.
+//
+//   load_ramp [--json] [--set key=value]...   keys: those of llmscale::ControlConfig and
+//                                              target_in_flight (default 12)
+#include <llmscale/llmscale.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+namespace {
+
+struct RampSignals {
+  double in_flight = 0;  // time-averaged requests running + queued
+};
+
+// The user's policy: one replica per `target` requests in flight.
+class InFlightPolicy {
+ public:
+  explicit InFlightPolicy(double target) : target_(target) {}
+  const char* name() const noexcept { return "in-flight"; }
+  llmscale::Proposal propose(llmscale::TimePoint, const RampSignals& s, const llmscale::FleetState&) {
+    const double raw = s.in_flight / target_;
+    return {name(), static_cast<int>(std::ceil(raw - 1e-9)), raw, "ceil(in_flight / target)"};
+  }
+
+ private:
+  double target_;
+};
+static_assert(llmscale::is_policy_v<InFlightPolicy, RampSignals>);
+
+// The built-in load: requests per second at minute m.
+double arrival_rate(double minute) {
+  if (minute < 10) return 2.0;
+  if (minute < 40) return 2.0 + (30.0 - 2.0) * (minute - 10) / 30.0;
+  if (minute < 60) return 30.0;
+  if (minute < 80) return 30.0 - (30.0 - 4.0) * (minute - 60) / 20.0;
+  return 4.0;
+}
+
+// The host's side: bound the proposal, explain the bound.
+template <class Policy, class Signals>
+llmscale::Decision decide(Policy& policy, llmscale::TimePoint now, const Signals& signals,
+                          const llmscale::FleetState& fleet, const llmscale::ControlConfig& config) {
+  static_assert(llmscale::is_policy_v<Policy, Signals>, "decide() needs a policy over Signals");
+  const llmscale::Proposal p = policy.propose(now, signals, fleet);
+  llmscale::Decision d;
+  d.at = now;
+  d.current_replicas = fleet.current();
+  d.policy = policy.name();
+  d.reason = p.reason;
+  d.add_proposal(p);
+  d.desired_replicas = std::clamp(p.replicas, config.min_replicas, config.max_replicas);
+  if (d.desired_replicas != p.replicas) {
+    d.binding = p.replicas > config.max_replicas ? llmscale::Constraint::max_replicas
+                                                 : llmscale::Constraint::min_replicas;
+    d.add_proposal({"bounds", d.desired_replicas, std::nan(""), llmscale::to_string(d.binding)});
+  }
+  return d;
+}
+
+int usage(const char* why) {
+  std::fprintf(stderr, "load_ramp: %s\nusage: load_ramp [--json] [--set key=value]...\n", why);
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  llmscale::ControlConfig config;
+  config.tick_period_s = 60;
+  config.stale_after_s = 180;
+  config.cold_start_s = 300;
+  config.min_replicas = 1;
+  config.max_replicas = 12;
+  double target_in_flight = 12;
+  bool json = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--json") == 0) {
+      json = true;
+    } else if (std::strcmp(argv[i], "--set") == 0 && i + 1 < argc) {
+      const std::string kv = argv[++i];
+      if (kv.rfind("target_in_flight=", 0) == 0) {
+        char* end = nullptr;
+        target_in_flight = std::strtod(kv.c_str() + 17, &end);
+        if (*end != '\0' || !(target_in_flight > 0 && target_in_flight <= 1e6)) {
+          return usage(("target_in_flight = " + kv.substr(17) + " is out of range; allowed: (0, 1000000]").c_str());
+        }
+      } else if (const auto problem = llmscale::set_config(config, kv)) {
+        return usage(problem->message().c_str());
+      }
+    } else {
+      return usage((std::string("unknown argument '") + argv[i] + "'").c_str());
+    }
+  }
+
+  InFlightPolicy policy(target_in_flight);
+  llmscale::FleetState fleet(config.min_replicas);
+  std::printf("# load ramp: 2 -> 30 -> 4 req/s, 6 s per request, target %.0f in flight per replica,"
+              " cold start %.0f s, tick %.0f s\n",
+              target_in_flight, config.cold_start_s, config.tick_period_s);
+  for (double t = 0; t <= 90 * 60; t += config.tick_period_s) {
+    const auto now = llmscale::at_seconds(t);
+    // replicas whose cold start has passed are serving now
+    fleet.mark_ready(fleet.ready_by(now, config.cold_start()) - fleet.ready());
+
+    const RampSignals signals{arrival_rate(t / 60) * 6.0};  // Little's law: L = lambda * W
+    llmscale::Decision d = decide(policy, now, signals, fleet, config);
+    d.add_input("in_flight", signals.in_flight);
+    d.add_input("ready", fleet.ready());
+    d.add_input("starting", fleet.starting());
+    d.add_input("in_flight_per_ready", signals.in_flight / std::max(1, fleet.ready()));
+
+    char line[1024];
+    if (json) {
+      d.format_json_to(line, sizeof line);
+    } else {
+      d.format_to(line, sizeof line);
+    }
+    std::puts(line);
+
+    // carry it out: scale up by requesting replicas, scale down by cancelling starts first
+    const int delta = d.desired_replicas - fleet.current();
+    if (delta > 0) fleet.add_starting(delta, now);
+    if (delta < 0) {
+      const int cancelled = fleet.cancel_starting(-delta);
+      fleet.set_ready(fleet.ready() - (-delta - cancelled));
+    }
+  }
+  return 0;
+}
