@@ -14,5 +14,6 @@
 #include "llmscale/core/time.hpp"
 #include "llmscale/core/version.hpp"
 #include "llmscale/policy/policy.hpp"
+#include "llmscale/signals/signals.hpp"
 
 #endif  // LLMSCALE_LLMSCALE_HPP

@@ -1,0 +1,513 @@
+// llmscale: autoscaling policies for LLM inference serving.
+// SPDX-License-Identifier: Apache-2.0
+//
+// Recorder: what request threads record, from any number of threads, lock-free and without
+// allocation: a request arrived, was admitted (with its queue wait), produced its first token
+// (TTFT), finished (end-to-end latency, prompt and output tokens), was rejected or cancelled.
+// The control thread drains it once per tick into a RecorderDelta: counts, sums and the exact
+// time integrals of the requests queued and running; and reads its cumulative queue-wait and
+// TTFT histograms (LogHistogramLayout), which LatencyWindow turns into windowed quantiles.
+//
+// How: each writer thread gets a shard of its own (claimed once, kept for the recorder's life)
+// holding cumulative 64-bit counters, times in integer nanoseconds. A writer updates its shard
+// with plain loads and stores inside a per-shard sequence lock, so an event costs a few
+// nanoseconds and no contended atomic read-modify-write. The drain reads each shard
+// consistently (retrying while a writer is mid-event) and takes differences from what it read
+// last time; nothing is ever reset, so no event is lost or counted twice whatever the
+// interleaving. Queued and running concurrency integrals need no per-request storage:
+//     integral of L over (t0, t1] = L0 (t1 - t0) + sum over arrivals (t1 - a) - sum over departures (t1 - d)
+// and sum(t1 - a) = n t1 - sum(a), from the counters, in wrapping 64-bit arithmetic that is
+// exact as long as one tick's true integral fits in 63 bits (about 290 request-years).
+// Threads beyond `writer_shards` share one overflow shard behind a spin lock.
+//
+// Bad samples: an event older than `event_skew_s` behind the last drain, or absurdly far ahead,
+// has its timing sample dropped and counted (dropped_stale / dropped_invalid), but its state
+// transition (queued, running, done) is still counted at the oldest accepted time, so
+// concurrency never drifts. Negative or absurd durations and token counts are dropped and
+// counted the same way.
+//
+// Threading: the event functions may be called from any thread at any time; `drain` from one
+// control thread.
+#ifndef LLMSCALE_SIGNALS_RECORDER_HPP
+#define LLMSCALE_SIGNALS_RECORDER_HPP
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <new>
+#include <string>
+#include <type_traits>
+
+#include "llmscale/core/abi.hpp"
+#include "llmscale/core/config.hpp"
+#include "llmscale/core/time.hpp"
+#include "llmscale/signals/log_histogram.hpp"
+
+LLMSCALE_NAMESPACE_BEGIN
+
+struct RecorderConfig {
+  static constexpr const char* config_name = "recorder";
+
+  /// Writer threads that get a shard of their own; more share one locked overflow shard.
+  int writer_shards = 32;
+  /// Seconds an event may lag the last drain and still count in time-based statistics.
+  double event_skew_s = 1.0;
+  /// Durations (queue wait, TTFT, end-to-end) above this many seconds are dropped as absurd.
+  double max_duration_s = 86400.0;
+  /// Token counts per request above this are dropped as absurd.
+  long long max_tokens = 10'000'000;
+
+  template <class Self, class Visitor>
+  static void describe(Self& self, Visitor& v) {
+    v("writer_shards", self.writer_shards, closed(1, 4096),
+      "writer threads with a shard of their own");
+    v("event_skew_s", self.event_skew_s, closed(0.0, 60.0),
+      "seconds an event may lag the last drain and still count");
+    v("max_duration_s", self.max_duration_s, closed(1.0, 1e7),
+      "durations above this many seconds are dropped as absurd");
+    v("max_tokens", self.max_tokens, closed(1LL, 1'000'000'000LL),
+      "token counts per request above this are dropped as absurd");
+  }
+  [[nodiscard]] ConfigResult validate() const { return validate_fields(*this); }
+};
+
+/// Which latency histogram a bucket count belongs to.
+enum class LatencyHistogram : std::uint8_t { queue_wait, ttft };
+
+/// What happened between two drains.
+struct RecorderDelta {
+  TimePoint from{};  ///< the previous drain (or the recorder's start)
+  TimePoint to{};    ///< this drain's `now`
+  std::uint64_t arrivals = 0;
+  std::uint64_t admitted = 0;
+  std::uint64_t first_tokens = 0;
+  std::uint64_t finished = 0;
+  std::uint64_t rejected = 0;
+  std::uint64_t cancelled = 0;
+  std::uint64_t queue_wait_samples = 0;
+  double queue_wait_sum_s = 0;
+  std::uint64_t ttft_samples = 0;
+  double ttft_sum_s = 0;
+  std::uint64_t e2e_samples = 0;
+  double e2e_sum_s = 0;
+  std::uint64_t token_samples = 0;  ///< finished requests with valid token counts
+  std::uint64_t prompt_tokens = 0;
+  std::uint64_t output_tokens = 0;
+  /// Integral over (from, to] of the requests queued (request-seconds).
+  double queued_integral = 0;
+  /// Integral over (from, to] of the requests running (request-seconds).
+  double running_integral = 0;
+  /// Requests queued and running at `to` (negative only if the host records more departures
+  /// than arrivals).
+  std::int64_t queued_now = 0;
+  std::int64_t running_now = 0;
+  std::uint64_t dropped_stale = 0;
+  std::uint64_t dropped_invalid = 0;
+  /// Shards skipped because a writer stayed mid-event; their events count at the next drain.
+  std::uint32_t shards_deferred = 0;
+
+  [[nodiscard]] std::uint64_t events() const noexcept {
+    return arrivals + admitted + first_tokens + finished;
+  }
+};
+
+class Recorder {
+ public:
+  /// Allocates every shard; throws std::invalid_argument for an invalid config. `start` is
+  /// when counting begins (events before `start - event_skew_s` are stale).
+  Recorder(const RecorderConfig& config, TimePoint start);
+
+  Recorder(const Recorder&) = delete;
+  Recorder& operator=(const Recorder&) = delete;
+
+  // ---- the request path: any thread, no lock, no allocation ---------------------------------
+
+  /// A request arrived and is queued.
+  void arrived(TimePoint t) noexcept;
+  /// A queued request was admitted into a batch after waiting `queue_wait`.
+  void admitted(TimePoint t, Duration queue_wait) noexcept;
+  /// A running request produced its first token, `ttft` after it arrived.
+  void first_token(TimePoint t, Duration ttft) noexcept;
+  /// A running request finished, `e2e` after it arrived, with its token counts.
+  void finished(TimePoint t, Duration e2e, long long prompt_tokens, long long output_tokens) noexcept;
+  /// A queued request was turned away without running.
+  void rejected(TimePoint t) noexcept;
+  /// A request was cancelled: while queued, or (was_admitted) while running.
+  void cancelled(TimePoint t, bool was_admitted) noexcept;
+
+  // ---- the control thread ---------------------------------------------------------------------
+
+  /// Everything recorded since the last drain. A `now` earlier than the last drain's is
+  /// ignored and counted (the delta is then empty).
+  RecorderDelta drain(TimePoint now) noexcept;
+
+  /// The cumulative sample counts of each bucket group of a latency histogram, summed over
+  /// every writer (`out`: LogHistogramLayout::group_count values). A bucket's samples are
+  /// published before its group's, so the buckets read after this hold at least these counts.
+  void read_groups(LatencyHistogram which, std::uint64_t* out) const noexcept;
+  /// The cumulative sample counts of the buckets of group `group` (`out`: group_size values).
+  void read_group_buckets(LatencyHistogram which, std::size_t group, std::uint64_t* out) const noexcept;
+
+  [[nodiscard]] const RecorderConfig& config() const noexcept { return config_; }
+  /// Drains ignored because `now` went backwards.
+  [[nodiscard]] std::uint64_t ignored_drains() const noexcept { return guard_.rejected(); }
+  /// Writer threads that have claimed a shard (capped at writer_shards + 1 for the shared one).
+  [[nodiscard]] std::uint32_t writers() const noexcept {
+    return next_shard_.load(std::memory_order_relaxed);
+  }
+
+ private:
+  enum Counter : std::size_t {
+    arrivals_n, arrivals_t, admitted_n, admitted_t, queue_exit_n, queue_exit_t, run_exit_n,
+    run_exit_t, wait_n, wait_sum, first_token_n, ttft_n, ttft_sum, finished_n, e2e_n, e2e_sum,
+    token_n, prompt_sum, output_sum, rejected_n, cancelled_n, stale_n, invalid_n, counter_count
+  };
+
+  using Layout = LogHistogramLayout;
+
+  struct Histogram {
+    std::atomic<std::uint64_t> buckets[Layout::bucket_count];
+    std::atomic<std::uint64_t> groups[Layout::group_count];
+  };
+
+  struct alignas(64) Shard {
+    std::atomic<std::uint64_t> seq;
+    std::atomic<std::uint64_t> counters[counter_count];
+    std::atomic_flag lock = ATOMIC_FLAG_INIT;  // taken only on the shared overflow shard
+    Histogram wait;
+    Histogram ttft;
+  };
+
+  // What the drain read from a shard last time.
+  struct ShardSeen {
+    std::uint64_t counters[counter_count];
+  };
+
+  // One event being written into a shard.
+  class Writer {
+   public:
+    Writer(Recorder& r, TimePoint t) noexcept;
+    ~Writer();
+    Writer(const Writer&) = delete;
+    Writer& operator=(const Writer&) = delete;
+    // the event's time in ns after the recorder's epoch, clamped to the accepted range
+    [[nodiscard]] std::uint64_t time() const noexcept { return time_; }
+    [[nodiscard]] bool timing_valid() const noexcept { return timing_valid_; }
+    void add(Counter c, std::uint64_t v) noexcept {
+      auto& a = shard_->counters[c];
+      a.store(a.load(std::memory_order_relaxed) + v, std::memory_order_release);
+    }
+    void count(Histogram& h, Duration d) noexcept;
+    bool duration_sample(Duration d) noexcept;  // false (and counted) when absurd
+    Shard& shard() noexcept { return *shard_; }
+
+   private:
+    Shard* shard_;
+    std::uint64_t seq_;
+    std::uint64_t time_ = 0;
+    std::uint64_t max_duration_ns_ = 0;
+    bool shared_;
+    bool timing_valid_ = true;
+  };
+
+  Shard* claim_shard(bool& shared) noexcept;
+  static bool read_counters(const Shard& s, std::uint64_t* out) noexcept;
+  // Calls f(shard, index) for every shard a writer has claimed (own shards, then the shared).
+  template <class F>
+  void for_each_active_shard(F&& f) const noexcept {
+    const std::uint32_t claimed = next_shard_.load(std::memory_order_acquire);
+    const auto own = static_cast<std::uint32_t>(config_.writer_shards);
+    const std::uint32_t used = claimed < own ? claimed : own;
+    for (std::uint32_t i = 0; i < used; ++i) f(shards_[i], i);
+    if (claimed > own) f(shards_[own], own);
+  }
+  static const Histogram& histogram(const Shard& s, LatencyHistogram which) noexcept {
+    return which == LatencyHistogram::queue_wait ? s.wait : s.ttft;
+  }
+
+  static std::uint64_t next_id() noexcept {
+    static std::atomic<std::uint64_t> ids{1};
+    return ids.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  RecorderConfig config_;
+  std::uint64_t id_;
+  TimePoint epoch_;                   // event times are stored as ns after this
+  std::uint64_t skew_ns_;
+  std::uint64_t max_duration_ns_;
+  std::unique_ptr<Shard[]> shards_;   // writer_shards own + 1 shared
+  std::unique_ptr<ShardSeen[]> seen_;
+  std::atomic<std::uint32_t> next_shard_{0};
+  std::atomic<std::uint64_t> horizon_ns_;  // the oldest accepted event time
+  std::uint64_t last_drain_ns_;
+  std::int64_t queued_ = 0;
+  std::int64_t running_ = 0;
+  MonotonicGuard guard_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Implementation.
+
+namespace detail {
+inline void spin_pause() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+}  // namespace detail
+
+inline Recorder::Recorder(const RecorderConfig& config, TimePoint start)
+    : config_((require_valid(config), config)),
+      id_(next_id()),
+      epoch_(start - std::chrono::seconds(61)),  // room for the largest allowed skew
+      skew_ns_(static_cast<std::uint64_t>(from_seconds(config.event_skew_s).count())),
+      max_duration_ns_(static_cast<std::uint64_t>(from_seconds(config.max_duration_s).count())),
+      shards_(new Shard[static_cast<std::size_t>(config.writer_shards) + 1]()),
+      seen_(new ShardSeen[static_cast<std::size_t>(config.writer_shards) + 1]()),
+      horizon_ns_(static_cast<std::uint64_t>((start - epoch_).count()) - skew_ns_),
+      last_drain_ns_(static_cast<std::uint64_t>((start - epoch_).count())) {
+  static_assert(std::is_same_v<Duration::period, std::nano>, "llmscale assumes a nanosecond clock");
+  guard_.accept(start);
+}
+
+inline Recorder::Shard* Recorder::claim_shard(bool& shared) noexcept {
+  struct CacheEntry {
+    std::uint64_t recorder = 0;
+    Shard* shard = nullptr;
+    bool shared = false;
+  };
+  // A few recorders per thread are remembered; ids are never reused, so a destroyed
+  // recorder's entry can never match a new one.
+  thread_local std::array<CacheEntry, 4> cache{};
+  thread_local std::size_t next_slot = 0;
+  for (const CacheEntry& e : cache) {
+    if (e.recorder == id_) {
+      shared = e.shared;
+      return e.shard;
+    }
+  }
+  const auto own = static_cast<std::uint32_t>(config_.writer_shards);
+  std::uint32_t index = next_shard_.load(std::memory_order_relaxed);
+  while (index <= own && !next_shard_.compare_exchange_weak(index, index + 1, std::memory_order_relaxed)) {
+  }
+  if (index > own) index = own;  // all own shards taken: the shared one
+  CacheEntry& e = cache[next_slot++ % cache.size()];
+  e = CacheEntry{id_, &shards_[index], index == own};
+  shared = e.shared;
+  return e.shard;
+}
+
+inline Recorder::Writer::Writer(Recorder& r, TimePoint t) noexcept {
+  shard_ = r.claim_shard(shared_);
+  if (shared_) {
+    while (shard_->lock.test_and_set(std::memory_order_acquire)) detail::spin_pause();
+  }
+  seq_ = shard_->seq.load(std::memory_order_relaxed);
+  shard_->seq.store(seq_ + 1, std::memory_order_relaxed);
+  // No fences (ThreadSanitizer cannot see them): data stores are release stores, so the odd
+  // sequence number above cannot pass them, and data loads are acquire loads, so the
+  // reader's second sequence load cannot pass them. On x86 all of these are plain moves.
+
+  const std::uint64_t horizon = r.horizon_ns_.load(std::memory_order_relaxed);
+  constexpr std::uint64_t max_lead = 86'400'000'000'000ULL;  // a day ahead is absurd
+  // unsigned: no overflow whatever `t` a caller passes (a garbage time is only a bad sample)
+  const bool before_epoch = t < r.epoch_;
+  const std::uint64_t since_epoch = static_cast<std::uint64_t>(t.time_since_epoch().count()) -
+                                    static_cast<std::uint64_t>(r.epoch_.time_since_epoch().count());
+  if (before_epoch || since_epoch < horizon) {
+    time_ = horizon;
+    timing_valid_ = false;
+    add(stale_n, 1);
+  } else if (since_epoch - horizon > max_lead) {
+    time_ = horizon;
+    timing_valid_ = false;
+    add(invalid_n, 1);
+  } else {
+    time_ = since_epoch;
+  }
+  max_duration_ns_ = r.max_duration_ns_;
+}
+
+inline Recorder::Writer::~Writer() {
+  shard_->seq.store(seq_ + 2, std::memory_order_release);
+  if (shared_) shard_->lock.clear(std::memory_order_release);
+}
+
+inline bool Recorder::Writer::duration_sample(Duration d) noexcept {
+  if (!timing_valid_) return false;
+  if (d.count() < 0 || static_cast<std::uint64_t>(d.count()) > max_duration_ns_) {
+    add(invalid_n, 1);
+    return false;
+  }
+  return true;
+}
+
+inline void Recorder::Writer::count(Histogram& h, Duration d) noexcept {
+  const std::size_t b = Layout::bucket_of(d);
+  auto& bucket = h.buckets[b];
+  bucket.store(bucket.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  // the group count is published after its bucket (see read_groups)
+  auto& group = h.groups[b / Layout::group_size];
+  group.store(group.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+}
+
+inline void Recorder::arrived(TimePoint t) noexcept {
+  Writer w(*this, t);
+  w.add(arrivals_n, 1);
+  w.add(arrivals_t, w.time());
+}
+
+inline void Recorder::admitted(TimePoint t, Duration queue_wait) noexcept {
+  Writer w(*this, t);
+  w.add(admitted_n, 1);
+  w.add(admitted_t, w.time());
+  if (w.duration_sample(queue_wait)) {
+    w.add(wait_n, 1);
+    w.add(wait_sum, static_cast<std::uint64_t>(queue_wait.count()));
+    w.count(w.shard().wait, queue_wait);
+  }
+}
+
+inline void Recorder::first_token(TimePoint t, Duration ttft) noexcept {
+  Writer w(*this, t);
+  w.add(first_token_n, 1);
+  if (w.duration_sample(ttft)) {
+    w.add(ttft_n, 1);
+    w.add(ttft_sum, static_cast<std::uint64_t>(ttft.count()));
+    w.count(w.shard().ttft, ttft);
+  }
+}
+
+inline void Recorder::finished(TimePoint t, Duration e2e, long long prompt_tokens,
+                               long long output_tokens) noexcept {
+  Writer w(*this, t);
+  w.add(run_exit_n, 1);
+  w.add(run_exit_t, w.time());
+  w.add(finished_n, 1);
+  if (w.duration_sample(e2e)) {
+    w.add(e2e_n, 1);
+    w.add(e2e_sum, static_cast<std::uint64_t>(e2e.count()));
+  }
+  if (prompt_tokens < 0 || output_tokens < 0 || prompt_tokens > config_.max_tokens ||
+      output_tokens > config_.max_tokens) {
+    w.add(invalid_n, 1);
+  } else {
+    w.add(token_n, 1);
+    w.add(prompt_sum, static_cast<std::uint64_t>(prompt_tokens));
+    w.add(output_sum, static_cast<std::uint64_t>(output_tokens));
+  }
+}
+
+inline void Recorder::rejected(TimePoint t) noexcept {
+  Writer w(*this, t);
+  w.add(queue_exit_n, 1);
+  w.add(queue_exit_t, w.time());
+  w.add(rejected_n, 1);
+}
+
+inline void Recorder::cancelled(TimePoint t, bool was_admitted) noexcept {
+  Writer w(*this, t);
+  w.add(was_admitted ? run_exit_n : queue_exit_n, 1);
+  w.add(was_admitted ? run_exit_t : queue_exit_t, w.time());
+  w.add(cancelled_n, 1);
+}
+
+inline bool Recorder::read_counters(const Shard& s, std::uint64_t* out) noexcept {
+  for (int attempt = 0; attempt < 256; ++attempt) {
+    const std::uint64_t before = s.seq.load(std::memory_order_acquire);
+    if ((before & 1U) != 0) {
+      detail::spin_pause();
+      continue;
+    }
+    for (std::size_t i = 0; i < counter_count; ++i) out[i] = s.counters[i].load(std::memory_order_acquire);
+    if (s.seq.load(std::memory_order_relaxed) == before) return true;
+  }
+  return false;
+}
+
+inline void Recorder::read_groups(LatencyHistogram which, std::uint64_t* out) const noexcept {
+  for (std::size_t g = 0; g < Layout::group_count; ++g) out[g] = 0;
+  for_each_active_shard([&](const Shard& s, std::uint32_t) {
+    const Histogram& h = histogram(s, which);
+    for (std::size_t g = 0; g < Layout::group_count; ++g) out[g] += h.groups[g].load(std::memory_order_acquire);
+  });
+}
+
+inline void Recorder::read_group_buckets(LatencyHistogram which, std::size_t group, std::uint64_t* out) const noexcept {
+  for (std::size_t i = 0; i < Layout::group_size; ++i) out[i] = 0;
+  if (group >= Layout::group_count) return;
+  for_each_active_shard([&](const Shard& s, std::uint32_t) {
+    const std::atomic<std::uint64_t>* b = &histogram(s, which).buckets[group * Layout::group_size];
+    for (std::size_t i = 0; i < Layout::group_size; ++i) out[i] += b[i].load(std::memory_order_acquire);
+  });
+}
+
+inline RecorderDelta Recorder::drain(TimePoint now) noexcept {
+  RecorderDelta d;
+  d.from = epoch_ + Duration(static_cast<Duration::rep>(last_drain_ns_));
+  d.to = now;
+  if (!guard_.accept(now)) {
+    d.to = d.from;
+    d.queued_now = queued_;
+    d.running_now = running_;
+    return d;
+  }
+  const std::uint64_t t1 = static_cast<std::uint64_t>((now - epoch_).count());
+  const std::uint64_t t0 = last_drain_ns_;
+
+  std::uint64_t diff[counter_count] = {};
+  for_each_active_shard([&](const Shard& s, std::uint32_t i) {
+    ShardSeen& seen = seen_[i];
+    std::uint64_t current[counter_count];
+    if (!read_counters(s, current)) {
+      ++d.shards_deferred;
+      return;
+    }
+    for (std::size_t c = 0; c < counter_count; ++c) {
+      diff[c] += current[c] - seen.counters[c];  // wrapping differences
+      seen.counters[c] = current[c];
+    }
+  });
+
+  // sum over events of (t1 - t_i) = n t1 - sum(t_i), exact in wrapping arithmetic
+  const auto elapsed = [&](Counter n, Counter sum) { return diff[n] * t1 - diff[sum]; };
+  const std::uint64_t dt = t1 - t0;
+  const std::uint64_t queued_ns = static_cast<std::uint64_t>(queued_) * dt + elapsed(arrivals_n, arrivals_t) -
+                                  elapsed(admitted_n, admitted_t) - elapsed(queue_exit_n, queue_exit_t);
+  const std::uint64_t running_ns = static_cast<std::uint64_t>(running_) * dt + elapsed(admitted_n, admitted_t) -
+                                   elapsed(run_exit_n, run_exit_t);
+  d.queued_integral = static_cast<double>(static_cast<std::int64_t>(queued_ns)) * 1e-9;
+  d.running_integral = static_cast<double>(static_cast<std::int64_t>(running_ns)) * 1e-9;
+  queued_ += static_cast<std::int64_t>(diff[arrivals_n] - diff[admitted_n] - diff[queue_exit_n]);
+  running_ += static_cast<std::int64_t>(diff[admitted_n] - diff[run_exit_n]);
+  d.queued_now = queued_;
+  d.running_now = running_;
+
+  d.arrivals = diff[arrivals_n];
+  d.admitted = diff[admitted_n];
+  d.first_tokens = diff[first_token_n];
+  d.finished = diff[finished_n];
+  d.rejected = diff[rejected_n];
+  d.cancelled = diff[cancelled_n];
+  d.queue_wait_samples = diff[wait_n];
+  d.queue_wait_sum_s = static_cast<double>(diff[wait_sum]) * 1e-9;
+  d.ttft_samples = diff[ttft_n];
+  d.ttft_sum_s = static_cast<double>(diff[ttft_sum]) * 1e-9;
+  d.e2e_samples = diff[e2e_n];
+  d.e2e_sum_s = static_cast<double>(diff[e2e_sum]) * 1e-9;
+  d.token_samples = diff[token_n];
+  d.prompt_tokens = diff[prompt_sum];
+  d.output_tokens = diff[output_sum];
+  d.dropped_stale = diff[stale_n];
+  d.dropped_invalid = diff[invalid_n];
+
+  last_drain_ns_ = t1;
+  horizon_ns_.store(t1 > skew_ns_ ? t1 - skew_ns_ : 0, std::memory_order_relaxed);
+  return d;
+}
+
+LLMSCALE_NAMESPACE_END
+
+#endif  // LLMSCALE_SIGNALS_RECORDER_HPP

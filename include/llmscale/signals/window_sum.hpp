@@ -1,0 +1,263 @@
+// llmscale: autoscaling policies for LLM inference serving.
+// SPDX-License-Identifier: Apache-2.0
+//
+// WindowSums<N> / WindowSum and the estimators built on them:
+//  - EventRate: events (or tokens) per second over a window;
+//  - TimeWeightedAverage: the time-weighted average of a quantity (e.g. requests in flight)
+//    from its integrals over successive intervals.
+// Each keeps per-bucket sums (N channels side by side) in a fixed ring and running totals, so
+// adding and querying at the newest time are O(N); the totals are recomputed exactly whenever
+// the ring has turned once, so rounding never accumulates. Rates and averages divide by the
+// time the window actually covers: from the later of `start` and the window's oldest bucket
+// up to `now`, so a young estimator is not diluted by time before it existed.
+#ifndef LLMSCALE_SIGNALS_WINDOW_SUM_HPP
+#define LLMSCALE_SIGNALS_WINDOW_SUM_HPP
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "llmscale/core/abi.hpp"
+#include "llmscale/core/detail/state_io.hpp"
+#include "llmscale/core/time.hpp"
+#include "llmscale/signals/detail/bucket_ring.hpp"
+
+LLMSCALE_NAMESPACE_BEGIN
+
+/// N sums of values added over a time window (bucketed by `granularity`).
+template <std::size_t N>
+class WindowSums {
+ public:
+  using Values = std::array<double, N>;
+
+  WindowSums(Duration window, Duration granularity = std::chrono::seconds(1))
+      : ring_(granularity, detail::buckets_for(window, granularity), Values{}, "window_sum") {}
+
+  /// Adds `v` at time `t`; false (and counted) when a value is not finite or `t` is older than
+  /// the window ending at the newest time seen.
+  bool add(TimePoint t, const Values& v) noexcept {
+    if (!finite(v)) {
+      ++dropped_;
+      return false;
+    }
+    const std::int64_t i = detail::bucket_index(t, ring_.granularity());
+    advance_to(i);
+    if (!ring_.live(i)) {
+      ++dropped_;
+      return false;
+    }
+    accumulate(ring_.at(i), v, 1.0);
+    return true;
+  }
+
+  /// Splits `amounts` uniformly over [t0, t1] across the buckets it covers (the part older
+  /// than the window is dropped).
+  void add_spread(TimePoint t0, TimePoint t1, const Values& amounts) noexcept {
+    if (!finite(amounts) || t1 < t0) {
+      ++dropped_;
+      return;
+    }
+    const Duration g = ring_.granularity();
+    const std::int64_t first_index = detail::bucket_index(t0, g);
+    const std::int64_t last = detail::bucket_index(t1, g);
+    advance_to(last);
+    if (first_index == last) {  // the common case: the interval lies in one bucket
+      accumulate(ring_.at(last), amounts, 1.0);
+      return;
+    }
+    const double span = static_cast<double>((t1 - t0).count());
+    const auto n = static_cast<std::int64_t>(ring_.size());
+    const std::int64_t first = std::max(first_index, last - n + 1);
+    for (std::int64_t i = first; i <= last; ++i) {
+      const TimePoint b0 = std::max(t0, TimePoint(g * i));
+      const TimePoint b1 = std::min(t1, TimePoint(g * (i + 1)));
+      if (b1 <= b0) continue;
+      accumulate(ring_.at(i), amounts, static_cast<double>((b1 - b0).count()) / span);
+    }
+  }
+
+  /// Moves the window's end to `now` (dropping what falls out of it).
+  void advance(TimePoint now) noexcept { advance_to(detail::bucket_index(now, ring_.granularity())); }
+
+  /// The sums over the window ending at the newest time seen (call advance(now) first).
+  [[nodiscard]] const Values& totals() const noexcept { return totals_; }
+  [[nodiscard]] Duration window() const noexcept {
+    return ring_.granularity() * static_cast<Duration::rep>(ring_.size());
+  }
+  [[nodiscard]] Duration granularity() const noexcept { return ring_.granularity(); }
+  /// Where the window's oldest bucket starts.
+  [[nodiscard]] TimePoint window_start() const noexcept {
+    return TimePoint(ring_.granularity() * (ring_.head() - static_cast<std::int64_t>(ring_.size()) + 1));
+  }
+  /// The time the window covers at `now` (after advance(now)), starting no earlier than
+  /// `start`; at least a microsecond.
+  [[nodiscard]] double covered_seconds(TimePoint now, TimePoint start) const noexcept {
+    return std::max(to_seconds(now - std::max(start, window_start())), 1e-6);
+  }
+  [[nodiscard]] std::uint64_t dropped() const noexcept { return dropped_; }
+
+  [[nodiscard]] std::string save_state() const {
+    detail::StateWriter w("window_sum/1");
+    const auto n = static_cast<std::int64_t>(ring_.size());
+    w << n << static_cast<long long>(N) << ring_.started() << ring_.head();
+    for (std::int64_t i = ring_.head() - n + 1; i <= ring_.head(); ++i) {
+      for (double x : ring_.at(i)) w << x;
+    }
+    return std::move(w).str();
+  }
+  bool load_state(std::string_view state) {
+    detail::StateReader r(state, "window_sum/1");
+    std::int64_t n = 0, head = 0;
+    long long channels = 0;
+    bool started = false;
+    r >> n >> channels >> started >> head;
+    if (!r.ok() || n != static_cast<std::int64_t>(ring_.size()) || channels != static_cast<long long>(N)) return false;
+    std::vector<Values> values(static_cast<std::size_t>(n));
+    for (Values& v : values) {
+      for (double& x : v) r >> x;
+    }
+    if (!r.done()) return false;
+    ring_.restore_head(started, head);
+    for (std::int64_t k = 0; k < n; ++k) ring_.at(head - n + 1 + k) = values[static_cast<std::size_t>(k)];
+    recompute_totals();
+    return true;
+  }
+
+ private:
+  static bool finite(const Values& v) noexcept {
+    for (double x : v) {
+      if (!std::isfinite(x)) return false;
+    }
+    return true;
+  }
+  void accumulate(Values& bucket, const Values& v, double weight) noexcept {
+    for (std::size_t c = 0; c < N; ++c) {
+      bucket[c] += v[c] * weight;
+      totals_[c] += v[c] * weight;
+    }
+  }
+  void advance_to(std::int64_t i) noexcept {
+    const std::int64_t before = ring_.head();
+    const bool was_started = ring_.started();
+    ring_.advance(i, [this](const Values& b) {
+      for (std::size_t c = 0; c < N; ++c) totals_[c] -= b[c];
+    });
+    if (was_started && ring_.head() != before) {
+      turned_ += ring_.head() - before;
+      if (turned_ >= static_cast<std::int64_t>(ring_.size())) recompute_totals();
+    }
+  }
+  void recompute_totals() noexcept {
+    const auto n = static_cast<std::int64_t>(ring_.size());
+    Values t{};
+    for (std::int64_t i = ring_.head() - n + 1; i <= ring_.head(); ++i) {
+      for (std::size_t c = 0; c < N; ++c) t[c] += ring_.at(i)[c];
+    }
+    totals_ = t;
+    turned_ = 0;
+  }
+
+  detail::BucketRing<Values> ring_;
+  Values totals_{};
+  std::int64_t turned_ = 0;
+  std::uint64_t dropped_ = 0;
+};
+
+/// One sum of values added over a time window.
+class WindowSum {
+ public:
+  WindowSum(Duration window, Duration granularity = std::chrono::seconds(1)) : sums_(window, granularity) {}
+
+  bool add(TimePoint t, double v) noexcept { return sums_.add(t, {v}); }
+  void add_spread(TimePoint t0, TimePoint t1, double amount) noexcept { sums_.add_spread(t0, t1, {amount}); }
+  void advance(TimePoint now) noexcept { sums_.advance(now); }
+  [[nodiscard]] double total() const noexcept { return sums_.totals()[0]; }
+  [[nodiscard]] Duration window() const noexcept { return sums_.window(); }
+  [[nodiscard]] Duration granularity() const noexcept { return sums_.granularity(); }
+  [[nodiscard]] TimePoint window_start() const noexcept { return sums_.window_start(); }
+  [[nodiscard]] double covered_seconds(TimePoint now, TimePoint start) const noexcept {
+    return sums_.covered_seconds(now, start);
+  }
+  [[nodiscard]] std::uint64_t dropped() const noexcept { return sums_.dropped(); }
+  [[nodiscard]] std::string save_state() const { return sums_.save_state(); }
+  bool load_state(std::string_view s) { return sums_.load_state(s); }
+
+ private:
+  WindowSums<1> sums_;
+};
+
+/// Events (or any counted quantity, e.g. tokens) per second over a window.
+class EventRate {
+ public:
+  EventRate(Duration window, TimePoint start, Duration granularity = std::chrono::seconds(1))
+      : sum_(window, granularity), start_(start) {}
+
+  /// Counts `n` events at `t` (negative or non-finite `n`, or `t` older than the window, are
+  /// dropped and counted).
+  bool record(TimePoint t, double n = 1.0) noexcept {
+    if (!(n >= 0)) {
+      ++negative_;
+      return false;
+    }
+    return sum_.add(t, n);
+  }
+  /// Counts `n` events spread uniformly over [t0, t1].
+  void record_spread(TimePoint t0, TimePoint t1, double n) noexcept {
+    if (!(n >= 0)) {
+      ++negative_;
+      return;
+    }
+    sum_.add_spread(t0, t1, n);
+  }
+  /// Events per second over the window ending at `now`.
+  [[nodiscard]] double rate(TimePoint now) noexcept {
+    sum_.advance(now);
+    return std::max(0.0, sum_.total()) / sum_.covered_seconds(now, start_);
+  }
+  [[nodiscard]] std::uint64_t dropped() const noexcept { return sum_.dropped() + negative_; }
+  [[nodiscard]] std::string save_state() const { return sum_.save_state(); }
+  bool load_state(std::string_view s) { return sum_.load_state(s); }
+
+ private:
+  WindowSum sum_;
+  TimePoint start_;
+  std::uint64_t negative_ = 0;
+};
+
+/// The time-weighted average of a quantity over a window, from its integrals over intervals:
+/// add(t0, t1, integral) says the quantity integrated to `integral` (e.g. request-seconds)
+/// over [t0, t1]; the average is the window's integral over the time it covers.
+class TimeWeightedAverage {
+ public:
+  TimeWeightedAverage(Duration window, TimePoint start, Duration granularity = std::chrono::seconds(1))
+      : sum_(window, granularity), start_(start) {}
+
+  /// Adds the integral over [t0, t1] (spread uniformly across it).
+  void add(TimePoint t0, TimePoint t1, double integral) noexcept { sum_.add_spread(t0, t1, integral); }
+  /// Adds a quantity that held `value` throughout [t0, t1].
+  void add_constant(TimePoint t0, TimePoint t1, double value) noexcept {
+    add(t0, t1, value * to_seconds(t1 - t0));
+  }
+  /// The average over the window ending at `now`.
+  [[nodiscard]] double average(TimePoint now) noexcept {
+    sum_.advance(now);
+    return std::max(0.0, sum_.total()) / sum_.covered_seconds(now, start_);
+  }
+  [[nodiscard]] std::uint64_t dropped() const noexcept { return sum_.dropped(); }
+  [[nodiscard]] std::string save_state() const { return sum_.save_state(); }
+  bool load_state(std::string_view s) { return sum_.load_state(s); }
+
+ private:
+  WindowSum sum_;
+  TimePoint start_;
+};
+
+LLMSCALE_NAMESPACE_END
+
+#endif  // LLMSCALE_SIGNALS_WINDOW_SUM_HPP

@@ -1,0 +1,132 @@
+// LogHistogramLayout, WindowedQuantiles and StreamingStats against exact values.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "llmscale/signals/log_histogram.hpp"
+#include "llmscale/signals/streaming_stats.hpp"
+#include "llmscale/signals/windowed_quantiles.hpp"
+
+using llmscale::at_seconds;
+using llmscale::LogHistogramLayout;
+using namespace std::chrono_literals;
+
+TEST_CASE("every bucket maps back to itself and buckets are ordered") {
+  for (std::size_t b = 0; b + 1 < LogHistogramLayout::bucket_count; ++b) {
+    const auto lo = static_cast<std::uint64_t>(LogHistogramLayout::lower_us(b));
+    REQUIRE(LogHistogramLayout::bucket_of_us(lo) == b);
+    const auto hi = static_cast<std::uint64_t>(LogHistogramLayout::lower_us(b) + LogHistogramLayout::width_us(b)) - 1;
+    REQUIRE(LogHistogramLayout::bucket_of_us(hi) == b);
+    REQUIRE(LogHistogramLayout::lower_us(b + 1) == LogHistogramLayout::lower_us(b) + LogHistogramLayout::width_us(b));
+  }
+  CHECK(LogHistogramLayout::bucket_of_us(~std::uint64_t{0}) == LogHistogramLayout::bucket_count - 1);
+}
+
+TEST_CASE("a bucket's midpoint is within 1/128 of every value in it (values >= 64 us)") {
+  std::mt19937_64 rng(1);
+  for (int i = 0; i < 200000; ++i) {
+    const std::uint64_t us = 64 + rng() % (std::uint64_t{1} << (6 + (i % 30)));
+    const double mid = LogHistogramLayout::midpoint_seconds(LogHistogramLayout::bucket_of_us(us)) * 1e6;
+    REQUIRE(std::fabs(mid - static_cast<double>(us)) <= static_cast<double>(us) / 128.0 + 0.5);
+  }
+}
+
+namespace {
+double exact_quantile(std::vector<double> v, double q) {  // nearest rank: the ceil(q n)-th smallest
+  std::sort(v.begin(), v.end());
+  const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
+  return v[std::max<std::size_t>(rank, 1) - 1];
+}
+
+template <class Dist>
+void check_heavy_tail(Dist dist, const char* name) {
+  CAPTURE(name);
+  std::mt19937_64 rng(99);
+  llmscale::WindowedQuantiles w(60s, 6);
+  std::vector<double> xs(1'000'000);
+  for (auto& x : xs) {
+    const double seconds = std::clamp(dist(rng), 1e-4, 3600.0);  // >= 100 us, where the 1 % bound holds
+    const llmscale::Duration d = llmscale::from_seconds(seconds);
+    // the histogram sees whole microseconds: compare against exactly what it was given
+    x = static_cast<double>(std::chrono::duration_cast<std::chrono::microseconds>(d).count()) * 1e-6;
+    w.add(at_seconds(10), d);
+  }
+  w.advance(at_seconds(10));
+  REQUIRE(w.count() == xs.size());
+  for (double q : {0.5, 0.9, 0.99, 0.999}) {
+    CAPTURE(q);
+    const double want = exact_quantile(xs, q);
+    const double got = *w.quantile(q);
+    CHECK(std::fabs(got - want) <= 0.01 * want);
+  }
+}
+}  // namespace
+
+TEST_CASE("windowed quantiles are within 1% of the exact quantile on 10^6 heavy-tailed samples") {
+  check_heavy_tail(std::lognormal_distribution<double>(std::log(0.2), 2.0), "lognormal sigma 2");
+  // Pareto with alpha 1.2 (infinite variance): x_min / U^(1/alpha)
+  std::uniform_real_distribution<double> u(1e-12, 1.0);
+  check_heavy_tail([&u](std::mt19937_64& r) { return 0.01 / std::pow(u(r), 1.0 / 1.2); }, "pareto alpha 1.2");
+}
+
+TEST_CASE("windowed quantiles forget parts that leave the window") {
+  llmscale::WindowedQuantiles w(60s, 6);  // parts of 10 s
+  for (int i = 0; i < 100; ++i) w.add(at_seconds(5), 100ms);
+  for (int i = 0; i < 100; ++i) w.add(at_seconds(25), 2s);
+  w.advance(at_seconds(30));
+  CHECK(w.count() == 200);
+  CHECK(*w.quantile(0.5) == doctest::Approx(0.1).epsilon(0.01));
+  CHECK(*w.quantile(0.51) == doctest::Approx(2.0).epsilon(0.01));
+  w.advance(at_seconds(60));  // the part [0, 10) is now older than the 6 parts [10, 70)
+  CHECK(w.count() == 100);
+  CHECK(*w.quantile(0.5) == doctest::Approx(2.0).epsilon(0.01));
+  w.advance(at_seconds(3600));  // an hour later: empty
+  CHECK(w.count() == 0);
+  CHECK_FALSE(w.quantile(0.5).has_value());
+  CHECK_FALSE(w.add(at_seconds(100), 1s));  // older than the window
+  CHECK_FALSE(w.add(at_seconds(3600), -1s));
+  CHECK(w.dropped() == 2);
+}
+
+TEST_CASE("windowed quantiles save and load") {
+  llmscale::WindowedQuantiles w(60s, 6);
+  for (int i = 1; i <= 1000; ++i) w.add(at_seconds(i * 0.05), std::chrono::milliseconds(i));
+  llmscale::WindowedQuantiles copy(60s, 6);
+  REQUIRE(copy.load_state(w.save_state()));
+  CHECK(copy.count() == w.count());
+  CHECK(*copy.quantile(0.9) == *w.quantile(0.9));
+  CHECK_FALSE(llmscale::WindowedQuantiles(60s, 5).load_state(w.save_state()));
+  CHECK_FALSE(copy.load_state("windowed_quantiles/1 6 1 0 0 99999 1"));
+}
+
+TEST_CASE("streaming statistics: exact moments, P-square quantiles close to the truth") {
+  llmscale::StreamingStats s({0.5, 0.9});
+  std::mt19937_64 rng(5);
+  std::exponential_distribution<double> e(1.0);
+  std::vector<double> xs(100000);
+  double sum = 0;
+  for (auto& x : xs) {
+    x = e(rng);
+    sum += x;
+    s.add(x);
+  }
+  const double mean = sum / static_cast<double>(xs.size());
+  double var = 0;
+  for (double x : xs) var += (x - mean) * (x - mean);
+  var /= static_cast<double>(xs.size());
+  CHECK(s.count() == xs.size());
+  CHECK(s.mean() == doctest::Approx(mean).epsilon(1e-9));
+  CHECK(s.variance() == doctest::Approx(var).epsilon(1e-6));
+  CHECK(s.min() == *std::min_element(xs.begin(), xs.end()));
+  CHECK(s.max() == *std::max_element(xs.begin(), xs.end()));
+  CHECK(*s.quantile(0) == doctest::Approx(std::log(2.0)).epsilon(0.03));   // median of Exp(1)
+  CHECK(*s.quantile(1) == doctest::Approx(std::log(10.0)).epsilon(0.03));  // 90th percentile
+  CHECK_FALSE(s.add(std::nan("")));
+  CHECK(s.dropped() == 1);
+  CHECK_THROWS_AS(llmscale::StreamingStats({1.5}), std::invalid_argument);
+}

@@ -1,0 +1,265 @@
+// SignalCollector end to end: a steady load worked out by hand, engine gauges, staleness,
+// garbage input never reaching the snapshot as NaN, and no allocation per event or tick.
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "support/counting_allocator.hpp"
+
+#include "llmscale/signals/snapshot.hpp"
+
+using llmscale::at_seconds;
+using llmscale::ReplicaGauges;
+using llmscale::SignalCollector;
+using llmscale::SignalsConfig;
+using namespace std::chrono_literals;
+
+namespace {
+// 10 requests/s; each waits 0.5 s in the queue, gets its first token 0.7 s after arriving and
+// finishes 2.5 s after arriving, with 1000 prompt and 200 output tokens.
+void steady_load(SignalCollector& c, double from, double to) {
+  struct Ev {
+    double t;
+    int kind;
+  };
+  std::vector<Ev> evs;
+  for (int i = static_cast<int>(std::lround(from * 10)); i < std::lround(to * 10); ++i) {
+    const double a = i / 10.0;
+    evs.push_back({a, 0});
+    evs.push_back({a + 0.5, 1});
+    evs.push_back({a + 0.7, 2});
+    evs.push_back({a + 2.5, 3});
+  }
+  std::stable_sort(evs.begin(), evs.end(), [](const Ev& x, const Ev& y) { return x.t < y.t; });
+  std::size_t next = 0;
+  for (double tick = from + 1; tick <= to + 3; tick += 1) {
+    for (; next < evs.size() && evs[next].t <= tick; ++next) {
+      const auto at = at_seconds(evs[next].t);
+      switch (evs[next].kind) {
+        case 0: c.recorder().arrived(at); break;
+        case 1: c.recorder().admitted(at, 500ms); break;
+        case 2: c.recorder().first_token(at, 700ms); break;
+        default: c.recorder().finished(at, 2500ms, 1000, 200); break;
+      }
+    }
+    if (tick <= to) c.tick(at_seconds(tick));
+  }
+}
+
+bool all_finite(const llmscale::Signals& s) {
+  const double values[] = {s.arrival_rate, s.completion_rate, s.prompt_token_rate, s.output_token_rate,
+                           s.mean_prompt_tokens, s.mean_output_tokens, s.concurrency, s.running, s.queued,
+                           s.running_now, s.queued_now, s.mean_queue_wait_s, s.mean_ttft_s,
+                           s.mean_e2e_latency_s, s.queue_wait_p50_s, s.queue_wait_p90_s, s.queue_wait_p99_s,
+                           s.ttft_p50_s, s.ttft_p90_s, s.ttft_p99_s, s.engines.queue_length_mean,
+                           s.engines.batch_occupancy, s.engines.kv_utilization, s.engines.kv_utilization_max,
+                           s.engines.oldest_sample_age_s, s.requests.age_s, s.queue_wait.age_s, s.ttft.age_s,
+                           s.engine.age_s};
+  for (double v : values) {
+    if (!std::isfinite(v) || v < 0) return false;
+  }
+  return true;
+}
+}  // namespace
+
+TEST_CASE("a steady load: rates, Little's-law concurrency, latency quantiles and means") {
+  SignalsConfig config;
+  SignalCollector c(config, at_seconds(0));
+  steady_load(c, 0, 180);
+  const auto& s = c.signals();
+  CHECK(s.at == at_seconds(180));
+  CHECK(s.arrival_rate == doctest::Approx(10.0).epsilon(0.02));
+  CHECK(s.completion_rate == doctest::Approx(10.0).epsilon(0.02));
+  CHECK(s.queued == doctest::Approx(10 * 0.5).epsilon(0.02));   // L = lambda W
+  CHECK(s.running == doctest::Approx(10 * 2.0).epsilon(0.02));
+  CHECK(s.concurrency == doctest::Approx(25.0).epsilon(0.02));
+  CHECK(s.queue_wait_p50_s == doctest::Approx(0.5).epsilon(0.01));
+  CHECK(s.queue_wait_p99_s == doctest::Approx(0.5).epsilon(0.01));
+  CHECK(s.ttft_p90_s == doctest::Approx(0.7).epsilon(0.01));
+  CHECK(s.mean_queue_wait_s == doctest::Approx(0.5));
+  CHECK(s.mean_ttft_s == doctest::Approx(0.7));
+  CHECK(s.mean_e2e_latency_s == doctest::Approx(2.5));
+  CHECK(s.mean_prompt_tokens == doctest::Approx(1000.0));
+  CHECK(s.mean_output_tokens == doctest::Approx(200.0));
+  CHECK(s.prompt_token_rate == doctest::Approx(10000.0).epsilon(0.02));
+  CHECK(s.output_token_rate == doctest::Approx(2000.0).epsilon(0.02));
+  CHECK_FALSE(s.requests.stale);
+  CHECK(s.queue_wait.samples >= 500);  // the quantile window spans 50 to 60 s
+  CHECK(all_finite(s));
+}
+
+TEST_CASE("windows decay across a gap: an hour without requests reads as zero load") {
+  SignalCollector c(SignalsConfig{}, at_seconds(0));
+  steady_load(c, 0, 60);
+  // the load stops; every request finishes by 63 s
+  const auto& s = c.tick(at_seconds(3700));
+  CHECK(s.arrival_rate == 0.0);
+  // the last tick's integral (requests finishing after 60 s) is spread over the whole hour:
+  // what falls in the last minute is a trace
+  CHECK(s.concurrency < 0.01);
+  CHECK(s.queue_wait.samples == 0);
+  CHECK(s.queue_wait_p99_s == 0.0);
+  CHECK_FALSE(s.requests.stale);  // idle is fresh data, not missing data
+}
+
+TEST_CASE("requests in flight with no events for longer than stale_after: stale") {
+  SignalsConfig config;
+  config.stale_after_s = 30;
+  SignalCollector c(config, at_seconds(0));
+  c.recorder().arrived(at_seconds(1));
+  c.recorder().admitted(at_seconds(1), 0s);
+  CHECK_FALSE(c.tick(at_seconds(2)).requests.stale);
+  CHECK_FALSE(c.tick(at_seconds(31)).requests.stale);
+  const auto& s = c.tick(at_seconds(33));
+  CHECK(s.requests.stale);
+  CHECK(s.requests.age_s == doctest::Approx(31.0));
+  CHECK(s.queue_wait.stale);
+}
+
+TEST_CASE("engine gauges: fleet sums, means, extremes and saturated replicas") {
+  SignalsConfig config;
+  config.replica_slots = 8;
+  config.kv_saturation = 0.8;
+  config.queue_saturation = 5;
+  SignalCollector c(config, at_seconds(0));
+  const auto set = [&](std::size_t slot, std::int64_t queue, std::int64_t running, std::int64_t kv_used, double t) {
+    ReplicaGauges g;
+    g.queue_length = queue;
+    g.running = running;
+    g.max_batch = 32;
+    g.kv_tokens_used = kv_used;
+    g.kv_tokens_capacity = 100000;
+    g.kv_block_size = 16;
+    g.sampled_at = at_seconds(t);
+    return c.gauges().set(slot, g);
+  };
+  CHECK(set(0, 0, 10, 20000, 99));   // fine
+  CHECK(set(1, 6, 32, 50000, 99));   // queue high and batch full
+  CHECK(set(2, 2, 20, 85000, 100));  // KV high
+  CHECK(set(5, 1, 8, 10000, 100));   // fine
+  CHECK(set(6, 9, 32, 99000, 40));   // stale: 60 s old at 100
+  CHECK_FALSE(set(7, -1, 1, 1, 100));       // invalid: negative queue
+  CHECK_FALSE(set(3, 0, 40, 1, 100));       // invalid: running above max batch
+  CHECK_FALSE(set(4, 0, 1, 200000, 100));   // invalid: KV above capacity
+  CHECK_FALSE(set(99, 0, 1, 1, 100));       // no such slot
+  CHECK_FALSE(set(0, 0, 1, 1, 50));         // older than slot 0's sample
+  const auto& s = c.tick(at_seconds(100));
+  const auto& e = s.engines;
+  CHECK(e.replicas_reporting == 4);
+  CHECK(e.replicas_stale == 1);
+  CHECK(e.queue_length_total == 9);
+  CHECK(e.queue_length_max == 6);
+  CHECK(e.queue_length_mean == doctest::Approx(9.0 / 4));
+  CHECK(e.running_total == 70);
+  CHECK(e.batch_occupancy == doctest::Approx(70.0 / 128));
+  CHECK(e.kv_tokens_used == 165000);
+  CHECK(e.kv_utilization == doctest::Approx(165000.0 / 400000));
+  CHECK(e.kv_utilization_max == doctest::Approx(0.85));
+  CHECK(e.replicas_batch_full == 1);
+  CHECK(e.replicas_kv_high == 1);
+  CHECK(e.replicas_queue_high == 1);
+  CHECK(e.replicas_saturated == 2);
+  CHECK(e.oldest_sample_age_s == doctest::Approx(1.0));
+  CHECK(s.engine.stale);
+  CHECK(s.engine.dropped_invalid == 4);
+  CHECK(s.engine.dropped_stale == 1);
+  c.gauges().clear(6);
+  CHECK_FALSE(c.tick(at_seconds(101)).engine.stale);
+}
+
+TEST_CASE("garbage in, never a NaN out: thousands of random events, gauges and ticks") {
+  SignalsConfig config;
+  config.replica_slots = 4;
+  SignalCollector c(config, at_seconds(1000));
+  std::mt19937_64 rng(3);
+  const double specials[] = {std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity(),
+                             -std::numeric_limits<double>::infinity(), -1.0, 1e300, -1e300, 0.0};
+  const auto any_time = [&](double base) {
+    const int pick = static_cast<int>(rng() % 10);
+    if (pick == 0) return at_seconds(specials[rng() % 7]);
+    if (pick == 1) return at_seconds(base - 1e6 * std::ldexp(1.0, -static_cast<int>(rng() % 20)));
+    return at_seconds(base + static_cast<double>(rng() % 2000) / 1000.0 - 1.0);
+  };
+  const auto any_duration = [&]() {
+    if (rng() % 8 == 0) return llmscale::from_seconds(specials[rng() % 7]);
+    return llmscale::from_seconds(static_cast<double>(rng() % 100000) / 1000.0);
+  };
+  double now = 1000;
+  std::uint64_t backwards = 0;
+  for (int i = 0; i < 20000; ++i) {
+    switch (rng() % 8) {
+      case 0: c.recorder().arrived(any_time(now)); break;
+      case 1: c.recorder().admitted(any_time(now), any_duration()); break;
+      case 2: c.recorder().first_token(any_time(now), any_duration()); break;
+      case 3:
+        c.recorder().finished(any_time(now), any_duration(), static_cast<long long>(rng() % 3000) - 100,
+                              static_cast<long long>(rng()));
+        break;
+      case 4: c.recorder().rejected(any_time(now)); break;
+      case 5: c.recorder().cancelled(any_time(now), rng() % 2 == 0); break;
+      case 6: {
+        ReplicaGauges g;
+        g.queue_length = static_cast<std::int64_t>(rng() % 20) - 2;
+        g.running = static_cast<std::int64_t>(rng() % 70);
+        g.max_batch = static_cast<std::int64_t>(rng() % 70);
+        g.kv_tokens_capacity = static_cast<std::int64_t>(rng() % 1000);
+        g.kv_tokens_used = static_cast<std::int64_t>(rng() % 1200);
+        g.sampled_at = any_time(now);
+        c.gauges().set(rng() % 6, g);
+        break;
+      }
+      default: {
+        const bool back = rng() % 5 == 0;
+        const double t = back ? now - 3 : (rng() % 50 == 0 ? now + 7200 : now + 0.5);
+        if (back) ++backwards; else now = t;
+        const auto& s = c.tick(at_seconds(t));
+        REQUIRE(all_finite(s));
+      }
+    }
+  }
+  CHECK(c.signals().ignored_ticks == backwards);
+  CHECK(c.signals().requests.dropped_invalid > 0);
+  CHECK(c.signals().requests.dropped_stale > 0);
+}
+
+TEST_CASE("recording events and ticking allocate nothing") {
+  SignalsConfig config;
+  SignalCollector c(config, at_seconds(0));
+  c.recorder().arrived(at_seconds(0.1));  // this thread claims its shard (no allocation either)
+  ReplicaGauges g;
+  g.max_batch = 8;
+  g.kv_tokens_capacity = 1000;
+  llmscale_test::AllocationCounter counter;
+  for (int tick = 1; tick <= 300; ++tick) {
+    for (int i = 0; i < 50; ++i) {
+      const auto t = at_seconds(tick - 1 + i * 0.02);
+      c.recorder().arrived(t);
+      c.recorder().admitted(t, std::chrono::milliseconds(i * 7));
+      c.recorder().first_token(t, std::chrono::milliseconds(100 + i * 13));
+      c.recorder().finished(t, 2s, 300, 40);
+    }
+    g.sampled_at = at_seconds(tick);
+    c.gauges().set(static_cast<std::size_t>(tick % 64), g);
+    c.tick(at_seconds(tick));
+  }
+  const long long allocations = counter.count();
+  CHECK(allocations == 0);
+}
+
+TEST_CASE("save and load carry the rate windows across a restart") {
+  SignalCollector a(SignalsConfig{}, at_seconds(0));
+  steady_load(a, 0, 90);
+  SignalCollector b(SignalsConfig{}, at_seconds(90));
+  REQUIRE(b.load_state(a.save_state()));
+  const auto& s = b.tick(at_seconds(91));
+  // the restarted collector still knows the last minute's arrival rate
+  CHECK(s.arrival_rate == doctest::Approx(10.0).epsilon(0.1));
+  SignalsConfig other;
+  other.window_s = 30;
+  SignalCollector c(other, at_seconds(0));
+  CHECK_FALSE(c.load_state(a.save_state()));
+}
