@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "llmscale/signals/snapshot.hpp"
+#include "support/snapshot_checks.hpp"
 
 namespace {
 
@@ -51,19 +52,6 @@ class Input {
   std::size_t pos_ = 0;
 };
 
-bool sane(const llmscale::Signals& s) {
-  const double values[] = {s.arrival_rate, s.completion_rate, s.prompt_token_rate, s.output_token_rate,
-                           s.mean_prompt_tokens, s.mean_output_tokens, s.concurrency, s.running, s.queued,
-                           s.running_now, s.queued_now, s.mean_queue_wait_s, s.mean_ttft_s,
-                           s.mean_e2e_latency_s, s.queue_wait_p50_s, s.queue_wait_p90_s, s.queue_wait_p99_s,
-                           s.ttft_p50_s, s.ttft_p90_s, s.ttft_p99_s, s.engines.queue_length_mean,
-                           s.engines.batch_occupancy, s.engines.kv_utilization, s.engines.kv_utilization_max,
-                           s.engines.oldest_sample_age_s, s.requests.age_s, s.engine.age_s};
-  for (double v : values) {
-    if (!std::isfinite(v) || v < 0) return false;
-  }
-  return s.engines.kv_utilization_max <= 1.0 && s.engines.batch_occupancy <= 1.0;
-}
 
 }  // namespace
 
@@ -101,11 +89,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         // mostly forward by up to ~4 s, sometimes backwards, sometimes hours ahead
         const double t = step < 16 ? now - 2 : (step > 250 ? now + 7200 : now + step / 64.0);
         if (t >= now) now = t;
-        if (!sane(c.tick(llmscale::at_seconds(t)))) std::abort();
+        if (!llmscale_test::snapshot_is_sane(c.tick(llmscale::at_seconds(t)))) std::abort();
       }
     }
   }
-  if (!sane(c.tick(llmscale::at_seconds(now + 1)))) std::abort();
+  if (!llmscale_test::snapshot_is_sane(c.tick(llmscale::at_seconds(now + 1)))) std::abort();
   return 0;
 }
 

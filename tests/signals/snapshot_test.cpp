@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "support/counting_allocator.hpp"
+#include "support/snapshot_checks.hpp"
 
 #include "llmscale/signals/snapshot.hpp"
 
@@ -50,20 +51,6 @@ void steady_load(SignalCollector& c, double from, double to) {
   }
 }
 
-bool all_finite(const llmscale::Signals& s) {
-  const double values[] = {s.arrival_rate, s.completion_rate, s.prompt_token_rate, s.output_token_rate,
-                           s.mean_prompt_tokens, s.mean_output_tokens, s.concurrency, s.running, s.queued,
-                           s.running_now, s.queued_now, s.mean_queue_wait_s, s.mean_ttft_s,
-                           s.mean_e2e_latency_s, s.queue_wait_p50_s, s.queue_wait_p90_s, s.queue_wait_p99_s,
-                           s.ttft_p50_s, s.ttft_p90_s, s.ttft_p99_s, s.engines.queue_length_mean,
-                           s.engines.batch_occupancy, s.engines.kv_utilization, s.engines.kv_utilization_max,
-                           s.engines.oldest_sample_age_s, s.requests.age_s, s.queue_wait.age_s, s.ttft.age_s,
-                           s.engine.age_s};
-  for (double v : values) {
-    if (!std::isfinite(v) || v < 0) return false;
-  }
-  return true;
-}
 }  // namespace
 
 TEST_CASE("a steady load: rates, Little's-law concurrency, latency quantiles and means") {
@@ -89,7 +76,7 @@ TEST_CASE("a steady load: rates, Little's-law concurrency, latency quantiles and
   CHECK(s.output_token_rate == doctest::Approx(2000.0).epsilon(0.02));
   CHECK_FALSE(s.requests.stale);
   CHECK(s.queue_wait.samples >= 500);  // the quantile window spans 50 to 60 s
-  CHECK(all_finite(s));
+  CHECK(llmscale_test::snapshot_is_sane(s));
 }
 
 TEST_CASE("windows decay across a gap: an hour without requests reads as zero load") {
@@ -217,7 +204,7 @@ TEST_CASE("garbage in, never a NaN out: thousands of random events, gauges and t
         const double t = back ? now - 3 : (rng() % 50 == 0 ? now + 7200 : now + 0.5);
         if (back) ++backwards; else now = t;
         const auto& s = c.tick(at_seconds(t));
-        REQUIRE(all_finite(s));
+        REQUIRE(llmscale_test::snapshot_is_sane(s));
       }
     }
   }

@@ -49,7 +49,7 @@ class LatencyWindow {
   LatencyWindow(const Recorder& recorder, LatencyHistogram which, Duration window, std::size_t parts, TimePoint start)
       : recorder_(&recorder),
         which_(which),
-        part_(part_length(window, parts)),
+        part_(detail::part_length(window, parts, "latency_window")),
         parts_(parts),
         snap_groups_(parts * Layout::group_count, 0),
         snap_buckets_(parts * Layout::bucket_count, 0),
@@ -106,20 +106,7 @@ class LatencyWindow {
   [[nodiscard]] Duration window() const noexcept { return part_ * static_cast<Duration::rep>(parts_); }
 
  private:
-  static Duration part_length(Duration window, std::size_t parts) {
-    if (window <= Duration::zero() || parts < 1 || parts > 3600) {
-      throw std::invalid_argument("latency_window: window = " + std::to_string(to_seconds(window)) +
-                                  " s and parts = " + std::to_string(parts) +
-                                  " are out of range; allowed: window > 0, parts in [1, 3600]");
-    }
-    const auto n = static_cast<Duration::rep>(parts);
-    return Duration((window.count() + n - 1) / n);
-  }
-
-  [[nodiscard]] std::size_t slot(std::int64_t p) const noexcept {
-    const auto n = static_cast<std::int64_t>(parts_);
-    return static_cast<std::size_t>(((p % n) + n) % n);
-  }
+  [[nodiscard]] std::size_t slot(std::int64_t p) const noexcept { return detail::ring_slot(p, parts_); }
 
   void copy_snapshot(std::size_t from, std::size_t to) noexcept {
     if (from == to) return;

@@ -37,7 +37,7 @@ class WindowedQuantiles {
 
   /// Throws std::invalid_argument unless window > 0 and 1 <= subwindows <= 3600.
   explicit WindowedQuantiles(Duration window, std::size_t subwindows = 6)
-      : part_(part_length(window, subwindows)),
+      : part_(detail::part_length(window, subwindows, "windowed_quantiles")),
         parts_(subwindows),
         counts_(subwindows * Layout::bucket_count, 0),
         part_groups_(subwindows * Layout::group_count, 0),
@@ -143,20 +143,7 @@ class WindowedQuantiles {
   }
 
  private:
-  static Duration part_length(Duration window, std::size_t subwindows) {
-    if (window <= Duration::zero() || subwindows < 1 || subwindows > 3600) {
-      throw std::invalid_argument("windowed_quantiles: window = " + std::to_string(to_seconds(window)) +
-                                  " s and subwindows = " + std::to_string(subwindows) +
-                                  " are out of range; allowed: window > 0, subwindows in [1, 3600]");
-    }
-    const auto n = static_cast<Duration::rep>(subwindows);
-    return Duration((window.count() + n - 1) / n);
-  }
-
-  [[nodiscard]] std::size_t slot(std::int64_t p) const noexcept {
-    const auto n = static_cast<std::int64_t>(parts_);
-    return static_cast<std::size_t>(((p % n) + n) % n);
-  }
+  [[nodiscard]] std::size_t slot(std::int64_t p) const noexcept { return detail::ring_slot(p, parts_); }
 
   void expire(std::size_t part) noexcept {
     std::uint32_t* counts = &counts_[part * Layout::bucket_count];

@@ -105,6 +105,24 @@ inline std::size_t buckets_for(Duration window, Duration granularity) noexcept {
   return static_cast<std::size_t>((window.count() + granularity.count() - 1) / granularity.count());
 }
 
+/// The length of each of `parts` equal parts of `window` (rounded up); throws
+/// std::invalid_argument naming `owner` unless window > 0 and 1 <= parts <= 3600.
+inline Duration part_length(Duration window, std::size_t parts, const char* owner) {
+  if (window <= Duration::zero() || parts < 1 || parts > 3600) {
+    throw std::invalid_argument(std::string(owner) + ": window = " + std::to_string(to_seconds(window)) +
+                                " s and parts = " + std::to_string(parts) +
+                                " are out of range; allowed: window > 0, parts in [1, 3600]");
+  }
+  const auto n = static_cast<Duration::rep>(parts);
+  return Duration((window.count() + n - 1) / n);
+}
+
+/// Index `p` of an unbounded sequence wrapped onto a ring of `n` slots (also for p < 0).
+inline std::size_t ring_slot(std::int64_t p, std::size_t n) noexcept {
+  const auto m = static_cast<std::int64_t>(n);
+  return static_cast<std::size_t>(((p % m) + m) % m);
+}
+
 }  // namespace detail
 LLMSCALE_NAMESPACE_END
 
