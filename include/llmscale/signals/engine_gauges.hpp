@@ -101,14 +101,6 @@ class EngineGauges {
   [[nodiscard]] FleetGauges summarize(TimePoint now, Duration stale_after,
                                       const SaturationThresholds& thresholds = {}) const noexcept;
 
-  /// Asks the processor to start loading every slot (they are usually written by other cores,
-  /// so cold here); `summarize` soon after then finds them in cache.
-  void prefetch() const noexcept {
-#if defined(__GNUC__) || defined(__clang__)
-    for (std::size_t i = 0; i < slot_count_; ++i) __builtin_prefetch(&slots_[i], 0, 3);
-#endif
-  }
-
   [[nodiscard]] std::uint64_t invalid_samples() const noexcept { return invalid_.load(std::memory_order_relaxed); }
   [[nodiscard]] std::uint64_t out_of_order_samples() const noexcept {
     return out_of_order_.load(std::memory_order_relaxed);

@@ -454,7 +454,9 @@ inline RecorderDelta Recorder::drain(TimePoint now) noexcept {
     d.running_now = running_;
     return d;
   }
-  const std::uint64_t t1 = static_cast<std::uint64_t>((now - epoch_).count());
+  // unsigned, so no `now` a host passes can overflow (it is at or after the start, so after epoch_)
+  const std::uint64_t t1 = static_cast<std::uint64_t>(now.time_since_epoch().count()) -
+                           static_cast<std::uint64_t>(epoch_.time_since_epoch().count());
   const std::uint64_t t0 = last_drain_ns_;
 
   std::uint64_t diff[counter_count] = {};

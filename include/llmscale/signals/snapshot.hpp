@@ -199,7 +199,6 @@ inline const Signals& SignalCollector::tick(TimePoint now) noexcept {
     signals_.ignored_ticks = guard_.rejected();
     return signals_;
   }
-  gauges_.prefetch();  // loads while the recorder and windows are worked on
   const RecorderDelta d = recorder_.drain(now);
   const TimePoint from = d.from < now ? d.from : now;
   const auto u = [](std::uint64_t v) { return static_cast<double>(v); };
