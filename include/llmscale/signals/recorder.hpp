@@ -144,10 +144,12 @@ class Recorder {
   RecorderDelta drain(TimePoint now) noexcept;
 
   /// The cumulative sample counts of each bucket group of a latency histogram, summed over
-  /// every writer (`out`: LogHistogramLayout::group_count values). A bucket's samples are
-  /// published before its group's, so the buckets read after this hold at least these counts.
+  /// every writer (`out`: LogHistogramLayout::group_count values), modulo 2^32: take
+  /// differences of two reads modulo 2^32. A bucket's samples are published before its
+  /// group's, so the buckets read after this hold at least these counts.
   void read_groups(LatencyHistogram which, std::uint64_t* out) const noexcept;
-  /// The cumulative sample counts of the buckets of group `group` (`out`: group_size values).
+  /// The cumulative sample counts of the buckets of group `group` (`out`: group_size values),
+  /// modulo 2^32 as read_groups.
   void read_group_buckets(LatencyHistogram which, std::size_t group, std::uint64_t* out) const noexcept;
 
   [[nodiscard]] const RecorderConfig& config() const noexcept { return config_; }
@@ -168,8 +170,9 @@ class Recorder {
   using Layout = LogHistogramLayout;
 
   struct Histogram {
-    std::atomic<std::uint64_t> buckets[Layout::bucket_count];
-    std::atomic<std::uint64_t> groups[Layout::group_count];
+    // 32-bit counts, wrapping: readers take differences modulo 2^32 (half the cache lines)
+    std::atomic<std::uint32_t> buckets[Layout::bucket_count];
+    std::atomic<std::uint32_t> groups[Layout::group_count];
   };
 
   struct alignas(64) Shard {
@@ -433,15 +436,17 @@ inline void Recorder::read_groups(LatencyHistogram which, std::uint64_t* out) co
     const Histogram& h = histogram(s, which);
     for (std::size_t g = 0; g < Layout::group_count; ++g) out[g] += h.groups[g].load(std::memory_order_acquire);
   });
+  for (std::size_t g = 0; g < Layout::group_count; ++g) out[g] &= 0xFFFFFFFFU;
 }
 
 inline void Recorder::read_group_buckets(LatencyHistogram which, std::size_t group, std::uint64_t* out) const noexcept {
   for (std::size_t i = 0; i < Layout::group_size; ++i) out[i] = 0;
   if (group >= Layout::group_count) return;
   for_each_active_shard([&](const Shard& s, std::uint32_t) {
-    const std::atomic<std::uint64_t>* b = &histogram(s, which).buckets[group * Layout::group_size];
+    const std::atomic<std::uint32_t>* b = &histogram(s, which).buckets[group * Layout::group_size];
     for (std::size_t i = 0; i < Layout::group_size; ++i) out[i] += b[i].load(std::memory_order_acquire);
   });
+  for (std::size_t i = 0; i < Layout::group_size; ++i) out[i] &= 0xFFFFFFFFU;
 }
 
 inline RecorderDelta Recorder::drain(TimePoint now) noexcept {
