@@ -136,10 +136,7 @@ class KnativeWindow {
     // Knative compares times with the window duration; in whole buckets that is window / g
     return window_.count() / granularity_.count();
   }
-  double& slot(std::int64_t i) noexcept {
-    const auto n = static_cast<std::int64_t>(buckets_.size());
-    return buckets_[static_cast<std::size_t>(((i % n) + n) % n)];
-  }
+  double& slot(std::int64_t i) noexcept { return buckets_[detail::ring_slot(i, buckets_.size())]; }
   [[nodiscard]] double slot(std::int64_t i) const noexcept { return const_cast<KnativeWindow*>(this)->slot(i); }
 
   [[nodiscard]] double linear_average(std::int64_t now) const noexcept {

@@ -20,6 +20,12 @@
 LLMSCALE_NAMESPACE_BEGIN
 namespace detail {
 
+/// Index `p` of an unbounded sequence wrapped onto a ring of `n` slots (also for p < 0).
+inline std::size_t ring_slot(std::int64_t p, std::size_t n) noexcept {
+  const auto m = static_cast<std::int64_t>(n);
+  return static_cast<std::size_t>(((p % m) + m) % m);
+}
+
 /// floor(t / g) for a time since the epoch (also for times before it).
 inline std::int64_t bucket_index(TimePoint t, Duration g) noexcept {
   const auto n = t.time_since_epoch().count();
@@ -69,10 +75,7 @@ class BucketRing {
     return started_ && index <= head_ && index > head_ - static_cast<std::int64_t>(buckets_.size());
   }
 
-  T& at(std::int64_t index) noexcept {
-    const auto n = static_cast<std::int64_t>(buckets_.size());
-    return buckets_[static_cast<std::size_t>(((index % n) + n) % n)];
-  }
+  T& at(std::int64_t index) noexcept { return buckets_[ring_slot(index, buckets_.size())]; }
   const T& at(std::int64_t index) const noexcept { return const_cast<BucketRing*>(this)->at(index); }
 
   void restore_head(bool started, std::int64_t head) noexcept {
@@ -115,12 +118,6 @@ inline Duration part_length(Duration window, std::size_t parts, const char* owne
   }
   const auto n = static_cast<Duration::rep>(parts);
   return Duration((window.count() + n - 1) / n);
-}
-
-/// Index `p` of an unbounded sequence wrapped onto a ring of `n` slots (also for p < 0).
-inline std::size_t ring_slot(std::int64_t p, std::size_t n) noexcept {
-  const auto m = static_cast<std::int64_t>(n);
-  return static_cast<std::size_t>(((p % m) + m) % m);
 }
 
 }  // namespace detail
