@@ -6,9 +6,12 @@
 #include <chrono>
 #include <cmath>
 #include <random>
+#include <utility>
 #include <vector>
 
+#include "llmscale/signals/latency_window.hpp"
 #include "llmscale/signals/log_histogram.hpp"
+#include "llmscale/signals/recorder.hpp"
 #include "llmscale/signals/streaming_stats.hpp"
 #include "llmscale/signals/windowed_quantiles.hpp"
 
@@ -72,6 +75,48 @@ TEST_CASE("windowed quantiles are within 1% of the exact quantile on 10^6 heavy-
   // Pareto with alpha 1.2 (infinite variance): x_min / U^(1/alpha)
   std::uniform_real_distribution<double> u(1e-12, 1.0);
   check_heavy_tail([&u](std::mt19937_64& r) { return 0.01 / std::pow(u(r), 1.0 / 1.2); }, "pareto alpha 1.2");
+}
+
+TEST_CASE("latency window: quantiles of exactly the samples since its oldest snapshot, tick by tick") {
+  // Independent value: the window holds the samples recorded after the update that took the
+  // snapshot of its oldest part (updates every second, parts of 10 s, 6 parts); the exact
+  // nearest-rank quantile of those is computed by sorting.
+  llmscale::RecorderConfig rc;
+  rc.writer_shards = 2;
+  llmscale::Recorder r(rc, at_seconds(0));
+  llmscale::LatencyWindow w(r, llmscale::LatencyHistogram::ttft, 60s, 6, at_seconds(0));
+  std::mt19937_64 rng(5);
+  std::lognormal_distribution<double> dist(std::log(0.3), 1.5);
+  std::vector<std::pair<int, double>> samples;  // (second recorded in, value in whole us as seconds)
+  std::vector<int> snapshot_tick(400, 0);       // second at which each part's snapshot was taken
+  for (int sec = 1; sec <= 300; ++sec) {
+    const int n = static_cast<int>(rng() % 400);  // some seconds nearly empty, spread shifting
+    for (int i = 0; i < n; ++i) {
+      const double v = std::clamp(dist(rng) * (1.0 + sec / 100.0), 1e-4, 3000.0);
+      const llmscale::Duration d = llmscale::from_seconds(v);
+      r.first_token(at_seconds(sec - 0.5), d);
+      samples.emplace_back(sec, static_cast<double>(std::chrono::duration_cast<std::chrono::microseconds>(d).count()) * 1e-6);
+    }
+    w.update(at_seconds(sec));
+    if (sec % 10 == 0) snapshot_tick[static_cast<std::size_t>(sec / 10)] = sec;
+    const int oldest_part = std::max(0, sec / 10 - 5);
+    const int from = snapshot_tick[static_cast<std::size_t>(oldest_part)];  // samples recorded after this update
+    std::vector<double> in;
+    for (const auto& [t, v] : samples) {
+      if (t > from) in.push_back(v);
+    }
+    CAPTURE(sec);
+    REQUIRE(w.count() == in.size());
+    if (in.empty()) continue;
+    constexpr std::array<double, 4> qs{0.5, 0.9, 0.99, 1.0};
+    std::array<double, 4> got{};
+    w.quantiles(qs, got);
+    for (std::size_t k = 0; k < qs.size(); ++k) {
+      CAPTURE(qs[k]);
+      const double want = exact_quantile(in, qs[k]);
+      CHECK(std::fabs(got[k] - want) <= 0.01 * want);
+    }
+  }
 }
 
 TEST_CASE("windowed quantiles forget parts that leave the window") {

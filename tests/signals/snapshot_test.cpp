@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <stdexcept>
 #include <vector>
 
 #include "support/counting_allocator.hpp"
@@ -14,7 +15,10 @@
 #include "llmscale/signals/snapshot.hpp"
 
 using llmscale::at_seconds;
+using llmscale::EngineGauges;
+using llmscale::FleetGauges;
 using llmscale::ReplicaGauges;
+using llmscale::SaturationThresholds;
 using llmscale::SignalCollector;
 using llmscale::SignalsConfig;
 using namespace std::chrono_literals;
@@ -156,6 +160,43 @@ TEST_CASE("engine gauges: fleet sums, means, extremes and saturated replicas") {
   CHECK(s.engine.dropped_stale == 1);
   c.gauges().clear(6);
   CHECK_FALSE(c.tick(at_seconds(101)).engine.stale);
+}
+
+TEST_CASE("engine gauges: thresholds checked at construction; counts past 65535 replicas stay exact") {
+  CHECK_THROWS_WITH_AS(EngineGauges(4, SaturationThresholds{1.5, 5}),
+                       doctest::Contains("engine_gauges.kv_utilization = 1.5"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(EngineGauges(4, SaturationThresholds{0.8, 0}),
+                       doctest::Contains("engine_gauges.queue_length = 0"), std::invalid_argument);
+  CHECK_THROWS_AS(EngineGauges(0), std::invalid_argument);
+  // Queue, running and max batch must be below 2^31.
+  ReplicaGauges g;
+  g.queue_length = (std::int64_t{1} << 31) - 1;
+  CHECK(g.valid());
+  g.queue_length = std::int64_t{1} << 31;
+  CHECK_FALSE(g.valid());
+  // Saturation flags are summed in 16-bit lanes 65535 slots at a time: 70,000 saturated slots.
+  const std::size_t n = 70'000;
+  EngineGauges gauges(n, SaturationThresholds{0.5, 3});
+  ReplicaGauges full;
+  full.queue_length = 3;  // queue high
+  full.running = 8;
+  full.max_batch = 8;  // batch full
+  full.kv_tokens_used = 600;
+  full.kv_tokens_capacity = 1000;  // KV high
+  full.sampled_at = at_seconds(10);
+  for (std::size_t i = 0; i < n; ++i) REQUIRE(gauges.set(i, full));
+  const FleetGauges f = gauges.summarize(at_seconds(10), 5s);
+  CHECK(f.replicas_reporting == 70'000);
+  CHECK(f.replicas_batch_full == 70'000);
+  CHECK(f.replicas_kv_high == 70'000);
+  CHECK(f.replicas_queue_high == 70'000);
+  CHECK(f.replicas_saturated == 70'000);
+  CHECK(f.queue_length_total == 210'000);
+  CHECK(f.kv_utilization == doctest::Approx(0.6));
+  const FleetGauges later = gauges.summarize(at_seconds(16), 5s);  // all stale
+  CHECK(later.replicas_reporting == 0);
+  CHECK(later.replicas_stale == 70'000);
+  CHECK(later.replicas_saturated == 0);
 }
 
 TEST_CASE("garbage in, never a NaN out: thousands of random events, gauges and ticks") {

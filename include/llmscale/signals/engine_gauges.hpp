@@ -6,7 +6,11 @@
 // the largest batch it runs, KV-cache tokens used and capacity (with a block size where the
 // engine counts blocks), and when the sample was taken. `summarize` gives fleet sums and means
 // and per-replica extremes: the largest queue and KV use, and how many replicas are saturated
-// (batch full, KV use at or above a threshold, or queue at or above a threshold).
+// (batch full, KV use at or above a threshold, or queue at or above a threshold; the thresholds
+// are fixed at construction).
+//
+// What a summary needs of each sample (masked figures, KV use, saturation flags) is worked out
+// once in `set`, so `summarize` reads one cache line per slot and adds.
 //
 // Threading: each slot may be written by one thread at a time (the host's thread for that
 // replica, or the control thread); `summarize` may run concurrently on the control thread.
@@ -41,13 +45,13 @@ struct ReplicaGauges {
                                         ///< checked, not summarised: used and capacity are tokens)
   TimePoint sampled_at{};
 
-  /// Whether the sample is usable: counts non-negative and below 2^40, used KV not above
-  /// capacity, running not above max batch (when known).
+  /// Whether the sample is usable: queue, running and max batch non-negative and below 2^31,
+  /// KV figures non-negative and below 2^40, used KV not above capacity, running not above max
+  /// batch (when known).
   [[nodiscard]] bool valid() const noexcept {
-    constexpr std::int64_t limit = std::int64_t{1} << 40;
-    const auto ok = [&](std::int64_t v) { return v >= 0 && v < limit; };
-    if (!ok(queue_length) || !ok(running) || !ok(max_batch) || !ok(kv_tokens_used) ||
-        !ok(kv_tokens_capacity) || !ok(kv_block_size)) {
+    const auto ok = [](std::int64_t v, int bits) { return v >= 0 && v < (std::int64_t{1} << bits); };
+    if (!ok(queue_length, 31) || !ok(running, 31) || !ok(max_batch, 31) || !ok(kv_tokens_used, 40) ||
+        !ok(kv_tokens_capacity, 40) || !ok(kv_block_size, 40)) {
       return false;
     }
     if (kv_tokens_capacity > 0 && kv_tokens_used > kv_tokens_capacity) return false;
@@ -59,8 +63,8 @@ struct ReplicaGauges {
 /// Thresholds for counting a replica as saturated (llm-d's saturation analyzer: KV >= 0.8 or
 /// queue >= 5).
 struct SaturationThresholds {
-  double kv_utilization = 0.8;
-  std::int64_t queue_length = 5;
+  double kv_utilization = 0.8;    ///< in (0, 1]
+  std::int64_t queue_length = 5;  ///< at least 1
 };
 
 /// The fleet as the engines report it.
@@ -86,10 +90,12 @@ struct FleetGauges {
 
 class EngineGauges {
  public:
-  /// `replica_slots` slots, allocated here (at least 1).
-  explicit EngineGauges(std::size_t replica_slots);
+  /// `replica_slots` slots, allocated here, in [1, 10^6]; throws std::invalid_argument for a
+  /// slot count or threshold out of range.
+  explicit EngineGauges(std::size_t replica_slots, const SaturationThresholds& thresholds = {});
 
   [[nodiscard]] std::size_t slots() const noexcept { return slot_count_; }
+  [[nodiscard]] const SaturationThresholds& thresholds() const noexcept { return thresholds_; }
 
   /// Sets slot `slot`'s sample. False (and counted as invalid) for a bad slot, an invalid
   /// sample or a sample time more than 2^61 ns (73 years) from the clock's epoch; false (and counted as out of order) for a sample older than the slot's last.
@@ -98,8 +104,7 @@ class EngineGauges {
   void clear(std::size_t slot) noexcept;
 
   /// Fleet figures over the slots whose sample is at most `stale_after` old at `now`.
-  [[nodiscard]] FleetGauges summarize(TimePoint now, Duration stale_after,
-                                      const SaturationThresholds& thresholds = {}) const noexcept;
+  [[nodiscard]] FleetGauges summarize(TimePoint now, Duration stale_after) const noexcept;
 
   [[nodiscard]] std::uint64_t invalid_samples() const noexcept { return invalid_.load(std::memory_order_relaxed); }
   [[nodiscard]] std::uint64_t out_of_order_samples() const noexcept {
@@ -107,17 +112,33 @@ class EngineGauges {
   }
 
  private:
-  static constexpr std::size_t field_count = 7;
-  // fields[6], the sample time, holds `empty` while the slot has no replica.
+  // A slot's fields, as `set` stores them.
+  enum Field : std::size_t {
+    time,           // the sample time in ns; `empty` while the slot has no replica
+    queue_running,  // queue length | running << 32
+    batch,          // running | max batch << 32, both 0 when the max batch is unknown
+    kv_used,        // KV tokens used, 0 when the capacity is unknown
+    kv_capacity,
+    kv_use,         // the bits of the double used / capacity (0 when unknown)
+    flags,          // saturation flags, one per 16-bit lane (see flag_lane)
+    field_count
+  };
+  // Lanes of the flags field; a summary adds flags words for up to 65535 slots at a time.
+  enum FlagLane : unsigned { batch_full = 0, kv_high = 16, queue_high = 32, saturated = 48 };
+  static constexpr std::size_t flag_chunk = 65535;
   static constexpr std::int64_t empty = INT64_MIN;
   struct alignas(64) Slot {  // one cache line
     std::atomic<std::uint64_t> seq;
-    std::atomic<std::int64_t> fields[field_count];  // the ReplicaGauges fields; [6]: time
+    std::atomic<std::int64_t> fields[field_count];
   };
+  static_assert(sizeof(Slot) == 64, "a slot is one cache line");
 
   bool read(const Slot& s, std::int64_t (&v)[field_count]) const noexcept;
+  template <bool Retry>
+  FleetGauges summarize_slots(TimePoint now, Duration stale_after, bool& torn) const noexcept;
 
   std::size_t slot_count_;
+  SaturationThresholds thresholds_;
   std::unique_ptr<Slot[]> slots_;
   std::atomic<std::uint64_t> invalid_{0};
   std::atomic<std::uint64_t> out_of_order_{0};
@@ -126,14 +147,22 @@ class EngineGauges {
 // ---------------------------------------------------------------------------------------------
 // Implementation.
 
-inline EngineGauges::EngineGauges(std::size_t replica_slots)
-    : slot_count_(replica_slots), slots_(nullptr) {
+inline EngineGauges::EngineGauges(std::size_t replica_slots, const SaturationThresholds& thresholds)
+    : slot_count_(replica_slots), thresholds_(thresholds), slots_(nullptr) {
   if (replica_slots < 1 || replica_slots > 1'000'000) {
     throw std::invalid_argument("engine_gauges.replica_slots = " + std::to_string(replica_slots) +
                                 " is out of range; allowed: [1, 1000000]");
   }
+  if (!(thresholds.kv_utilization > 0.0 && thresholds.kv_utilization <= 1.0)) {
+    throw std::invalid_argument("engine_gauges.kv_utilization = " + std::to_string(thresholds.kv_utilization) +
+                                " is out of range; allowed: (0, 1]");
+  }
+  if (thresholds.queue_length < 1 || thresholds.queue_length > (std::int64_t{1} << 31)) {
+    throw std::invalid_argument("engine_gauges.queue_length = " + std::to_string(thresholds.queue_length) +
+                                " is out of range; allowed: [1, 2147483648]");
+  }
   slots_.reset(new Slot[replica_slots]());
-  for (std::size_t i = 0; i < replica_slots; ++i) slots_[i].fields[6].store(empty, std::memory_order_relaxed);
+  for (std::size_t i = 0; i < replica_slots; ++i) slots_[i].fields[time].store(empty, std::memory_order_relaxed);
 }
 
 inline bool EngineGauges::set(std::size_t slot, const ReplicaGauges& g) noexcept {
@@ -144,21 +173,31 @@ inline bool EngineGauges::set(std::size_t slot, const ReplicaGauges& g) noexcept
     return false;
   }
   Slot& s = slots_[slot];
-  if (t < s.fields[6].load(std::memory_order_relaxed)) {  // (`empty` is below every time)
+  if (t < s.fields[time].load(std::memory_order_relaxed)) {  // (`empty` is below every time)
     out_of_order_.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
-  const std::uint64_t q = s.seq.load(std::memory_order_relaxed);
-  s.seq.store(q + 1, std::memory_order_relaxed);  // the release stores below cannot pass it
-  // The KV use fraction is worked out here, once per sample, rather than in every summary;
-  // it is kept as the bits of a double in place of the block size.
-  const double use = g.kv_tokens_capacity > 0
-                         ? static_cast<double>(g.kv_tokens_used) / static_cast<double>(g.kv_tokens_capacity)
-                         : 0.0;
+  const bool batch_known = g.max_batch > 0;
+  const bool kv_known = g.kv_tokens_capacity > 0;
+  const double use =
+      kv_known ? static_cast<double>(g.kv_tokens_used) / static_cast<double>(g.kv_tokens_capacity) : 0.0;
   std::int64_t use_bits = 0;
   std::memcpy(&use_bits, &use, sizeof use);
-  const std::int64_t values[field_count] = {g.queue_length,   g.running,         g.max_batch, g.kv_tokens_used,
-                                            g.kv_tokens_capacity, use_bits, t};
+  const bool full = batch_known && g.running >= g.max_batch;
+  const bool kv = kv_known && use >= thresholds_.kv_utilization;
+  const bool queued = g.queue_length >= thresholds_.queue_length;
+  const auto lane = [](bool on, FlagLane l) { return static_cast<std::int64_t>(on) << l; };
+  std::int64_t values[field_count] = {};
+  values[time] = t;
+  values[queue_running] = g.queue_length | (g.running << 32);  // both below 2^31 (valid())
+  values[batch] = batch_known ? g.running | (g.max_batch << 32) : 0;
+  values[kv_used] = kv_known ? g.kv_tokens_used : 0;
+  values[kv_capacity] = g.kv_tokens_capacity;
+  values[kv_use] = use_bits;
+  values[flags] = lane(full, batch_full) | lane(kv, kv_high) | lane(queued, queue_high) |
+                  lane(full || kv || queued, saturated);
+  const std::uint64_t q = s.seq.load(std::memory_order_relaxed);
+  s.seq.store(q + 1, std::memory_order_relaxed);  // the release stores below cannot pass it
   for (std::size_t i = 0; i < field_count; ++i) s.fields[i].store(values[i], std::memory_order_release);
   s.seq.store(q + 2, std::memory_order_release);
   return true;
@@ -169,7 +208,7 @@ inline void EngineGauges::clear(std::size_t slot) noexcept {
   Slot& s = slots_[slot];
   const std::uint64_t q = s.seq.load(std::memory_order_relaxed);
   s.seq.store(q + 1, std::memory_order_relaxed);  // the release stores below cannot pass it
-  s.fields[6].store(empty, std::memory_order_release);
+  s.fields[time].store(empty, std::memory_order_release);
   s.seq.store(q + 2, std::memory_order_release);
 }
 
@@ -196,69 +235,87 @@ inline bool EngineGauges::read(const Slot& s, std::int64_t (&v)[field_count]) co
   return false;  // a writer stayed mid-update: not reporting this time
 }
 
-inline FleetGauges EngineGauges::summarize(TimePoint now, Duration stale_after,
-                                           const SaturationThresholds& th) const noexcept {
-  // Written for speed: all sums in locals, and no data-dependent branches (which replicas are
-  // full or stale is what varies from tick to tick, so such branches would mispredict): a
-  // replica that is stale, empty or not reporting a figure contributes it AND-ed with a zero
-  // mask.
-  // Six replica counts, packed three to a word in 21-bit fields (slots are at most 10^6 < 2^21),
-  // so every accumulator stays in a register.
-  constexpr unsigned field = 21;
-  constexpr std::int64_t field_mask = (std::int64_t{1} << field) - 1;
-  std::int64_t counts_a = 0;  // reporting | batch_full << 21 | kv_high << 42
-  std::int64_t counts_b = 0;  // stale | queue_high << 21 | saturated << 42
-  std::int64_t queue_total = 0, queue_max = 0, running_total = 0, batch_total = 0, batch_running = 0;
-  std::int64_t kv_used = 0, kv_capacity = 0, oldest = 0;
+inline FleetGauges EngineGauges::summarize(TimePoint now, Duration stale_after) const noexcept {
+  // The usual case: no writer in the middle of a slot; otherwise once more, retrying such slots.
+  bool torn = false;
+  const FleetGauges f = summarize_slots<false>(now, stale_after, torn);
+  return torn ? summarize_slots<true>(now, stale_after, torn) : f;
+}
+
+template <bool Retry>
+FleetGauges EngineGauges::summarize_slots(TimePoint now, Duration stale_after, bool& torn) const noexcept {
+  // Written for speed: sums in locals, and no data-dependent branches (which replicas are stale
+  // varies from tick to tick, so such branches would mispredict): a replica that is stale or
+  // empty contributes its fields AND-ed with a zero mask.
+  std::int64_t reporting = 0, stale = 0, queue_total = 0, queue_max = 0, running_total = 0;
+  std::int64_t batch_running = 0, batch_total = 0, kv_used_total = 0, kv_capacity_total = 0, oldest = 0;
+  std::int64_t counts[4] = {};  // batch full, KV high, queue high, saturated
   double max_use = 0;
   const std::int64_t now_ns = now.time_since_epoch().count();
   const std::int64_t stale_ns = stale_after.count();
-  for (std::size_t i = 0; i < slot_count_; ++i) {
-    std::int64_t v[field_count];
-    const std::int64_t live = read(slots_[i], v) & (v[6] != empty);
-    const std::int64_t age = live ? now_ns - v[6] : 0;  // sample times are within +-2^61 ns
-    const std::int64_t fresh = live & (age <= stale_ns);
-    const std::int64_t fresh_mask = -fresh;  // all ones when fresh
-    oldest = std::max(oldest, age & fresh_mask);
-    const std::int64_t queue = v[0] & fresh_mask;
-    queue_total += queue;
-    queue_max = std::max(queue_max, queue);
-    running_total += v[1] & fresh_mask;
-    const std::int64_t batch_mask = fresh_mask & -static_cast<std::int64_t>(v[2] > 0);
-    batch_total += v[2] & batch_mask;
-    batch_running += v[1] & batch_mask;
-    const std::int64_t full = batch_mask & static_cast<std::int64_t>(v[1] >= v[2]);
-    const std::int64_t kv_mask = fresh_mask & -static_cast<std::int64_t>(v[4] > 0);
-    kv_used += v[3] & kv_mask;
-    kv_capacity += v[4] & kv_mask;
-    double use;
-    std::memcpy(&use, &v[5], sizeof use);
-    use = kv_mask != 0 ? use : 0.0;
-    max_use = std::max(max_use, use);
-    const std::int64_t kv = static_cast<std::int64_t>(use >= th.kv_utilization) & kv_mask;
-    const std::int64_t queued = static_cast<std::int64_t>(queue >= th.queue_length) & fresh;
-    counts_a += fresh | (full << field) | ((kv & 1) << (2 * field));
-    counts_b += (live - fresh) | (queued << field) | (((full | kv | queued) & 1) << (2 * field));
+  constexpr std::uint64_t low = 0xFFFFFFFFU;
+  for (std::size_t start = 0; start < slot_count_; start += flag_chunk) {
+    const std::size_t stop = std::min(slot_count_, start + flag_chunk);
+    std::uint64_t lanes = 0;  // flags added lane by lane: at most flag_chunk per lane
+    for (std::size_t i = start; i < stop; ++i) {
+      const Slot& slot = slots_[i];
+      constexpr auto acquire = std::memory_order_acquire;
+      const std::uint64_t seq = slot.seq.load(acquire);
+      std::int64_t v[field_count] = {slot.fields[0].load(acquire), slot.fields[1].load(acquire),
+                                     slot.fields[2].load(acquire), slot.fields[3].load(acquire),
+                                     slot.fields[4].load(acquire), slot.fields[5].load(acquire),
+                                     slot.fields[6].load(acquire)};
+      bool consistent = ((seq & 1U) == 0) & (slot.seq.load(std::memory_order_relaxed) == seq);
+      if constexpr (Retry) {
+        if (!consistent) consistent = read(slot, v);
+      } else {
+        torn |= !consistent;
+      }
+      const std::int64_t live = static_cast<std::int64_t>(consistent) & (v[time] != empty);
+      const std::int64_t age = live ? now_ns - v[time] : 0;  // sample times are within +-2^61 ns
+      const std::int64_t fresh = live & (age <= stale_ns);
+      const auto mask = static_cast<std::uint64_t>(-fresh);  // all ones when fresh
+      reporting += fresh;
+      stale += live - fresh;
+      oldest = std::max(oldest, static_cast<std::int64_t>(static_cast<std::uint64_t>(age) & mask));
+      const std::uint64_t qr = static_cast<std::uint64_t>(v[queue_running]) & mask;
+      const auto queue = static_cast<std::int64_t>(qr & low);
+      queue_total += queue;
+      queue_max = std::max(queue_max, queue);
+      running_total += static_cast<std::int64_t>(qr >> 32);
+      const std::uint64_t b = static_cast<std::uint64_t>(v[batch]) & mask;
+      batch_running += static_cast<std::int64_t>(b & low);
+      batch_total += static_cast<std::int64_t>(b >> 32);
+      kv_used_total += static_cast<std::int64_t>(static_cast<std::uint64_t>(v[kv_used]) & mask);
+      kv_capacity_total += static_cast<std::int64_t>(static_cast<std::uint64_t>(v[kv_capacity]) & mask);
+      const std::uint64_t use_bits = static_cast<std::uint64_t>(v[kv_use]) & mask;  // 0.0 when not fresh
+      double use;
+      std::memcpy(&use, &use_bits, sizeof use);
+      max_use = std::max(max_use, use);
+      lanes += static_cast<std::uint64_t>(v[flags]) & mask;
+    }
+    for (int l = 0; l < 4; ++l) counts[l] += static_cast<std::int64_t>((lanes >> (16 * l)) & 0xFFFFU);
   }
-  const std::int64_t reporting = counts_a & field_mask;
   FleetGauges f;
   f.replicas_reporting = static_cast<int>(reporting);
-  f.replicas_batch_full = static_cast<int>((counts_a >> field) & field_mask);
-  f.replicas_kv_high = static_cast<int>((counts_a >> (2 * field)) & field_mask);
-  f.replicas_stale = static_cast<int>(counts_b & field_mask);
-  f.replicas_queue_high = static_cast<int>((counts_b >> field) & field_mask);
-  f.replicas_saturated = static_cast<int>((counts_b >> (2 * field)) & field_mask);
+  f.replicas_stale = static_cast<int>(stale);
+  f.replicas_batch_full = static_cast<int>(counts[0]);
+  f.replicas_kv_high = static_cast<int>(counts[1]);
+  f.replicas_queue_high = static_cast<int>(counts[2]);
+  f.replicas_saturated = static_cast<int>(counts[3]);
   f.queue_length_total = queue_total;
   f.queue_length_max = queue_max;
   f.running_total = running_total;
   f.max_batch_total = batch_total;
-  f.kv_tokens_used = kv_used;
-  f.kv_tokens_capacity = kv_capacity;
+  f.kv_tokens_used = kv_used_total;
+  f.kv_tokens_capacity = kv_capacity_total;
   f.oldest_sample_age_s = to_seconds(Duration(oldest));
   f.kv_utilization_max = max_use;
   if (reporting > 0) f.queue_length_mean = static_cast<double>(queue_total) / static_cast<double>(reporting);
   if (batch_total > 0) f.batch_occupancy = static_cast<double>(batch_running) / static_cast<double>(batch_total);
-  if (kv_capacity > 0) f.kv_utilization = static_cast<double>(kv_used) / static_cast<double>(kv_capacity);
+  if (kv_capacity_total > 0) {
+    f.kv_utilization = static_cast<double>(kv_used_total) / static_cast<double>(kv_capacity_total);
+  }
   return f;
 }
 

@@ -9,13 +9,14 @@
 // the first update in each new part the window takes a snapshot of the cumulative histogram,
 // and the histogram of the window is the current cumulative one minus the snapshot taken at
 // the start of the oldest part still in it (so the window covers between parts - 1 and parts
-// parts of time). An update reads only the bucket-group totals; a snapshot copies the buckets
-// of the groups that changed since the previous one; a quantile reads the buckets of the one
-// group that holds its rank. Accuracy is the layout's: within 1 % of the exact nearest-rank
-// quantile of the window's samples for values of at least 64 us.
+// parts of time). An update reads one count per writer; a snapshot (once per part) reads the
+// bucket-group totals and copies the buckets of the groups that changed since the previous
+// one; quantiles read the group totals up to the highest one wanted and the buckets of the
+// groups that hold the wanted ranks. Accuracy is the layout's: within 1 % of the exact
+// nearest-rank quantile of the window's samples for values of at least 64 us.
 //
 // Snapshots keep the low 32 bits of each count; differences are taken modulo 2^32, exact as
-// long as one window holds fewer than 2^32 samples in a bucket.
+// long as one window holds fewer than 2^31 samples.
 //
 // After a gap of one or more parts with no update, the parts missed start where the last
 // snapshot did, so samples recorded during the gap stay in the window until it moves past
@@ -51,12 +52,12 @@ class LatencyWindow {
         parts_(parts),
         snap_groups_(parts * Layout::group_count, 0),
         snap_buckets_(parts * Layout::bucket_count, 0),
+        snap_totals_(parts, 0),
         head_(detail::bucket_index(start, part_)) {}
 
-  /// Reads the recorder's group totals at `now` and moves the window (taking snapshots at part
-  /// boundaries). Times earlier than the last update's part are treated as that part.
+  /// Moves the window to `now` (taking a snapshot at a part boundary) and counts its samples.
+  /// Times earlier than the last update's part are treated as that part.
   void update(TimePoint now) noexcept {
-    recorder_->read_groups(which_, current_groups_.data());
     const std::int64_t p = detail::bucket_index(now, part_);
     if (p > head_) {
       const auto n = static_cast<std::int64_t>(parts_);
@@ -72,31 +73,33 @@ class LatencyWindow {
       }
       head_ = p;
     }
-    // the window's histogram: current minus the snapshot of its oldest part
-    const std::uint32_t* base = &snap_groups_[slot(head_ - static_cast<std::int64_t>(parts_) + 1) * Layout::group_count];
-    std::uint64_t total = 0;
-    for (std::size_t g = 0; g < Layout::group_count; ++g) {
-      window_groups_[g] = static_cast<std::uint32_t>(current_groups_[g]) - base[g];  // modulo 2^32
-      total += window_groups_[g];
-    }
-    total_ = total;
+    // Read after the snapshot: a writer caught between publishing a sample's group and its
+    // count can make the difference briefly negative; it counts as none.
+    const std::uint32_t in_window = recorder_->read_count(which_) - snap_totals_[oldest()];
+    total_ = in_window < (std::uint32_t{1} << 31) ? in_window : 0;
   }
 
   /// Samples in the window at the last update.
   [[nodiscard]] std::uint64_t count() const noexcept { return total_; }
 
-  /// Quantiles (each q in (0, 1], ascending) in seconds at the last update; 0 when empty.
+  /// Quantiles (each q in (0, 1], ascending) in seconds of the samples counted at the last
+  /// update; 0 when empty.
   template <std::size_t K>
   void quantiles(const std::array<double, K>& qs, std::array<double, K>& out) const noexcept {
-    const std::size_t base = slot(head_ - static_cast<std::int64_t>(parts_) + 1);
+    const std::size_t base = oldest();
+    const std::uint32_t* base_groups = &snap_groups_[base * Layout::group_count];
+    // Groups and buckets are read after the count, so they hold at least its samples; per
+    // group and per bucket, differences are exact modulo 2^32 (counts only grow).
+    std::array<std::uint32_t, Layout::group_count> groups;
+    recorder_->read_groups(which_, groups.data());
     detail::nearest_rank_quantiles(
-        total_, qs, [this](std::size_t g) { return window_groups_[g]; },
-        [&](std::size_t g, std::uint64_t* counts) {
-          recorder_->read_group_buckets(which_, g, counts);
+        total_, qs, [&](std::size_t g) -> std::uint64_t { return groups[g] - base_groups[g]; },
+        [&](std::size_t g, std::uint64_t* running) {
+          std::uint32_t now[Layout::group_size];
+          recorder_->read_group_buckets(which_, g, now);
           const std::uint32_t* snap = &snap_buckets_[base * Layout::bucket_count + g * Layout::group_size];
-          for (std::size_t i = 0; i < Layout::group_size; ++i) {
-            counts[i] = static_cast<std::uint32_t>(static_cast<std::uint32_t>(counts[i]) - snap[i]);
-          }
+          std::uint64_t sum = 0;
+          for (std::size_t i = 0; i < Layout::group_size; ++i) running[i] = sum += static_cast<std::uint32_t>(now[i] - snap[i]);
         },
         out);
   }
@@ -105,6 +108,8 @@ class LatencyWindow {
 
  private:
   [[nodiscard]] std::size_t slot(std::int64_t p) const noexcept { return detail::ring_slot(p, parts_); }
+  // the snapshot at the start of the oldest part in the window
+  [[nodiscard]] std::size_t oldest() const noexcept { return slot(head_ - static_cast<std::int64_t>(parts_) + 1); }
 
   void copy_snapshot(std::size_t from, std::size_t to) noexcept {
     if (from == to) return;
@@ -112,27 +117,31 @@ class LatencyWindow {
                 Layout::group_count * sizeof(std::uint32_t));
     std::memcpy(&snap_buckets_[to * Layout::bucket_count], &snap_buckets_[from * Layout::bucket_count],
                 Layout::bucket_count * sizeof(std::uint32_t));
+    snap_totals_[to] = snap_totals_[from];
   }
 
   // Snapshot `to` = the current cumulative histogram; groups unchanged since snapshot `prev`
   // keep prev's buckets, the others are read from the recorder.
   void take_snapshot(std::size_t prev, std::size_t to) noexcept {
+    std::array<std::uint32_t, Layout::group_count> current;
+    recorder_->read_groups(which_, current.data());
     std::uint32_t* groups = &snap_groups_[to * Layout::group_count];
     std::uint32_t* buckets = &snap_buckets_[to * Layout::bucket_count];
     const std::uint32_t* prev_groups = &snap_groups_[prev * Layout::group_count];
     const std::uint32_t* prev_buckets = &snap_buckets_[prev * Layout::bucket_count];
+    std::uint32_t total = 0;  // modulo 2^32
     for (std::size_t g = 0; g < Layout::group_count; ++g) {
       std::uint32_t* b = buckets + g * Layout::group_size;
-      const auto now = static_cast<std::uint32_t>(current_groups_[g]);
+      const std::uint32_t now = current[g];
       if (now == prev_groups[g]) {
         if (to != prev) std::memcpy(b, prev_buckets + g * Layout::group_size, Layout::group_size * sizeof(std::uint32_t));
       } else {
-        std::uint64_t counts[Layout::group_size];
-        recorder_->read_group_buckets(which_, g, counts);
-        for (std::size_t i = 0; i < Layout::group_size; ++i) b[i] = static_cast<std::uint32_t>(counts[i]);
+        recorder_->read_group_buckets(which_, g, b);
       }
       groups[g] = now;
+      total += now;
     }
+    snap_totals_[to] = total;
   }
 
   const Recorder* recorder_;
@@ -141,8 +150,7 @@ class LatencyWindow {
   std::size_t parts_;
   std::vector<std::uint32_t> snap_groups_;   // parts x groups, modulo 2^32
   std::vector<std::uint32_t> snap_buckets_;  // parts x buckets, modulo 2^32
-  std::array<std::uint64_t, Layout::group_count> current_groups_{};
-  std::array<std::uint32_t, Layout::group_count> window_groups_{};
+  std::vector<std::uint32_t> snap_totals_;   // parts: each snapshot's groups summed, modulo 2^32
   std::uint64_t total_ = 0;
   std::int64_t head_;
 };

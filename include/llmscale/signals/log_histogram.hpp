@@ -88,13 +88,15 @@ namespace detail {
 
 /// Nearest-rank quantiles of a LogHistogramLayout histogram with `total` samples: for each q
 /// (ascending, in (0, 1]) the midpoint of the bucket holding sample ceil(q total). Group counts
-/// come from `group_count(g)`; bucket counts of group g are fetched only for groups that hold
-/// a wanted rank, by `group_buckets(g, counts)` (group_size values). If the buckets of a group
-/// sum to less than its count (a concurrent writer between the two reads) the group's last
-/// non-empty bucket answers. `out` is 0 for every q when `total` is 0.
-template <std::size_t K, class GroupCount, class GroupBuckets>
+/// come from `group_count(g)`, asked for in order and only up to the group holding the highest
+/// wanted rank; bucket counts of group g are fetched only for groups that hold a wanted rank,
+/// by `group_running(g, running)`, which writes the group's running sums (running[i]: samples in
+/// its buckets 0..i; group_size values). If the buckets of a group sum to less than its count
+/// (a concurrent writer between the two reads) the group's last non-empty bucket answers; if the groups sum to less than `total`, the ranks beyond them take the answer of
+/// the highest rank found. `out` is 0 for every q when `total` is 0.
+template <std::size_t K, class GroupCount, class GroupRunning>
 void nearest_rank_quantiles(std::uint64_t total, const std::array<double, K>& qs, GroupCount&& group_count,
-                            GroupBuckets&& group_buckets, std::array<double, K>& out) noexcept {
+                            GroupRunning&& group_running, std::array<double, K>& out) noexcept {
   using Layout = LogHistogramLayout;
   out.fill(0.0);
   if (total == 0) return;
@@ -106,27 +108,28 @@ void nearest_rank_quantiles(std::uint64_t total, const std::array<double, K>& qs
   std::size_t k = 0;
   std::uint64_t before = 0;  // samples in the groups already passed
   for (std::size_t g = 0; g < Layout::group_count && k < K; ++g) {
-    const std::uint64_t in_group = group_count(g);
-    if (before + in_group < ranks[k]) {
-      before += in_group;
+    const std::uint64_t end = before + group_count(g);
+    if (end < ranks[k]) {
+      before = end;
       continue;
     }
-    std::uint64_t counts[Layout::group_size];
-    group_buckets(g, counts);
-    std::uint64_t seen = before;
-    std::size_t last_nonempty = g * Layout::group_size;
-    std::size_t b = 0;
-    for (; b < Layout::group_size && k < K; ++b) {
-      if (counts[b] == 0) continue;
-      last_nonempty = g * Layout::group_size + b;
-      seen += counts[b];
-      while (k < K && seen >= ranks[k] && ranks[k] <= before + in_group) {
-        out[k++] = Layout::midpoint_seconds(last_nonempty);
-      }
+    // Without data-dependent branches (which buckets are empty varies from tick to tick): the
+    // bucket of in-group rank r is the number of buckets whose running sum stays below r, found
+    // by a branch-free binary search. If the buckets hold fewer than r, r is cut to what they
+    // hold, which picks the last non-empty one.
+    static_assert(Layout::group_size == 32, "the search below halves 32");
+    std::uint64_t running[Layout::group_size];  // the group's samples up to each bucket
+    group_running(g, running);
+    const std::uint64_t held = running[Layout::group_size - 1];
+    for (; k < K && ranks[k] <= end; ++k) {
+      const std::uint64_t r = ranks[k] - before < held ? ranks[k] - before : held;  // ranks[k] > before
+      std::size_t below = 0;
+      for (std::size_t step = 16; step > 0; step >>= 1) below += running[below + step - 1] < r ? step : 0;
+      out[k] = Layout::midpoint_seconds(g * Layout::group_size + below);
     }
-    while (k < K && ranks[k] <= before + in_group) out[k++] = Layout::midpoint_seconds(last_nonempty);
-    before += in_group;
+    before = end;
   }
+  for (; k > 0 && k < K; ++k) out[k] = out[k - 1];
 }
 
 }  // namespace detail

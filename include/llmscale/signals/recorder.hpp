@@ -143,14 +143,17 @@ class Recorder {
   /// ignored and counted (the delta is then empty).
   RecorderDelta drain(TimePoint now) noexcept;
 
+  /// The cumulative number of samples in a latency histogram, summed over every writer,
+  /// modulo 2^32: take differences of two reads modulo 2^32. A sample is published in its
+  /// bucket, then its group, then this count, so groups and buckets read after this hold at
+  /// least these samples.
+  [[nodiscard]] std::uint32_t read_count(LatencyHistogram which) const noexcept;
   /// The cumulative sample counts of each bucket group of a latency histogram, summed over
-  /// every writer (`out`: LogHistogramLayout::group_count values), modulo 2^32: take
-  /// differences of two reads modulo 2^32. A bucket's samples are published before its
-  /// group's, so the buckets read after this hold at least these counts.
-  void read_groups(LatencyHistogram which, std::uint64_t* out) const noexcept;
+  /// every writer (`out`: LogHistogramLayout::group_count values), modulo 2^32 as read_count.
+  void read_groups(LatencyHistogram which, std::uint32_t* out) const noexcept;
   /// The cumulative sample counts of the buckets of group `group` (`out`: group_size values),
   /// modulo 2^32 as read_groups.
-  void read_group_buckets(LatencyHistogram which, std::size_t group, std::uint64_t* out) const noexcept;
+  void read_group_buckets(LatencyHistogram which, std::size_t group, std::uint32_t* out) const noexcept;
 
   [[nodiscard]] const RecorderConfig& config() const noexcept { return config_; }
   /// Drains ignored because `now` went backwards.
@@ -367,9 +370,9 @@ inline void Recorder::admitted(TimePoint t, Duration queue_wait) noexcept {
   w.add(admitted_n, 1);
   w.add(admitted_t, w.time());
   if (w.duration_sample(queue_wait)) {
+    w.count(w.shard().wait, queue_wait);  // before the count (see read_count)
     w.add(wait_n, 1);
     w.add(wait_sum, static_cast<std::uint64_t>(queue_wait.count()));
-    w.count(w.shard().wait, queue_wait);
   }
 }
 
@@ -377,9 +380,9 @@ inline void Recorder::first_token(TimePoint t, Duration ttft) noexcept {
   Writer w(*this, t);
   w.add(first_token_n, 1);
   if (w.duration_sample(ttft)) {
+    w.count(w.shard().ttft, ttft);  // before the count (see read_count)
     w.add(ttft_n, 1);
     w.add(ttft_sum, static_cast<std::uint64_t>(ttft.count()));
-    w.count(w.shard().ttft, ttft);
   }
 }
 
@@ -430,23 +433,28 @@ inline bool Recorder::read_counters(const Shard& s, std::uint64_t* out) noexcept
   return false;
 }
 
-inline void Recorder::read_groups(LatencyHistogram which, std::uint64_t* out) const noexcept {
+inline void Recorder::read_groups(LatencyHistogram which, std::uint32_t* out) const noexcept {
   for (std::size_t g = 0; g < Layout::group_count; ++g) out[g] = 0;
   for_each_active_shard([&](const Shard& s, std::uint32_t) {
     const Histogram& h = histogram(s, which);
     for (std::size_t g = 0; g < Layout::group_count; ++g) out[g] += h.groups[g].load(std::memory_order_acquire);
   });
-  for (std::size_t g = 0; g < Layout::group_count; ++g) out[g] &= 0xFFFFFFFFU;
 }
 
-inline void Recorder::read_group_buckets(LatencyHistogram which, std::size_t group, std::uint64_t* out) const noexcept {
+inline std::uint32_t Recorder::read_count(LatencyHistogram which) const noexcept {
+  const Counter c = which == LatencyHistogram::queue_wait ? wait_n : ttft_n;
+  std::uint64_t n = 0;
+  for_each_active_shard([&](const Shard& s, std::uint32_t) { n += s.counters[c].load(std::memory_order_acquire); });
+  return static_cast<std::uint32_t>(n);
+}
+
+inline void Recorder::read_group_buckets(LatencyHistogram which, std::size_t group, std::uint32_t* out) const noexcept {
   for (std::size_t i = 0; i < Layout::group_size; ++i) out[i] = 0;
   if (group >= Layout::group_count) return;
   for_each_active_shard([&](const Shard& s, std::uint32_t) {
     const std::atomic<std::uint32_t>* b = &histogram(s, which).buckets[group * Layout::group_size];
     for (std::size_t i = 0; i < Layout::group_size; ++i) out[i] += b[i].load(std::memory_order_acquire);
   });
-  for (std::size_t i = 0; i < Layout::group_size; ++i) out[i] &= 0xFFFFFFFFU;
 }
 
 inline RecorderDelta Recorder::drain(TimePoint now) noexcept {

@@ -127,7 +127,8 @@ class SignalCollector {
   SignalCollector(const SignalsConfig& config, TimePoint start)
       : config_((require_valid(config), config)),
         recorder_(config.recorder, start),
-        gauges_(static_cast<std::size_t>(config.replica_slots)),
+        gauges_(static_cast<std::size_t>(config.replica_slots),
+                SaturationThresholds{config.kv_saturation, config.queue_saturation}),
         start_(start),
         last_activity_(start),
         stale_after_(from_seconds(config.stale_after_s)),
@@ -263,10 +264,7 @@ inline const Signals& SignalCollector::tick(TimePoint now) noexcept {
   s.ttft.samples = ttft_q_.count();
   if (ttft_q_.count() > 0) s.ttft.age_s = to_seconds(now - last_ttft_sample_);
 
-  SaturationThresholds th;
-  th.kv_utilization = config_.kv_saturation;
-  th.queue_length = config_.queue_saturation;
-  s.engines = gauges_.summarize(now, stale_after_, th);
+  s.engines = gauges_.summarize(now, stale_after_);
   s.engine.age_s = s.engines.oldest_sample_age_s;
   s.engine.stale = s.engines.replicas_stale > 0;
   s.engine.samples = static_cast<std::uint64_t>(s.engines.replicas_reporting);

@@ -95,8 +95,9 @@ class WindowedQuantiles {
   void quantiles(const std::array<double, K>& qs, std::array<double, K>& out) const noexcept {
     detail::nearest_rank_quantiles(
         total_, qs, [this](std::size_t g) { return group_totals_[g]; },
-        [this](std::size_t g, std::uint64_t* counts) {
-          for (std::size_t i = 0; i < Layout::group_size; ++i) counts[i] = totals_[g * Layout::group_size + i];
+        [this](std::size_t g, std::uint64_t* running) {
+          std::uint64_t sum = 0;
+          for (std::size_t i = 0; i < Layout::group_size; ++i) running[i] = sum += totals_[g * Layout::group_size + i];
         },
         out);
   }
