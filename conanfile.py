@@ -40,6 +40,7 @@ class LlmscaleConan(ConanFile):
         tc.cache_variables["LLMSCALE_BUILD_TESTS"] = False
         tc.cache_variables["LLMSCALE_BUILD_EXAMPLES"] = False
         tc.cache_variables["LLMSCALE_BUILD_BENCH"] = False
+        tc.cache_variables["LLMSCALE_BUILD_TOOLS"] = False
         tc.cache_variables["LLMSCALE_INSTALL"] = True
         tc.generate()
         CMakeDeps(self).generate()

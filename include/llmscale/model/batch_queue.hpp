@@ -1,0 +1,189 @@
+// llmscale: autoscaling policies for LLM inference serving.
+// SPDX-License-Identifier: Apache-2.0
+//
+// BatchQueueModel: one batching replica as a state-dependent birth-death queue (llm-d's
+// M/M/1/K, ../shared/ANCHORS.md). State n = requests at the replica, n = 0..K with
+// K = max batch N + max queue. Arrivals are Poisson at lambda (blocked at K); with m = min(n, N)
+// requests running, requests complete at mu(n) = batch_throughput(m) (replica_capacity.hpp).
+// The stationary distribution is p(n) ~ prod_{k<=n} lambda / mu(k), computed in log space.
+//
+// Queueing delay: an arrival that finds n >= N waits for n - N + 1 completions at rate mu(N)
+// (the batch is full, FIFO), an Erlang(n - N + 1, mu(N)) time; so
+//     P(W > t) = sum_{n=N}^{K-1} p(n) / (1 - p(K)) P(Poisson(mu(N) t) <= n - N).
+// TTFT = W + one request's prefill. Time per output token in state n is tau(m); its mean is
+// weighted by the running requests.
+//
+// `max_arrival_rate` bisects for the largest lambda whose TTFT quantile meets the target (the
+// per-token target bounds N already). Construction allocates; queries allocate nothing.
+#ifndef LLMSCALE_MODEL_BATCH_QUEUE_HPP
+#define LLMSCALE_MODEL_BATCH_QUEUE_HPP
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "llmscale/core/abi.hpp"
+#include "llmscale/model/detail/check.hpp"
+#include "llmscale/model/latency_profile.hpp"
+#include "llmscale/model/replica_capacity.hpp"
+
+LLMSCALE_NAMESPACE_BEGIN
+
+struct BatchQueueMetrics {
+  double arrival_rate = 0;
+  double throughput = 0;          ///< completed requests per second: lambda (1 - p(K))
+  double blocking = 0;            ///< p(K): the share of arrivals turned away
+  double mean_in_system = 0;      ///< L
+  double mean_running = 0;
+  double mean_queued = 0;
+  double wait_probability = 0;    ///< P(W > 0)
+  double mean_wait_s = 0;
+  double wait_quantile_s = 0;     ///< at the quantile asked for
+  double ttft_quantile_s = 0;     ///< wait quantile + prefill
+  double mean_ttft_s = 0;
+  double mean_tpot_s = 0;         ///< per output token, weighted by running requests
+  double utilization = 0;         ///< throughput / mu(N)
+};
+
+class BatchQueueModel {
+ public:
+  /// A replica running at most `max_batch` requests with room for `max_queue` more waiting.
+  /// Throws std::invalid_argument for a batch or queue out of range.
+  BatchQueueModel(const LatencyProfile& profile, const TokenLengths& tokens, long long max_batch,
+                  long long max_queue)
+      : max_batch_(max_batch), capacity_(max_batch + max_queue) {
+    detail::check_arg(max_batch >= 1 && max_batch <= 100'000, "batch_queue", "max_batch",
+                      static_cast<double>(max_batch), "[1, 100000]");
+    detail::check_arg(max_queue >= 0 && max_queue <= 1'000'000, "batch_queue", "max_queue",
+                      static_cast<double>(max_queue), "[0, 1000000]");
+    mu_.resize(static_cast<std::size_t>(max_batch) + 1, 0.0);
+    tpot_.resize(static_cast<std::size_t>(max_batch) + 1, 0.0);
+    for (long long m = 1; m <= max_batch; ++m) {
+      mu_[static_cast<std::size_t>(m)] = batch_throughput(profile, tokens, static_cast<double>(m));
+      tpot_[static_cast<std::size_t>(m)] = iteration_time_s(profile, tokens, static_cast<double>(m));
+    }
+    prefill_s_ = profile.prefill_s(1, tokens.input_tokens);
+    log_p_.resize(static_cast<std::size_t>(capacity_) + 1);
+    p_.resize(static_cast<std::size_t>(capacity_) + 1);
+  }
+
+  [[nodiscard]] long long max_batch() const noexcept { return max_batch_; }
+  [[nodiscard]] long long capacity() const noexcept { return capacity_; }
+  /// Completions per second with the batch full: the most a replica sustains.
+  [[nodiscard]] double saturation_rate() const noexcept { return mu_.back(); }
+  /// mu(n), completions per second at n requests.
+  [[nodiscard]] double service_rate(long long n) const noexcept {
+    return mu_[static_cast<std::size_t>(std::min(std::max(n, 0LL), max_batch_))];
+  }
+  [[nodiscard]] double prefill_s() const noexcept { return prefill_s_; }
+
+  /// The replica's figures at `arrival_rate`, with the wait and TTFT quantile at `quantile`.
+  [[nodiscard]] BatchQueueMetrics at(double arrival_rate, double quantile) {
+    detail::check_non_negative("batch_queue", "arrival_rate", arrival_rate);
+    detail::check_quantile("batch_queue", "quantile", quantile);
+    stationary(arrival_rate);
+    BatchQueueMetrics m;
+    m.arrival_rate = arrival_rate;
+    const auto K = static_cast<std::size_t>(capacity_);
+    const auto N = static_cast<std::size_t>(max_batch_);
+    m.blocking = p_[K];
+    m.throughput = arrival_rate * (1.0 - m.blocking);
+    double tpot_weighted = 0;
+    for (std::size_t n = 0; n <= K; ++n) {
+      const double running = static_cast<double>(std::min(n, N));
+      m.mean_in_system += static_cast<double>(n) * p_[n];
+      m.mean_running += running * p_[n];
+      tpot_weighted += running * p_[n] * tpot_[std::min(n, N)];
+    }
+    m.mean_queued = m.mean_in_system - m.mean_running;
+    m.mean_tpot_s = m.mean_running > 0 ? tpot_weighted / m.mean_running : tpot_[1];
+    const double admitted = 1.0 - m.blocking;
+    for (std::size_t n = N; n < K; ++n) m.wait_probability += p_[n] / admitted;
+    m.mean_wait_s = m.throughput > 0 ? m.mean_queued / m.throughput : 0.0;  // Little's law on the queue
+    m.wait_quantile_s = wait_quantile(quantile);
+    m.ttft_quantile_s = m.wait_quantile_s + prefill_s_;
+    m.mean_ttft_s = m.mean_wait_s + prefill_s_;
+    m.utilization = m.throughput / saturation_rate();
+    return m;
+  }
+
+  /// P(W > t) at the arrival rate of the last `at` call.
+  [[nodiscard]] double wait_exceeds(double t) const noexcept {
+    const auto K = static_cast<std::size_t>(capacity_);
+    const auto N = static_cast<std::size_t>(max_batch_);
+    const double admitted = 1.0 - p_[K];
+    if (admitted <= 0) return 1.0;
+    const double x = mu_[N] * t;  // Poisson mean
+    // P(Poisson(x) <= j) built up term by term in log space
+    double cdf = 0;
+    double sum = 0;
+    const double log_x = x > 0 ? std::log(x) : -std::numeric_limits<double>::infinity();
+    double log_term = -x;  // log P(Poisson(x) = 0)
+    for (std::size_t n = N; n < K; ++n) {
+      const std::size_t j = n - N;
+      if (j > 0) log_term += log_x - std::log(static_cast<double>(j));
+      cdf = std::min(1.0, cdf + std::exp(log_term));
+      sum += p_[n] * cdf;
+    }
+    return std::min(1.0, sum / admitted);
+  }
+
+  /// The largest arrival rate whose TTFT quantile is within `targets.ttft_s`; 0 when even an
+  /// idle replica misses it (one prefill exceeds the target).
+  [[nodiscard]] double max_arrival_rate(const LatencyTargets& targets) {
+    detail::check_positive("batch_queue", "ttft_s", std::isinf(targets.ttft_s) ? 1.0 : targets.ttft_s);
+    if (prefill_s_ > targets.ttft_s) return 0.0;
+    double lo = 0, hi = saturation_rate() * (capacity_ > max_batch_ ? 1.5 : 1.0);
+    for (int i = 0; i < 60; ++i) {
+      const double mid = 0.5 * (lo + hi);
+      const BatchQueueMetrics m = at(mid, targets.quantile);
+      // a rate whose arrivals are turned away beyond the quantile's share misses the target too
+      if (m.ttft_quantile_s <= targets.ttft_s && m.blocking <= 1.0 - targets.quantile) {
+        lo = mid;
+      } else {
+        hi = mid;
+      }
+    }
+    return lo;
+  }
+
+ private:
+  void stationary(double lambda) noexcept {
+    const auto K = static_cast<std::size_t>(capacity_);
+    log_p_[0] = 0;
+    const double log_lambda = lambda > 0 ? std::log(lambda) : -std::numeric_limits<double>::infinity();
+    double top = 0;
+    for (std::size_t n = 1; n <= K; ++n) {
+      log_p_[n] = log_p_[n - 1] + log_lambda - std::log(service_rate(static_cast<long long>(n)));
+      top = std::max(top, log_p_[n]);
+    }
+    double total = 0;
+    for (std::size_t n = 0; n <= K; ++n) total += p_[n] = std::exp(log_p_[n] - top);
+    for (std::size_t n = 0; n <= K; ++n) p_[n] /= total;
+  }
+
+  double wait_quantile(double q) const noexcept {
+    if (wait_exceeds(0) <= 1.0 - q) return 0.0;
+    double hi = 1.0 / mu_.back();
+    for (int i = 0; i < 200 && wait_exceeds(hi) > 1.0 - q; ++i) hi *= 2;
+    double lo = 0;
+    for (int i = 0; i < 60; ++i) {
+      const double mid = 0.5 * (lo + hi);
+      (wait_exceeds(mid) > 1.0 - q ? lo : hi) = mid;
+    }
+    return hi;
+  }
+
+  long long max_batch_;
+  long long capacity_;
+  std::vector<double> mu_;    // mu(m), m = 0..N
+  std::vector<double> tpot_;  // tau(m)
+  double prefill_s_ = 0;
+  std::vector<double> log_p_;
+  std::vector<double> p_;
+};
+
+LLMSCALE_NAMESPACE_END
+
+#endif  // LLMSCALE_MODEL_BATCH_QUEUE_HPP

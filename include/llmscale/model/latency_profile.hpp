@@ -1,0 +1,440 @@
+// llmscale: autoscaling policies for LLM inference serving.
+// SPDX-License-Identifier: Apache-2.0
+//
+// LatencyProfile: how long one replica takes to prefill a batch of prompts and to run one
+// decode step, as functions of the batch.
+//
+//   prefill_ms = a + b P + c Q      P = total prompt tokens in the batch; Q = the sum of each
+//                                   prompt's length squared (DistServe's form) or P^2
+//   or, from a measured table, a piecewise-linear function of P through the measured medians
+//   decode_ms  = a + b X + c n      X = total context tokens of the n running requests
+//                                   (DistServe's form; small- and large-batch coefficients)
+//
+// Sources:
+//   - a measured table in the Splitwise format (`from_splitwise_csv`): one model, hardware and
+//     tensor parallelism; medians of the repeated trials. The table is a star (batch varies at
+//     prompt 512, prompt at batch 1), so prefill is a function of the batch's total prompt
+//     tokens P taken from both arms: piecewise linear through the medians (arms measured at
+//     the same P averaged), flat below the smallest P (the fixed cost of an iteration) and
+//     extended beyond the largest with the slope of its last segment. A quadratic in P cannot
+//     follow this hardware's knee (flat to about 512 tokens, then linear): it misses by 30 %.
+//     Decode steps are a least-squares fit of DistServe's form to the medians, weighted by
+//     1/value so every point counts by its relative error. Residuals of both are reported. A
+//     point whose prefill falls as the batch's tokens grow (the TP2 batch-64 rows) is left out
+//     of the prefill and counted;
+//   - DistServe's fitted coefficients (`from_distserve_json`);
+//   - coefficients you pass (`from_coefficients`).
+// Queries outside the measured range use the fit and say so (`extrapolated`).
+// Times in the API are seconds.
+#ifndef LLMSCALE_MODEL_LATENCY_PROFILE_HPP
+#define LLMSCALE_MODEL_LATENCY_PROFILE_HPP
+
+#include <Eigen/Dense>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <fstream>
+#include <istream>
+#include <iterator>
+#include <limits>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "llmscale/core/abi.hpp"
+#include "llmscale/model/detail/check.hpp"
+#include "llmscale/model/detail/json.hpp"
+
+LLMSCALE_NAMESPACE_BEGIN
+
+/// A profile file that cannot be used; `line()` is the line at fault (0: the file as a whole).
+class ProfileError : public std::runtime_error {
+ public:
+  ProfileError(const std::string& what, int line)
+      : std::runtime_error(line > 0 ? "line " + std::to_string(line) + ": " + what : what), line_(line) {}
+  [[nodiscard]] int line() const noexcept { return line_; }
+
+ private:
+  int line_;
+};
+
+/// prefill_ms = a + b P + c Q (see the header comment).
+struct PrefillCoefficients {
+  enum class Quadratic : std::uint8_t { total_squared, sum_of_squares };
+  double a = 0, b = 0, c = 0;
+  Quadratic quadratic = Quadratic::sum_of_squares;
+};
+
+/// decode_ms = a + b X + c n.
+struct DecodeCoefficients {
+  double a = 0, b = 0, c = 0;
+};
+
+/// The measured medians behind a fitted profile, and how well the fit reproduces them.
+struct ProfileFit {
+  struct Point {
+    long long prompt_tokens = 0, batch = 0, output_tokens = 0;
+    int trials = 0;
+    double prefill_ms = 0, decode_ms = 0;  // medians
+    bool prefill_excluded = false;         // left out of the prefill fit as anomalous
+  };
+  std::vector<Point> points;         ///< one per measured (prompt, batch, output) point
+  int excluded = 0;                  ///< points left out of the prefill
+  double prefill_max_abs_ms = 0;     ///< largest |fit - median| over the points fitted
+  double prefill_max_rel = 0;        ///< the same relative to the median
+  double prefill_rms_rel = 0;
+  double decode_max_abs_ms = 0;
+  double decode_max_rel = 0;
+  double decode_rms_rel = 0;
+};
+
+/// Where the profile was measured; queries beyond it are extrapolations.
+struct ProfileRange {
+  long long max_batch = 0;          ///< 0: unknown (coefficients only)
+  double max_prompt_tokens = 0;     ///< one prompt
+  double max_batch_prompt_tokens = 0;  ///< a batch's total
+  double max_context_tokens = 0;    ///< a decode batch's total
+};
+
+class LatencyProfile {
+ public:
+  /// From coefficients (ms); decode coefficients switch from `small` to `large` above
+  /// `large_batch_threshold` requests. Throws std::invalid_argument for non-finite values.
+  static LatencyProfile from_coefficients(const PrefillCoefficients& prefill, const DecodeCoefficients& small,
+                                          const DecodeCoefficients& large, long long large_batch_threshold,
+                                          const ProfileRange& measured = {}, std::string source = "coefficients");
+  static LatencyProfile from_coefficients(const PrefillCoefficients& prefill, const DecodeCoefficients& decode) {
+    return from_coefficients(prefill, decode, decode, std::numeric_limits<long long>::max());
+  }
+  /// Fits a Splitwise-format table (header names the columns) for one model, hardware and
+  /// tensor parallelism. Throws ProfileError with the line of a malformed row, or line 0 when
+  /// nothing matches or too few points remain to fit.
+  static LatencyProfile from_splitwise_csv(std::istream& in, const std::string& model, const std::string& hardware,
+                                           int tensor_parallel);
+  /// DistServe's coefficient file for one model and tensor parallelism.
+  static LatencyProfile from_distserve_json(std::istream& in, const std::string& model, int tensor_parallel);
+  /// Either format by the file's first non-blank character ('{': DistServe JSON, else CSV).
+  static LatencyProfile load(const std::string& path, const std::string& model, const std::string& hardware,
+                             int tensor_parallel);
+
+  /// Prefill of `batch` prompts of `prompt_tokens` each, in seconds.
+  [[nodiscard]] double prefill_s(double batch, double prompt_tokens) const noexcept {
+    const double p = batch * prompt_tokens;
+    if (!knots_.empty()) return interpolate(p) * 1e-3;
+    const double q = prefill_.quadratic == PrefillCoefficients::Quadratic::total_squared ? p * p
+                                                                                        : batch * prompt_tokens * prompt_tokens;
+    return std::max(0.0, prefill_.a + prefill_.b * p + prefill_.c * q) * 1e-3;
+  }
+  /// One decode step of `batch` requests holding `context_tokens` each, in seconds.
+  [[nodiscard]] double decode_step_s(double batch, double context_tokens) const noexcept {
+    const DecodeCoefficients& d = batch > static_cast<double>(threshold_) ? large_ : small_;
+    return std::max(0.0, d.a + d.b * batch * context_tokens + d.c * batch) * 1e-3;
+  }
+  /// Whether a query lies outside what was measured (always false without a measured range).
+  [[nodiscard]] bool extrapolated(double batch, double prompt_tokens, double context_tokens) const noexcept {
+    if (range_.max_batch == 0) return false;
+    return batch > static_cast<double>(range_.max_batch) || prompt_tokens > range_.max_prompt_tokens ||
+           batch * prompt_tokens > range_.max_batch_prompt_tokens || batch * context_tokens > range_.max_context_tokens;
+  }
+
+  /// The prefill polynomial (unused when the profile holds measured knots).
+  [[nodiscard]] const PrefillCoefficients& prefill() const noexcept { return prefill_; }
+  /// Measured prefill medians (total prompt tokens, ms) the prefill is interpolated through;
+  /// empty for coefficient profiles.
+  [[nodiscard]] const std::vector<std::pair<double, double>>& prefill_knots() const noexcept { return knots_; }
+  [[nodiscard]] const DecodeCoefficients& decode_small() const noexcept { return small_; }
+  [[nodiscard]] const DecodeCoefficients& decode_large() const noexcept { return large_; }
+  [[nodiscard]] long long large_batch_threshold() const noexcept { return threshold_; }
+  [[nodiscard]] const ProfileRange& measured() const noexcept { return range_; }
+  [[nodiscard]] const ProfileFit& fit() const noexcept { return fit_; }
+  [[nodiscard]] const std::string& source() const noexcept { return source_; }
+
+ private:
+  double interpolate(double p) const noexcept {
+    if (p <= knots_.front().first) return knots_.front().second;
+    const auto it = std::lower_bound(knots_.begin(), knots_.end(), p,
+                                     [](const std::pair<double, double>& k, double v) { return k.first < v; });
+    const auto hi = it == knots_.end() ? std::prev(knots_.end()) : it;
+    const auto lo = std::prev(hi);
+    const double slope = (hi->second - lo->second) / (hi->first - lo->first);
+    return lo->second + slope * (p - lo->first);
+  }
+
+  PrefillCoefficients prefill_;
+  std::vector<std::pair<double, double>> knots_;  // (P, ms), P ascending, at least 2
+  DecodeCoefficients small_, large_;
+  long long threshold_ = std::numeric_limits<long long>::max();
+  ProfileRange range_;
+  ProfileFit fit_;
+  std::string source_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Implementation.
+
+namespace detail {
+
+inline std::vector<std::string> split_csv_line(const std::string& line) {
+  std::vector<std::string> out;
+  std::string field;
+  for (char c : line) {
+    if (c == ',') {
+      out.push_back(field);
+      field.clear();
+    } else if (c != '\r') {
+      field.push_back(c);
+    }
+  }
+  out.push_back(field);
+  return out;
+}
+
+inline double parse_csv_number(const std::string& s, const char* column, int line) {
+  const char* begin = s.c_str();
+  char* end = nullptr;
+  const double v = std::strtod(begin, &end);
+  if (end == begin || *end != '\0' || !std::isfinite(v)) {
+    throw ProfileError(std::string("column ") + column + ": '" + s + "' is not a number", line);
+  }
+  return v;
+}
+
+inline double median_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// Weighted least squares y ~ X theta with weights 1/y (relative error); returns theta.
+inline Eigen::Vector3d relative_fit(const Eigen::Matrix<double, Eigen::Dynamic, 3>& x, const Eigen::VectorXd& y) {
+  const Eigen::VectorXd w = y.cwiseInverse();
+  const Eigen::Matrix<double, Eigen::Dynamic, 3> xw = w.asDiagonal() * x;
+  // columns scaled to unit size first: P^2 reaches 10^9 while the intercept column is 1
+  Eigen::Vector3d scale;
+  for (int j = 0; j < 3; ++j) scale[j] = std::max(xw.col(j).cwiseAbs().maxCoeff(), 1e-300);
+  const Eigen::Matrix<double, Eigen::Dynamic, 3> xs = xw * scale.cwiseInverse().asDiagonal();
+  const Eigen::Vector3d theta = xs.colPivHouseholderQr().solve(Eigen::VectorXd::Ones(y.size()));
+  return theta.cwiseQuotient(scale);
+}
+
+}  // namespace detail
+
+inline LatencyProfile LatencyProfile::from_coefficients(const PrefillCoefficients& prefill,
+                                                        const DecodeCoefficients& small,
+                                                        const DecodeCoefficients& large,
+                                                        long long large_batch_threshold, const ProfileRange& measured,
+                                                        std::string source) {
+  for (double v : {prefill.a, prefill.b, prefill.c, small.a, small.b, small.c, large.a, large.b, large.c}) {
+    detail::check_arg(std::isfinite(v), "latency_profile", "coefficient", v, "finite");
+  }
+  detail::check_arg(large_batch_threshold >= 1, "latency_profile", "large_batch_threshold",
+                    static_cast<double>(large_batch_threshold), "[1, inf)");
+  LatencyProfile p;
+  p.prefill_ = prefill;
+  p.small_ = small;
+  p.large_ = large;
+  p.threshold_ = large_batch_threshold;
+  p.range_ = measured;
+  p.source_ = std::move(source);
+  return p;
+}
+
+inline LatencyProfile LatencyProfile::from_splitwise_csv(std::istream& in, const std::string& model,
+                                                         const std::string& hardware, int tensor_parallel) {
+  std::string line;
+  int line_no = 0;
+  std::vector<std::string> header;
+  while (header.empty() && std::getline(in, line)) {
+    ++line_no;
+    if (line.find_first_not_of(" \t\r") != std::string::npos) header = detail::split_csv_line(line);
+  }
+  const auto column = [&](const char* name) -> std::size_t {
+    const auto it = std::find(header.begin(), header.end(), name);
+    if (it == header.end()) throw ProfileError(std::string("the header has no column '") + name + "'", line_no);
+    return static_cast<std::size_t>(it - header.begin());
+  };
+  const std::size_t c_model = column("model"), c_hw = column("hardware"), c_prompt = column("prompt_size"),
+                    c_batch = column("batch_size"), c_tokens = column("token_size"),
+                    c_prefill = column("prompt_time"), c_decode = column("token_time"),
+                    c_tp = column("tensor_parallel");
+  std::map<std::tuple<long long, long long, long long>, std::pair<std::vector<double>, std::vector<double>>> trials;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const std::vector<std::string> f = detail::split_csv_line(line);
+    if (f.size() != header.size()) {
+      throw ProfileError("expected " + std::to_string(header.size()) + " fields, found " + std::to_string(f.size()),
+                         line_no);
+    }
+    const double tp = detail::parse_csv_number(f[c_tp], "tensor_parallel", line_no);
+    const double prompt = detail::parse_csv_number(f[c_prompt], "prompt_size", line_no);
+    const double batch = detail::parse_csv_number(f[c_batch], "batch_size", line_no);
+    const double tokens = detail::parse_csv_number(f[c_tokens], "token_size", line_no);
+    const double prefill = detail::parse_csv_number(f[c_prefill], "prompt_time", line_no);
+    const double decode = detail::parse_csv_number(f[c_decode], "token_time", line_no);
+    if (prompt < 1 || batch < 1 || tokens < 0 || prefill <= 0 || decode <= 0) {
+      throw ProfileError("sizes must be positive and times above 0", line_no);
+    }
+    if (f[c_model] != model || f[c_hw] != hardware || tp != tensor_parallel) continue;
+    auto& t = trials[{static_cast<long long>(prompt), static_cast<long long>(batch), static_cast<long long>(tokens)}];
+    t.first.push_back(prefill);
+    t.second.push_back(decode);
+  }
+  if (trials.size() < 4) {
+    throw ProfileError("fewer than 4 measured points for model '" + model + "', hardware '" + hardware +
+                           "', tensor parallelism " + std::to_string(tensor_parallel),
+                       0);
+  }
+  ProfileFit fit;
+  ProfileRange range;
+  for (const auto& [key, t] : trials) {
+    ProfileFit::Point p;
+    std::tie(p.prompt_tokens, p.batch, p.output_tokens) = key;
+    p.trials = static_cast<int>(t.first.size());
+    p.prefill_ms = detail::median_of(t.first);
+    p.decode_ms = detail::median_of(t.second);
+    fit.points.push_back(p);
+    range.max_batch = std::max(range.max_batch, p.batch);
+    range.max_prompt_tokens = std::max(range.max_prompt_tokens, static_cast<double>(p.prompt_tokens));
+    range.max_batch_prompt_tokens =
+        std::max(range.max_batch_prompt_tokens, static_cast<double>(p.batch * p.prompt_tokens));
+    range.max_context_tokens = std::max(
+        range.max_context_tokens, static_cast<double>(p.batch) * (static_cast<double>(p.prompt_tokens) + p.output_tokens));
+  }
+  // A point whose prefill is below that of a point with fewer batch tokens at the same prompt
+  // (or fewer prompt tokens at the same batch) is an anomaly: left out of the prefill fit.
+  for (auto& p : fit.points) {
+    for (const auto& q : fit.points) {
+      const bool same_prompt_fewer = q.prompt_tokens == p.prompt_tokens && q.batch < p.batch;
+      const bool same_batch_fewer = q.batch == p.batch && q.prompt_tokens < p.prompt_tokens;
+      if ((same_prompt_fewer || same_batch_fewer) && q.prefill_ms > p.prefill_ms * 1.05) p.prefill_excluded = true;
+    }
+    fit.excluded += p.prefill_excluded;
+  }
+  // prefill: the medians of each (prompt, batch) over every output length, then by total P
+  std::map<std::pair<long long, long long>, std::vector<double>> prefill_trials;
+  for (const auto& [key, t] : trials) {
+    const auto& [prompt, batch, tokens] = key;
+    (void)tokens;
+    auto& v = prefill_trials[{prompt, batch}];
+    v.insert(v.end(), t.first.begin(), t.first.end());
+  }
+  std::map<double, std::vector<double>> by_total;
+  for (const auto& p : fit.points) {
+    if (p.prefill_excluded) continue;
+    const double median = detail::median_of(prefill_trials[{p.prompt_tokens, p.batch}]);
+    auto& v = by_total[static_cast<double>(p.prompt_tokens * p.batch)];
+    if (std::find(v.begin(), v.end(), median) == v.end()) v.push_back(median);
+  }
+  if (by_total.size() < 2) throw ProfileError("fewer than 2 batch sizes left for the prefill", 0);
+  std::vector<std::pair<double, double>> knots;
+  for (const auto& [total, medians] : by_total) {
+    double sum = 0;
+    for (double m : medians) sum += m;
+    knots.emplace_back(total, sum / static_cast<double>(medians.size()));
+  }
+  const auto n_decode = static_cast<Eigen::Index>(fit.points.size());
+  Eigen::Matrix<double, Eigen::Dynamic, 3> xd(n_decode, 3);
+  Eigen::VectorXd yd(n_decode);
+  Eigen::Index j = 0;
+  for (const auto& p : fit.points) {
+    // mean context of a decode step: the prompt plus half the output so far
+    const double context = static_cast<double>(p.batch) * (static_cast<double>(p.prompt_tokens) + 0.5 * p.output_tokens);
+    xd.row(j) << 1.0, context, static_cast<double>(p.batch);
+    yd(j++) = p.decode_ms;
+  }
+  const Eigen::Vector3d td = detail::relative_fit(xd, yd);
+  LatencyProfile out = from_coefficients(
+      PrefillCoefficients{}, DecodeCoefficients{td[0], td[1], td[2]}, DecodeCoefficients{td[0], td[1], td[2]},
+      std::numeric_limits<long long>::max(), range,
+      "splitwise " + model + " " + hardware + " tp" + std::to_string(tensor_parallel));
+  out.knots_ = std::move(knots);
+  double sum_p = 0, sum_d = 0;
+  int n_prefill = 0;
+  for (const auto& p : fit.points) {
+    const double ctx = static_cast<double>(p.prompt_tokens) + 0.5 * p.output_tokens;
+    const double ep = out.prefill_s(static_cast<double>(p.batch), static_cast<double>(p.prompt_tokens)) * 1e3 - p.prefill_ms;
+    const double ed = out.decode_step_s(static_cast<double>(p.batch), ctx) * 1e3 - p.decode_ms;
+    if (!p.prefill_excluded) {
+      fit.prefill_max_abs_ms = std::max(fit.prefill_max_abs_ms, std::fabs(ep));
+      fit.prefill_max_rel = std::max(fit.prefill_max_rel, std::fabs(ep) / p.prefill_ms);
+      sum_p += (ep / p.prefill_ms) * (ep / p.prefill_ms);
+      ++n_prefill;
+    }
+    fit.decode_max_abs_ms = std::max(fit.decode_max_abs_ms, std::fabs(ed));
+    fit.decode_max_rel = std::max(fit.decode_max_rel, std::fabs(ed) / p.decode_ms);
+    sum_d += (ed / p.decode_ms) * (ed / p.decode_ms);
+  }
+  fit.prefill_rms_rel = std::sqrt(sum_p / n_prefill);
+  fit.decode_rms_rel = std::sqrt(sum_d / static_cast<double>(n_decode));
+  out.fit_ = std::move(fit);
+  return out;
+}
+
+inline LatencyProfile LatencyProfile::from_distserve_json(std::istream& in, const std::string& model,
+                                                          int tensor_parallel) {
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  detail::JsonValue root;
+  try {
+    root = detail::JsonReader(text).parse();
+  } catch (const std::runtime_error& e) {
+    const std::string what = e.what();  // "line N: ..."
+    throw ProfileError(what.substr(what.find(": ") + 2), std::atoi(what.c_str() + 5));
+  }
+  const detail::JsonValue* m = root.find(model);
+  if (m == nullptr) throw ProfileError("no model '" + model + "' in the coefficient file", 0);
+  const detail::JsonValue* t = m->find(std::to_string(tensor_parallel));
+  if (t == nullptr) {
+    throw ProfileError("no tensor parallelism " + std::to_string(tensor_parallel) + " for model '" + model + "'", 0);
+  }
+  const auto triple = [&](const char* key) {
+    const detail::JsonValue* v = t->find(key);
+    if (v == nullptr || v->kind != detail::JsonValue::Kind::array || v->items.size() != 3) {
+      throw ProfileError(std::string("'") + key + "' is not an array of 3 numbers", 0);
+    }
+    std::array<double, 3> out{};
+    for (std::size_t i = 0; i < 3; ++i) {
+      if (v->items[i].kind != detail::JsonValue::Kind::number) {
+        throw ProfileError(std::string("'") + key + "' is not an array of 3 numbers", 0);
+      }
+      out[i] = v->items[i].number;
+    }
+    return out;
+  };
+  const auto pf = triple("prefill");
+  const auto small = triple("decoding_smallbs");
+  const auto large = triple("decoding_largebs");
+  const detail::JsonValue* th = t->find("decoding_large_small_bs_threshold");
+  if (th == nullptr || th->kind != detail::JsonValue::Kind::number || th->number < 1) {
+    throw ProfileError("'decoding_large_small_bs_threshold' is not a number >= 1", 0);
+  }
+  return from_coefficients(PrefillCoefficients{pf[0], pf[1], pf[2], PrefillCoefficients::Quadratic::sum_of_squares},
+                           DecodeCoefficients{small[0], small[1], small[2]},
+                           DecodeCoefficients{large[0], large[1], large[2]}, static_cast<long long>(th->number), {},
+                           "distserve " + model + " tp" + std::to_string(tensor_parallel));
+}
+
+inline LatencyProfile LatencyProfile::load(const std::string& path, const std::string& model,
+                                           const std::string& hardware, int tensor_parallel) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ProfileError("cannot open '" + path + "'", 0);
+  char first = 0;
+  while (in.get(first) && std::isspace(static_cast<unsigned char>(first))) {
+  }
+  in.clear();
+  in.seekg(0);
+  return first == '{' ? from_distserve_json(in, model, tensor_parallel)
+                      : from_splitwise_csv(in, model, hardware, tensor_parallel);
+}
+
+LLMSCALE_NAMESPACE_END
+
+#endif  // LLMSCALE_MODEL_LATENCY_PROFILE_HPP
