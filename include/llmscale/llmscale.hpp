@@ -14,7 +14,7 @@
 #include "llmscale/core/time.hpp"
 #include "llmscale/core/version.hpp"
 #include "llmscale/model/model.hpp"
-#include "llmscale/policy/policy.hpp"
+#include "llmscale/policy/policies.hpp"
 #include "llmscale/signals/signals.hpp"
 
 #endif  // LLMSCALE_LLMSCALE_HPP

@@ -154,6 +154,8 @@ TEST_CASE("engine gauges: fleet sums, means, extremes and saturated replicas") {
   CHECK(e.replicas_kv_high == 1);
   CHECK(e.replicas_queue_high == 1);
   CHECK(e.replicas_saturated == 2);
+  CHECK(e.unsaturated_kv_use_sum == doctest::Approx(0.2 + 0.1));  // slots 0 and 5
+  CHECK(e.unsaturated_queue_total == 0 + 1);
   CHECK(e.oldest_sample_age_s == doctest::Approx(1.0));
   CHECK(s.engine.stale);
   CHECK(s.engine.dropped_invalid == 4);

@@ -85,6 +85,9 @@ struct FleetGauges {
   int replicas_kv_high = 0;
   int replicas_queue_high = 0;
   int replicas_saturated = 0;  ///< batch full, KV high or queue high
+  /// Over the reporting replicas that are not saturated (llm-d's spare-capacity inputs):
+  double unsaturated_kv_use_sum = 0;          ///< the sum of their KV use fractions
+  std::int64_t unsaturated_queue_total = 0;   ///< the sum of their queue lengths
   double oldest_sample_age_s = 0;  ///< among reporting replicas
 };
 
@@ -250,7 +253,8 @@ FleetGauges EngineGauges::summarize_slots(TimePoint now, Duration stale_after, b
   std::int64_t reporting = 0, stale = 0, queue_total = 0, queue_max = 0, running_total = 0;
   std::int64_t batch_running = 0, batch_total = 0, kv_used_total = 0, kv_capacity_total = 0, oldest = 0;
   std::int64_t counts[4] = {};  // batch full, KV high, queue high, saturated
-  double max_use = 0;
+  std::int64_t unsaturated_queue = 0;
+  double max_use = 0, unsaturated_use = 0;
   const std::int64_t now_ns = now.time_since_epoch().count();
   const std::int64_t stale_ns = stale_after.count();
   constexpr std::uint64_t low = 0xFFFFFFFFU;
@@ -292,7 +296,14 @@ FleetGauges EngineGauges::summarize_slots(TimePoint now, Duration stale_after, b
       double use;
       std::memcpy(&use, &use_bits, sizeof use);
       max_use = std::max(max_use, use);
-      lanes += static_cast<std::uint64_t>(v[flags]) & mask;
+      const std::uint64_t f = static_cast<std::uint64_t>(v[flags]) & mask;
+      lanes += f;
+      const std::uint64_t unsaturated = mask & (((f >> saturated) & 1U) - 1U);  // fresh and not saturated
+      unsaturated_queue += static_cast<std::int64_t>(qr & unsaturated & low);
+      const std::uint64_t spare_bits = use_bits & unsaturated;
+      double spare_use;
+      std::memcpy(&spare_use, &spare_bits, sizeof spare_use);
+      unsaturated_use += spare_use;
     }
     for (int l = 0; l < 4; ++l) counts[l] += static_cast<std::int64_t>((lanes >> (16 * l)) & 0xFFFFU);
   }
@@ -303,6 +314,8 @@ FleetGauges EngineGauges::summarize_slots(TimePoint now, Duration stale_after, b
   f.replicas_kv_high = static_cast<int>(counts[1]);
   f.replicas_queue_high = static_cast<int>(counts[2]);
   f.replicas_saturated = static_cast<int>(counts[3]);
+  f.unsaturated_kv_use_sum = unsaturated_use;
+  f.unsaturated_queue_total = unsaturated_queue;
   f.queue_length_total = queue_total;
   f.queue_length_max = queue_max;
   f.running_total = running_total;

@@ -23,13 +23,16 @@ namespace detail {
 /// Index `p` of an unbounded sequence wrapped onto a ring of `n` slots (also for p < 0).
 inline std::size_t ring_slot(std::int64_t p, std::size_t n) noexcept {
   const auto m = static_cast<std::int64_t>(n);
-  return static_cast<std::size_t>(((p % m) + m) % m);
+  const std::int64_t r = p % m;  // one division; negative p wraps by one addition
+  return static_cast<std::size_t>(r < 0 ? r + m : r);
 }
 
 /// floor(t / g) for a time since the epoch (also for times before it).
 inline std::int64_t bucket_index(TimePoint t, Duration g) noexcept {
   const auto n = t.time_since_epoch().count();
   const auto d = g.count();
+  constexpr std::int64_t second = 1'000'000'000;  // the usual granularity: a division by a constant
+  if (d == second) return n >= 0 ? n / second : -((-n + second - 1) / second);
   return n >= 0 ? n / d : -((-n + d - 1) / d);
 }
 

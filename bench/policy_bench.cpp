@@ -1,0 +1,74 @@
+// Policy/<Name>/tick: one Autoscaler tick (the anchor policy and the governor) per iteration,
+// one tick a second of virtual time, over 1,024 pre-made varying signal snapshots.
+// Baseline in the same run: Policy/Baseline/governor, the governor alone on a fixed proposal.
+#include <benchmark/benchmark.h>
+
+#include <random>
+#include <vector>
+
+#include "llmscale/policy/policies.hpp"
+
+namespace {
+
+std::vector<llmscale::Signals> make_signals() {
+  std::mt19937_64 rng(7);
+  std::uniform_real_distribution<double> u(0, 1);
+  std::vector<llmscale::Signals> out(1024);
+  for (auto& s : out) {
+    s.running_now = std::floor(100 + 50 * u(rng));
+    s.queued_now = std::floor(10 * u(rng));
+    s.concurrency = s.running_now + s.queued_now;
+    s.queued = s.queued_now;
+    s.arrival_rate = 20 + 5 * u(rng);
+    s.engines.replicas_reporting = 8;
+    s.engines.replicas_saturated = static_cast<int>(3 * u(rng));
+    s.engines.kv_utilization = 0.4 + 0.3 * u(rng);
+    s.engines.batch_occupancy = 0.5 + 0.3 * u(rng);
+    s.engines.queue_length_mean = 3 * u(rng);
+    s.engines.unsaturated_kv_use_sum = 5 * 0.5;
+    s.engines.unsaturated_queue_total = 6;
+  }
+  return out;
+}
+
+template <class P>
+void tick(benchmark::State& state, P policy) {
+  const std::vector<llmscale::Signals> signals = make_signals();
+  llmscale::Autoscaler<P> scaler(std::move(policy), llmscale::GovernorConfig{}, llmscale::at_seconds(0));
+  llmscale::FleetState fleet(8);
+  long long i = 0;
+  for (auto _ : state) {
+    ++i;
+    const llmscale::Decision& d = scaler.tick(llmscale::at_seconds(static_cast<double>(i)), signals[i & 1023], fleet);
+    benchmark::DoNotOptimize(d.desired_replicas);
+  }
+}
+
+void Policy_Baseline_governor(benchmark::State& state) {
+  llmscale::Governor g(llmscale::GovernorConfig{}, llmscale::at_seconds(0));
+  llmscale::FleetState fleet(8);
+  long long i = 0;
+  for (auto _ : state) {
+    ++i;
+    const llmscale::Proposal p{"x", 8 + static_cast<int>(i & 3), 8, "x"};
+    benchmark::DoNotOptimize(g.decide(llmscale::at_seconds(static_cast<double>(i)), "x", p, fleet, {false, true}));
+  }
+}
+BENCHMARK(Policy_Baseline_governor)->Name("Policy/Baseline/governor");
+
+void Policy_Hpa_tick(benchmark::State& state) { tick(state, llmscale::HpaPolicy{}); }
+BENCHMARK(Policy_Hpa_tick)->Name("Policy/Hpa/tick");
+void Policy_Kpa_tick(benchmark::State& state) {
+  llmscale::KpaConfig c;
+  c.container_concurrency = 64;
+  tick(state, llmscale::KpaPolicy{c, llmscale::at_seconds(0)});
+}
+BENCHMARK(Policy_Kpa_tick)->Name("Policy/Kpa/tick");
+void Policy_RayServe_tick(benchmark::State& state) { tick(state, llmscale::RayServePolicy{}); }
+BENCHMARK(Policy_RayServe_tick)->Name("Policy/RayServe/tick");
+void Policy_AibrixApa_tick(benchmark::State& state) { tick(state, llmscale::AibrixApaPolicy{}); }
+BENCHMARK(Policy_AibrixApa_tick)->Name("Policy/AibrixApa/tick");
+void Policy_LlmdSaturation_tick(benchmark::State& state) { tick(state, llmscale::LlmdSaturationPolicy{}); }
+BENCHMARK(Policy_LlmdSaturation_tick)->Name("Policy/LlmdSaturation/tick");
+
+}  // namespace

@@ -1,0 +1,72 @@
+// llmscale: autoscaling policies for LLM inference serving.
+// SPDX-License-Identifier: Apache-2.0
+//
+// Autoscaler<P>: a policy composed with the Governor, the object a host calls every tick:
+//
+//     llmscale::Autoscaler<llmscale::KpaPolicy> scaler(llmscale::KpaPolicy{{}, start}, {}, start);
+//     const llmscale::Decision& d = scaler.tick(now, collector.tick(now), fleet);
+//     // act on d.desired_replicas; log d.format_json_to(buf, size)
+//
+// A tick whose `now` is earlier than the last is ignored and counted; the previous decision
+// stands (binding: ignored_tick). Signals are stale when the request source or the engine
+// source says so (SignalHealth); demand is any arrival or any request in flight.
+#ifndef LLMSCALE_POLICY_AUTOSCALER_HPP
+#define LLMSCALE_POLICY_AUTOSCALER_HPP
+
+#include <utility>
+
+#include "llmscale/core/abi.hpp"
+#include "llmscale/core/decision.hpp"
+#include "llmscale/core/fleet_state.hpp"
+#include "llmscale/core/time.hpp"
+#include "llmscale/policy/governor.hpp"
+#include "llmscale/policy/policy.hpp"
+#include "llmscale/signals/snapshot.hpp"
+
+LLMSCALE_NAMESPACE_BEGIN
+
+/// The governor's view of a Signals snapshot.
+[[nodiscard]] inline SignalState signal_state(const Signals& s) noexcept {
+  SignalState st;
+  st.stale = s.requests.stale || s.engine.stale;
+  st.demand = s.arrival_rate > 0 || s.running_now > 0 || s.queued_now > 0;
+  return st;
+}
+
+template <class P>
+class Autoscaler {
+  static_assert(is_policy_v<P, Signals>, "P must be a policy over llmscale::Signals (see policy.hpp)");
+
+ public:
+  /// Throws std::invalid_argument for an invalid governor config.
+  Autoscaler(P policy, const GovernorConfig& governor, TimePoint start)
+      : policy_(std::move(policy)), governor_(governor, start) {
+    guard_.accept(start);
+  }
+
+  /// The decision at `now`.
+  const Decision& tick(TimePoint now, const Signals& signals, const FleetState& fleet) noexcept {
+    if (!guard_.accept(now)) {
+      last_.binding = Constraint::ignored_tick;
+      return last_;
+    }
+    const Proposal p = policy_.propose(now, signals, fleet);
+    governor_.decide(now, policy_.name(), p, fleet, signal_state(signals), last_);
+    return last_;
+  }
+
+  [[nodiscard]] const Decision& last() const noexcept { return last_; }
+  [[nodiscard]] P& policy() noexcept { return policy_; }
+  [[nodiscard]] const Governor& governor() const noexcept { return governor_; }
+  [[nodiscard]] std::uint64_t ignored_ticks() const noexcept { return guard_.rejected(); }
+
+ private:
+  P policy_;
+  Governor governor_;
+  MonotonicGuard guard_;
+  Decision last_;
+};
+
+LLMSCALE_NAMESPACE_END
+
+#endif  // LLMSCALE_POLICY_AUTOSCALER_HPP

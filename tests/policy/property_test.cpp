@@ -1,0 +1,164 @@
+// Every anchor policy with the governor over thousands of random signal sequences: the
+// decision stays within [min, max], respects the rate limits and the scale-down stabilization
+// window, never scales down on stale signals, is deterministic; ticking allocates nothing.
+#include <doctest/doctest.h>
+
+#include <deque>
+#include <random>
+#include <vector>
+
+#include "support/counting_allocator.hpp"
+
+#include "llmscale/policy/policies.hpp"
+
+using llmscale::at_seconds;
+using llmscale::FleetState;
+using llmscale::Signals;
+
+namespace {
+
+Signals random_signals(std::mt19937_64& rng) {
+  std::uniform_real_distribution<double> u(0, 1);
+  Signals s;
+  const double scale = u(rng) < 0.1 ? 0.0 : std::pow(10.0, 3 * u(rng));
+  s.running_now = std::floor(scale * u(rng));
+  s.queued_now = u(rng) < 0.3 ? std::floor(scale * u(rng)) : 0;
+  s.concurrency = s.running_now + s.queued_now;
+  s.queued = s.queued_now;
+  s.arrival_rate = scale * u(rng);
+  s.engines.replicas_reporting = u(rng) < 0.05 ? 0 : 1 + static_cast<int>(20 * u(rng));
+  s.engines.replicas_saturated = static_cast<int>(s.engines.replicas_reporting * u(rng) * u(rng));
+  s.engines.kv_utilization = u(rng);
+  s.engines.batch_occupancy = u(rng);
+  s.engines.queue_length_mean = 10 * u(rng);
+  const int unsat = s.engines.replicas_reporting - s.engines.replicas_saturated;
+  s.engines.unsaturated_kv_use_sum = unsat * 0.8 * u(rng);
+  s.engines.unsaturated_queue_total = static_cast<long long>(unsat * 5 * u(rng));
+  s.requests.stale = u(rng) < 0.05;
+  s.engine.stale = u(rng) < 0.05;
+  return s;
+}
+
+struct Step {
+  int current, desired;
+  bool stale;
+  int proposal;
+};
+
+// Runs `ticks` random ticks; the fleet follows each decision (new replicas ready 3 ticks later).
+template <class P>
+std::vector<Step> run(P policy, const llmscale::GovernorConfig& g, std::uint64_t seed, int ticks) {
+  std::mt19937_64 rng(seed);
+  llmscale::Autoscaler<P> scaler(std::move(policy), g, at_seconds(0));
+  FleetState fleet(3);
+  std::deque<std::pair<int, int>> arriving;  // (tick ready, count)
+  std::vector<Step> steps;
+  steps.reserve(static_cast<std::size_t>(ticks));
+  for (int i = 1; i <= ticks; ++i) {
+    while (!arriving.empty() && arriving.front().first <= i) {
+      fleet.mark_ready(arriving.front().second);
+      arriving.pop_front();
+    }
+    const Signals s = random_signals(rng);
+    const llmscale::Decision& d = scaler.tick(at_seconds(i), s, fleet);
+    steps.push_back(Step{fleet.current(), d.desired_replicas, s.requests.stale || s.engine.stale, d.proposals[0].replicas});
+    const int delta = d.desired_replicas - fleet.current();
+    if (delta > 0) {
+      fleet.add_starting(delta, at_seconds(i));
+      arriving.emplace_back(i + 3, delta);
+    } else if (delta < 0) {
+      int remove = -delta;
+      const int cancelled = fleet.cancel_starting(remove);
+      remove -= cancelled;
+      fleet.set_ready(fleet.ready() - remove);
+      arriving.clear();  // (cancelled newest first; the rest arrive as mark_ready finds them)
+    }
+  }
+  return steps;
+}
+
+template <class P>
+void check_properties(const char* name, P policy) {
+  CAPTURE(name);
+  llmscale::GovernorConfig g;
+  g.min_replicas = 1;
+  g.max_replicas = 40;
+  g.scale_up_pods = 3;
+  g.scale_up_percent = 0;  // Pods only: at most 3 added per 15 s
+  g.scale_down_stabilization_s = 60;
+  for (std::uint64_t seed = 1; seed <= 8; ++seed) {
+    const std::vector<Step> a = run(policy, g, seed, 600);
+    const std::vector<Step> b = run(policy, g, seed, 600);
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      CAPTURE(seed);
+      CAPTURE(i);
+      REQUIRE(a[i].desired == b[i].desired);  // deterministic
+      CHECK(a[i].desired >= g.min_replicas);
+      CHECK(a[i].desired <= g.max_replicas);
+      if (a[i].stale) CHECK(a[i].desired >= a[i].current);
+      // rate limit: replicas added in any 15 s (ticks are 1 s) at most 3
+      int added = 0;
+      for (std::size_t k = i >= 14 ? i - 14 : 0; k <= i; ++k) added += std::max(0, a[k].desired - a[k].current);
+      CHECK(added <= 3);
+      // stabilization: a scale-down never goes below a proposal of the last 60 s
+      if (a[i].desired < a[i].current) {
+        for (std::size_t k = i >= 59 ? i - 59 : 0; k <= i; ++k) {
+          CHECK(a[i].desired >= std::min(a[k].proposal, g.max_replicas));
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("property: every anchor with the governor over random signal sequences") {
+  check_properties("hpa", llmscale::HpaPolicy{});
+  llmscale::KpaConfig kpa;
+  kpa.container_concurrency = 16;
+  check_properties("kpa", llmscale::KpaPolicy{kpa, at_seconds(0)});
+  check_properties("ray-serve", llmscale::RayServePolicy{});
+  check_properties("aibrix-apa", llmscale::AibrixApaPolicy{});
+  check_properties("llmd-saturation", llmscale::LlmdSaturationPolicy{});
+}
+
+namespace {
+template <class P>
+std::size_t allocations_per_ticks(P policy) {
+  llmscale::Autoscaler<P> scaler(std::move(policy), llmscale::GovernorConfig{}, at_seconds(0));
+  std::mt19937_64 rng(3);
+  std::vector<Signals> signals;
+  for (int i = 0; i < 500; ++i) signals.push_back(random_signals(rng));
+  FleetState fleet(5);
+  const llmscale_test::AllocationCounter counter;
+  for (int i = 0; i < 500; ++i) (void)scaler.tick(at_seconds(i), signals[static_cast<std::size_t>(i)], fleet);
+  return static_cast<std::size_t>(counter.count());
+}
+}  // namespace
+
+TEST_CASE("ticking any anchor with the governor allocates nothing") {
+  CHECK(allocations_per_ticks(llmscale::HpaPolicy{}) == 0);
+  CHECK(allocations_per_ticks(llmscale::KpaPolicy{llmscale::KpaConfig{}, at_seconds(0)}) == 0);
+  CHECK(allocations_per_ticks(llmscale::RayServePolicy{}) == 0);
+  CHECK(allocations_per_ticks(llmscale::AibrixApaPolicy{}) == 0);
+  CHECK(allocations_per_ticks(llmscale::LlmdSaturationPolicy{}) == 0);
+}
+
+TEST_CASE("policy configs: validate() names the field, constructors throw") {
+  llmscale::KpaConfig k;
+  k.target_utilization = 1.5;
+  REQUIRE(k.validate().has_value());
+  CHECK(k.validate()->message().find("kpa.target_utilization = 1.5") != std::string::npos);
+  CHECK_THROWS_AS(llmscale::KpaPolicy(k, at_seconds(0)), std::invalid_argument);
+  llmscale::HpaConfig h;
+  h.metric_1 = llmscale::HpaMetric::none;
+  CHECK_THROWS_WITH_AS(llmscale::HpaPolicy{h}, doctest::Contains("hpa.metric_1"), std::invalid_argument);
+  llmscale::GovernorConfig g;
+  g.min_replicas = 9;
+  g.max_replicas = 4;
+  CHECK_THROWS_WITH_AS(llmscale::Governor(g, at_seconds(0)), doctest::Contains("governor.min_replicas = 9"),
+                       std::invalid_argument);
+  llmscale::RayServeConfig r;
+  CHECK(llmscale::set_config(r, "upscale_delay_s=5").has_value() == false);
+  CHECK(r.upscale_delay_s == 5);
+}
