@@ -13,6 +13,7 @@
 #include "llmscale/core/fleet_state.hpp"
 #include "llmscale/core/time.hpp"
 #include "llmscale/core/version.hpp"
+#include "llmscale/forecast/forecasters.hpp"
 #include "llmscale/model/model.hpp"
 #include "llmscale/policy/policies.hpp"
 #include "llmscale/signals/signals.hpp"
