@@ -27,6 +27,8 @@ std::vector<llmscale::Signals> make_signals() {
     s.engines.queue_length_mean = 3 * u(rng);
     s.engines.unsaturated_kv_use_sum = 5 * 0.5;
     s.engines.unsaturated_queue_total = 6;
+    s.mean_prompt_tokens = 1155 + 20 * u(rng);  // a steady mix: within the 5 % recompute band
+    s.mean_output_tokens = 211 + 5 * u(rng);
   }
   return out;
 }
@@ -70,5 +72,13 @@ void Policy_AibrixApa_tick(benchmark::State& state) { tick(state, llmscale::Aibr
 BENCHMARK(Policy_AibrixApa_tick)->Name("Policy/AibrixApa/tick");
 void Policy_LlmdSaturation_tick(benchmark::State& state) { tick(state, llmscale::LlmdSaturationPolicy{}); }
 BENCHMARK(Policy_LlmdSaturation_tick)->Name("Policy/LlmdSaturation/tick");
+
+// The SLO policy on a steady token mix (its per-replica rate computed once, on the first tick).
+void Policy_Slo_tick(benchmark::State& state) {
+  tick(state, llmscale::SloPolicy{llmscale::LatencyProfile::from_coefficients(
+                  llmscale::PrefillCoefficients{45.0, 0.107, 1e-7, llmscale::PrefillCoefficients::Quadratic::sum_of_squares},
+                  llmscale::DecodeCoefficients{28.8, 1e-4, 0.26})});
+}
+BENCHMARK(Policy_Slo_tick)->Name("Policy/Slo/tick");
 
 }  // namespace

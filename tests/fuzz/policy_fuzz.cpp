@@ -71,6 +71,8 @@ void drive(P policy, const std::uint8_t* data, std::size_t size) {
     s.engines.queue_length_mean = in.value(20);
     s.engines.unsaturated_kv_use_sum = in.value(40);
     s.engines.unsaturated_queue_total = in.byte();
+    s.mean_prompt_tokens = in.value(4000);
+    s.mean_output_tokens = in.value(500);
     s.requests.stale = (in.byte() & 7) == 0;
     s.engine.stale = (in.byte() & 7) == 0;
     const int ready = in.byte() % 60;
@@ -92,12 +94,19 @@ void drive(P policy, const std::uint8_t* data, std::size_t size) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 2) return 0;
-  switch (data[0] % 5) {
+  switch (data[0] % 6) {
     case 0: drive(llmscale::HpaPolicy{}, data, size); break;
     case 1: drive(llmscale::KpaPolicy{llmscale::KpaConfig{}, llmscale::at_seconds(0)}, data, size); break;
     case 2: drive(llmscale::RayServePolicy{}, data, size); break;
     case 3: drive(llmscale::AibrixApaPolicy{}, data, size); break;
-    default: drive(llmscale::LlmdSaturationPolicy{}, data, size); break;
+    case 4: drive(llmscale::LlmdSaturationPolicy{}, data, size); break;
+    default:
+      drive(llmscale::SloPolicy{llmscale::LatencyProfile::from_coefficients(
+                                    llmscale::PrefillCoefficients{20, 0.1, 0,
+                                                                  llmscale::PrefillCoefficients::Quadratic::sum_of_squares},
+                                    llmscale::DecodeCoefficients{10, 1e-4, 0.5})},
+            data, size);
+      break;
   }
   return 0;
 }

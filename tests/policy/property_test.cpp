@@ -34,9 +34,20 @@ Signals random_signals(std::mt19937_64& rng) {
   const int unsat = s.engines.replicas_reporting - s.engines.replicas_saturated;
   s.engines.unsaturated_kv_use_sum = unsat * 0.8 * u(rng);
   s.engines.unsaturated_queue_total = static_cast<long long>(unsat * 5 * u(rng));
+  const double mixes[3][2] = {{1000, 200}, {3000, 150}, {500, 400}};
+  const auto& mix = mixes[static_cast<std::size_t>(rng() % 1000 < 5 ? rng() % 3 : 0)];
+  s.mean_prompt_tokens = mix[0];
+  s.mean_output_tokens = mix[1];
   s.requests.stale = u(rng) < 0.05;
   s.engine.stale = u(rng) < 0.05;
   return s;
+}
+
+// decode 10 ms + 1 ms per request, prefill 0.1 ms per prompt token
+llmscale::LatencyProfile simple_profile() {
+  return llmscale::LatencyProfile::from_coefficients(
+      llmscale::PrefillCoefficients{0, 0.1, 0, llmscale::PrefillCoefficients::Quadratic::sum_of_squares},
+      llmscale::DecodeCoefficients{10, 0, 1});
 }
 
 struct Step {
@@ -120,6 +131,7 @@ TEST_CASE("property: every anchor with the governor over random signal sequences
   check_properties("ray-serve", llmscale::RayServePolicy{});
   check_properties("aibrix-apa", llmscale::AibrixApaPolicy{});
   check_properties("llmd-saturation", llmscale::LlmdSaturationPolicy{});
+  check_properties("llmscale-slo", llmscale::SloPolicy{simple_profile()});
 }
 
 namespace {
@@ -142,6 +154,7 @@ TEST_CASE("ticking any anchor with the governor allocates nothing") {
   CHECK(allocations_per_ticks(llmscale::RayServePolicy{}) == 0);
   CHECK(allocations_per_ticks(llmscale::AibrixApaPolicy{}) == 0);
   CHECK(allocations_per_ticks(llmscale::LlmdSaturationPolicy{}) == 0);
+  CHECK(allocations_per_ticks(llmscale::SloPolicy{simple_profile()}) == 0);  // token-mix changes included
 }
 
 TEST_CASE("policy configs: validate() names the field, constructors throw") {

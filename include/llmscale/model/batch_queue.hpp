@@ -14,7 +14,8 @@
 // weighted by the running requests.
 //
 // `max_arrival_rate` bisects for the largest lambda whose TTFT quantile meets the target (the
-// per-token target bounds N already). Construction allocates; queries allocate nothing.
+// per-token target bounds N already). Construction allocates; queries allocate nothing, nor
+// does `configure` within the sizes already seen.
 #ifndef LLMSCALE_MODEL_BATCH_QUEUE_HPP
 #define LLMSCALE_MODEL_BATCH_QUEUE_HPP
 
@@ -51,14 +52,22 @@ class BatchQueueModel {
   /// A replica running at most `max_batch` requests with room for `max_queue` more waiting.
   /// Throws std::invalid_argument for a batch or queue out of range.
   BatchQueueModel(const LatencyProfile& profile, const TokenLengths& tokens, long long max_batch,
-                  long long max_queue)
-      : max_batch_(max_batch), capacity_(max_batch + max_queue) {
+                  long long max_queue) {
+    configure(profile, tokens, max_batch, max_queue);
+  }
+
+  /// The same model for other token lengths, batch or queue; allocates only when the batch or
+  /// the queue exceeds every earlier one.
+  void configure(const LatencyProfile& profile, const TokenLengths& tokens, long long max_batch, long long max_queue) {
     detail::check_arg(max_batch >= 1 && max_batch <= 100'000, "batch_queue", "max_batch",
                       static_cast<double>(max_batch), "[1, 100000]");
     detail::check_arg(max_queue >= 0 && max_queue <= 1'000'000, "batch_queue", "max_queue",
                       static_cast<double>(max_queue), "[0, 1000000]");
-    mu_.resize(static_cast<std::size_t>(max_batch) + 1, 0.0);
-    tpot_.resize(static_cast<std::size_t>(max_batch) + 1, 0.0);
+    max_batch_ = max_batch;
+    capacity_ = max_batch + max_queue;
+    mu_.resize(static_cast<std::size_t>(max_batch) + 1);
+    tpot_.resize(static_cast<std::size_t>(max_batch) + 1);
+    mu_[0] = tpot_[0] = 0.0;
     for (long long m = 1; m <= max_batch; ++m) {
       mu_[static_cast<std::size_t>(m)] = batch_throughput(profile, tokens, static_cast<double>(m));
       tpot_[static_cast<std::size_t>(m)] = iteration_time_s(profile, tokens, static_cast<double>(m));
@@ -175,8 +184,8 @@ class BatchQueueModel {
     return hi;
   }
 
-  long long max_batch_;
-  long long capacity_;
+  long long max_batch_ = 0;
+  long long capacity_ = 0;
   std::vector<double> mu_;    // mu(m), m = 0..N
   std::vector<double> tpot_;  // tau(m)
   double prefill_s_ = 0;

@@ -14,5 +14,6 @@
 #include "llmscale/policy/llmd_saturation.hpp"
 #include "llmscale/policy/policy.hpp"
 #include "llmscale/policy/ray_serve.hpp"
+#include "llmscale/policy/slo.hpp"
 
 #endif  // LLMSCALE_POLICY_POLICIES_HPP

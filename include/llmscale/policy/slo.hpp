@@ -1,0 +1,136 @@
+// llmscale: autoscaling policies for LLM inference serving.
+// SPDX-License-Identifier: Apache-2.0
+//
+// SloPolicy (llmscale-slo): replicas from the latency targets through the models, not from a
+// utilisation number.
+//   tokens      the measured mean prompt and output tokens (defaults until requests finish)
+//   capacity    replica_capacity: the largest batch within the per-token target and the KV cache
+//   rate/replica BatchQueueModel::max_arrival_rate: the most a replica takes with its TTFT
+//               quantile within target (the birth-death queue of llm-d's model)
+//   replicas    ceil(arrival rate / rate per replica + queued / (rate per replica x ttft_s)):
+//               the load, plus the requests already waiting, drained within the TTFT target
+// The per-replica rate is recomputed when the token mix moves by more than
+// token_mix_tolerance (a planning computation, tens of microseconds); otherwise a tick is a
+// few divisions. The same inputs give llmscale-size's answer (tested).
+#ifndef LLMSCALE_POLICY_SLO_HPP
+#define LLMSCALE_POLICY_SLO_HPP
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <utility>
+
+#include "llmscale/core/abi.hpp"
+#include "llmscale/core/config.hpp"
+#include "llmscale/core/decision.hpp"
+#include "llmscale/core/fleet_state.hpp"
+#include "llmscale/core/time.hpp"
+#include "llmscale/model/batch_queue.hpp"
+#include "llmscale/model/latency_profile.hpp"
+#include "llmscale/model/replica_capacity.hpp"
+#include "llmscale/signals/snapshot.hpp"
+
+LLMSCALE_NAMESPACE_BEGIN
+
+struct SloConfig {
+  static constexpr const char* config_name = "slo";
+
+  double ttft_s = 2.0;          ///< time-to-first-token target at `quantile`
+  double tpot_s = 0.1;          ///< time-per-output-token target
+  double quantile = 0.99;
+  double kv_tokens = 400000;    ///< KV capacity per replica (llama2-70b TP4 on H100-80GB)
+  int max_batch = 0;            ///< the engine's max batch (0: the profile's measured max, else 256)
+  int max_queue_batches = 10;   ///< a replica's queue, in batches (as llmscale-size)
+  double default_input_tokens = 1024;  ///< until a request has finished
+  double default_output_tokens = 256;
+  double token_mix_tolerance = 0.05;   ///< recompute the capacity when the mix moves this much
+
+  template <class Self, class Visitor>
+  static void describe(Self& self, Visitor& v) {
+    v("ttft_s", self.ttft_s, open_closed(0.0, 3600.0), "time-to-first-token target (s)");
+    v("tpot_s", self.tpot_s, open_closed(0.0, 60.0), "time-per-output-token target (s)");
+    v("quantile", self.quantile, open(0.0, 1.0), "the TTFT quantile the target applies to");
+    v("kv_tokens", self.kv_tokens, open_closed(0.0, 1e12), "KV-cache tokens per replica");
+    v("max_batch", self.max_batch, closed(0, 100000), "engine max batch (0: the profile's)");
+    v("max_queue_batches", self.max_queue_batches, closed(0, 1000), "replica queue length in batches");
+    v("default_input_tokens", self.default_input_tokens, closed(1.0, 1e7), "prompt tokens before any request finished");
+    v("default_output_tokens", self.default_output_tokens, closed(1.0, 1e7), "output tokens before any request finished");
+    v("token_mix_tolerance", self.token_mix_tolerance, closed(0.0, 1.0), "relative token-mix change that recomputes capacity");
+  }
+  [[nodiscard]] ConfigResult validate() const { return validate_fields(*this); }
+};
+
+class SloPolicy {
+ public:
+  /// Throws std::invalid_argument for an invalid config.
+  SloPolicy(LatencyProfile profile, const SloConfig& config = {})
+      : config_((require_valid(config), config)),
+        profile_(std::move(profile)),
+        engine_batch_(config.max_batch > 0 ? config.max_batch
+                      : profile_.measured().max_batch > 0 ? profile_.measured().max_batch
+                                                          : 256),
+        queue_(profile_, TokenLengths{config.default_input_tokens, config.default_output_tokens}, engine_batch_,
+               engine_batch_ * config.max_queue_batches) {
+    targets_.ttft_s = config.ttft_s;
+    targets_.tpot_s = config.tpot_s;
+    targets_.quantile = config.quantile;
+  }
+
+  [[nodiscard]] const char* name() const noexcept { return "llmscale-slo"; }
+  [[nodiscard]] const SloConfig& config() const noexcept { return config_; }
+
+  Proposal propose(TimePoint, const Signals& s, const FleetState& fleet) noexcept {
+    const TokenLengths tokens = s.mean_prompt_tokens >= 1 && s.mean_output_tokens >= 1
+                                    ? TokenLengths{std::min(s.mean_prompt_tokens, 1e7), std::min(s.mean_output_tokens, 1e7)}
+                                    : TokenLengths{config_.default_input_tokens, config_.default_output_tokens};
+    refresh(tokens);
+    Proposal p{name(), fleet.current(), std::numeric_limits<double>::quiet_NaN(), "sized for the SLO"};
+    if (rate_per_replica_ <= 0) {
+      p.reason = "no replica meets the targets with this profile: no change";
+      return p;
+    }
+    const double load = std::max(0.0, s.arrival_rate) / rate_per_replica_;
+    const double backlog = std::max(0.0, s.queued_now) / (rate_per_replica_ * config_.ttft_s);
+    p.raw = load + backlog;
+    p.replicas = static_cast<int>(std::min(1e6, std::ceil(p.raw - 1e-9)));
+    if (backlog >= 0.5) p.reason = "sized for the SLO, draining the queue within the TTFT target";
+    return p;
+  }
+
+  /// Requests per second one replica takes within the targets for the current token mix.
+  [[nodiscard]] double rate_per_replica() const noexcept { return rate_per_replica_; }
+  /// The batch the capacity allows for the current token mix.
+  [[nodiscard]] long long batch() const noexcept { return batch_; }
+
+ private:
+  void refresh(const TokenLengths& tokens) noexcept {
+    const auto moved = [&](double a, double b) { return std::fabs(a - b) > config_.token_mix_tolerance * b; };
+    if (sized_ && !moved(tokens.input_tokens, tokens_.input_tokens) && !moved(tokens.output_tokens, tokens_.output_tokens)) {
+      return;
+    }
+    sized_ = true;
+    tokens_ = tokens;
+    rate_per_replica_ = 0;
+    batch_ = 0;
+    // the arguments are within range here (checked config, clamped tokens): nothing throws
+    const ReplicaCapacity cap = replica_capacity(profile_, tokens, targets_, config_.kv_tokens, engine_batch_);
+    if (cap.max_batch <= 0) return;
+    batch_ = cap.max_batch;
+    queue_.configure(profile_, tokens, cap.max_batch, cap.max_batch * config_.max_queue_batches);
+    rate_per_replica_ = queue_.max_arrival_rate(targets_);
+  }
+
+  SloConfig config_;
+  LatencyProfile profile_;
+  long long engine_batch_;
+  BatchQueueModel queue_;
+  LatencyTargets targets_;
+  TokenLengths tokens_;
+  bool sized_ = false;
+  double rate_per_replica_ = 0;
+  long long batch_ = 0;
+};
+
+LLMSCALE_NAMESPACE_END
+
+#endif  // LLMSCALE_POLICY_SLO_HPP

@@ -1,0 +1,109 @@
+// The SLO policy against llmscale-size (the same models reached through the command line) on
+// a steady Poisson load, and the direction it moves when the token mix or the targets change.
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include "llmscale/policy/slo.hpp"
+
+using llmscale::at_seconds;
+using llmscale::FleetState;
+using llmscale::Signals;
+
+namespace {
+Signals steady(double rate, double input, double output) {
+  Signals s;
+  s.arrival_rate = rate;
+  s.mean_prompt_tokens = input;
+  s.mean_output_tokens = output;
+  return s;
+}
+llmscale::LatencyProfile simple() {  // decode 10 ms + 1 ms per request, prefill 0.1 ms per token
+  return llmscale::LatencyProfile::from_coefficients(
+      llmscale::PrefillCoefficients{0, 0.1, 0, llmscale::PrefillCoefficients::Quadratic::sum_of_squares},
+      llmscale::DecodeCoefficients{10, 0, 1});
+}
+int propose(const llmscale::LatencyProfile& profile, const llmscale::SloConfig& c, const Signals& s) {
+  llmscale::SloPolicy p(profile, c);
+  return p.propose(at_seconds(0), s, FleetState(1)).replicas;
+}
+}  // namespace
+
+TEST_CASE("llmscale-slo asks for what llmscale-size gives on a steady load") {
+#ifndef LLMSCALE_SIZE_EXE
+  MESSAGE("skipped: llmscale-size is not built");
+#else
+  const char* const csv = "../shared/data/profile_splitwise_perf_model.csv";
+  if (!std::ifstream(csv)) {
+    MESSAGE("skipped: no ../shared/data");
+    return;
+  }
+  const auto profile = llmscale::LatencyProfile::load(csv, "llama2-70b", "h100-80gb", 4);
+  for (double rate : {1.0, 5.5, 23.0, 140.0}) {
+    for (auto [input, output] : {std::pair{1155.0, 211.0}, std::pair{4000.0, 300.0}}) {
+      CAPTURE(rate);
+      CAPTURE(input);
+      const std::string cmd = std::string(LLMSCALE_SIZE_EXE) + " --arrival-rate " + std::to_string(rate) +
+                              " --profile " + csv + " --model llama2-70b --hardware h100-80gb --tp 4" +
+                              " --input-tokens " + std::to_string(input) + " --output-tokens " +
+                              std::to_string(output) + " --slo-ttft 2 --slo-tpot 0.1 --json";
+      std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
+      REQUIRE(pipe);
+      char buf[4096] = {};
+      const std::size_t n = std::fread(buf, 1, sizeof buf - 1, pipe.get());
+      const std::string out(buf, n);
+      const auto at = out.find("\"replicas\": ");
+      REQUIRE(at != std::string::npos);
+      const int want = std::stoi(out.substr(at + 12));
+      llmscale::SloConfig c;  // ttft 2 s at p99, tpot 0.1 s, KV 400,000: llmscale-size's defaults
+      CHECK(propose(profile, c, steady(rate, input, output)) == want);
+    }
+  }
+#endif
+}
+
+TEST_CASE("llmscale-slo moves the right way with the token mix, the targets and the queue") {
+  const auto profile = simple();
+  llmscale::SloConfig c;
+  c.ttft_s = 1.0;
+  c.tpot_s = 0.05;
+  c.max_batch = 64;
+  const int base = propose(profile, c, steady(50, 1000, 100));
+  CHECK(base > 1);
+  CHECK(propose(profile, c, steady(50, 1000, 200)) > base);  // longer outputs: fewer per replica
+  CHECK(propose(profile, c, steady(50, 2000, 100)) > base);  // longer prompts
+  CHECK(propose(profile, c, steady(100, 1000, 100)) >= 2 * base - 1);
+  llmscale::SloConfig tight = c;
+  tight.tpot_s = 0.03;  // smaller batches
+  CHECK(propose(profile, tight, steady(50, 1000, 100)) > base);
+  Signals queued = steady(50, 1000, 100);
+  queued.queued_now = 200;  // drained within the TTFT target: more replicas now
+  CHECK(propose(profile, c, queued) > base);
+  llmscale::SloConfig impossible = c;
+  impossible.ttft_s = 0.05;  // below one prefill (0.1 s): holds
+  llmscale::SloPolicy p(profile, impossible);
+  const auto hold = p.propose(at_seconds(0), steady(50, 1000, 100), FleetState(7));
+  CHECK(hold.replicas == 7);
+  CHECK(p.rate_per_replica() == 0);
+  // by hand: tau(n) = 10 + 2n ms at I = 1000, O = 100, so the 50 ms target allows n = 20;
+  // the replica then completes at most 20 / (100 x 0.05) = 4 requests/s, and the p99 TTFT of
+  // 1 s (0.9 s of queueing after a 0.1 s prefill) keeps it well below that
+  llmscale::SloPolicy q(profile, c);
+  (void)q.propose(at_seconds(0), steady(1, 1000, 100), FleetState(1));
+  CHECK(q.batch() == 20);
+  CHECK(q.rate_per_replica() < 4.0);
+  CHECK(q.rate_per_replica() > 2.0);
+}
+
+TEST_CASE("llmscale-slo: the per-replica rate is recomputed only when the token mix moves") {
+  llmscale::SloPolicy p(simple(), llmscale::SloConfig{});
+  (void)p.propose(at_seconds(0), steady(10, 1000, 100), FleetState(1));
+  const double r = p.rate_per_replica();
+  (void)p.propose(at_seconds(1), steady(10, 1030, 102), FleetState(1));  // within 5 %
+  CHECK(p.rate_per_replica() == r);
+  (void)p.propose(at_seconds(2), steady(10, 1200, 100), FleetState(1));
+  CHECK(p.rate_per_replica() < r);
+}
