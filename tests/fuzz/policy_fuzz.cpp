@@ -54,6 +54,7 @@ void drive(P policy, const std::uint8_t* data, std::size_t size) {
   llmscale::Autoscaler<P> scaler(std::move(policy), g, llmscale::at_seconds(0));
   Input in(data + 1, size - 1);
   double t = 0;
+  double prompt_tokens = 1000, output_tokens = 200;
   llmscale::FleetState fleet(3);
   while (!in.empty()) {
     const std::uint8_t step = in.byte();
@@ -71,8 +72,12 @@ void drive(P policy, const std::uint8_t* data, std::size_t size) {
     s.engines.queue_length_mean = in.value(20);
     s.engines.unsaturated_kv_use_sum = in.value(40);
     s.engines.unsaturated_queue_total = in.byte();
-    s.mean_prompt_tokens = in.value(4000);
-    s.mean_output_tokens = in.value(500);
+    if ((in.byte() & 15) == 0) {  // the token mix changes now and then (each change re-sizes llmscale-slo)
+      prompt_tokens = in.value(4000);
+      output_tokens = in.value(500);
+    }
+    s.mean_prompt_tokens = prompt_tokens;
+    s.mean_output_tokens = output_tokens;
     s.requests.stale = (in.byte() & 7) == 0;
     s.engine.stale = (in.byte() & 7) == 0;
     const int ready = in.byte() % 60;
@@ -90,6 +95,13 @@ void drive(P policy, const std::uint8_t* data, std::size_t size) {
   }
 }
 
+// a small engine (16 requests) keeps each input's first sizing quick
+llmscale::SloConfig slo_config() {
+  llmscale::SloConfig c;
+  c.max_batch = 16;
+  return c;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -104,27 +116,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       drive(llmscale::SloPolicy{llmscale::LatencyProfile::from_coefficients(
                                     llmscale::PrefillCoefficients{20, 0.1, 0,
                                                                   llmscale::PrefillCoefficients::Quadratic::sum_of_squares},
-                                    llmscale::DecodeCoefficients{10, 1e-4, 0.5})},
+                                    llmscale::DecodeCoefficients{10, 1e-4, 0.5}),
+                                slo_config()},
             data, size);
       break;
   }
   return 0;
 }
 
-#ifdef LLMSCALE_FUZZ_REPLAY
-#include <random>
-#include <vector>
-// Without libFuzzer: replay 1,000 random inputs of up to 4 KiB from a fixed seed.
-int main() {
-  std::mt19937_64 rng(20261129);
-  std::vector<std::uint8_t> buf;
-  int runs = 0;
-  for (; runs < 1000; ++runs) {
-    buf.resize(rng() % 4096);
-    for (auto& b : buf) b = static_cast<std::uint8_t>(rng());
-    LLVMFuzzerTestOneInput(buf.data(), buf.size());
-  }
-  std::printf("%d inputs replayed, none failed\n", runs);
-  return 0;
-}
-#endif
+#define LLMSCALE_FUZZ_REPLAY_RUNS 1000
+#include "fuzz/replay_main.hpp"

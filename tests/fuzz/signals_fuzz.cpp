@@ -97,20 +97,5 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   return 0;
 }
 
-#ifdef LLMSCALE_FUZZ_REPLAY
-#include <random>
-#include <vector>
-// Without libFuzzer: replay 500 random inputs of up to 4 KiB from a fixed seed.
-int main() {
-  std::mt19937_64 rng(20261129);
-  std::vector<std::uint8_t> buf;
-  int runs = 0;
-  for (; runs < 500; ++runs) {
-    buf.resize(rng() % 4096);
-    for (auto& b : buf) b = static_cast<std::uint8_t>(rng());
-    LLVMFuzzerTestOneInput(buf.data(), buf.size());
-  }
-  std::printf("%d inputs replayed, none failed\n", runs);
-  return 0;
-}
-#endif
+#define LLMSCALE_FUZZ_REPLAY_RUNS 500
+#include "fuzz/replay_main.hpp"

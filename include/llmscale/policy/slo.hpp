@@ -40,7 +40,7 @@ struct SloConfig {
   double quantile = 0.99;
   double kv_tokens = 400000;    ///< KV capacity per replica (llama2-70b TP4 on H100-80GB)
   int max_batch = 0;            ///< the engine's max batch (0: the profile's measured max, else 256)
-  int max_queue_batches = 10;   ///< a replica's queue, in batches (as llmscale-size)
+  int max_queue_batches = 10;   ///< a replica's queue, in batches (as llmscale-size; at most 10^6 requests)
   double default_input_tokens = 1024;  ///< until a request has finished
   double default_output_tokens = 256;
   double token_mix_tolerance = 0.05;   ///< recompute the capacity when the mix moves this much
@@ -70,7 +70,7 @@ class SloPolicy {
                       : profile_.measured().max_batch > 0 ? profile_.measured().max_batch
                                                           : 256),
         queue_(profile_, TokenLengths{config.default_input_tokens, config.default_output_tokens}, engine_batch_,
-               engine_batch_ * config.max_queue_batches) {
+               queue_for(engine_batch_)) {
     targets_.ttft_s = config.ttft_s;
     targets_.tpot_s = config.tpot_s;
     targets_.quantile = config.quantile;
@@ -103,6 +103,11 @@ class SloPolicy {
   [[nodiscard]] long long batch() const noexcept { return batch_; }
 
  private:
+  // a replica's queue: max_queue_batches batches, within the model's bound of 10^6
+  long long queue_for(long long batch) const noexcept {
+    return std::min<long long>(1'000'000, batch * config_.max_queue_batches);
+  }
+
   void refresh(const TokenLengths& tokens) noexcept {
     const auto moved = [&](double a, double b) { return std::fabs(a - b) > config_.token_mix_tolerance * b; };
     if (sized_ && !moved(tokens.input_tokens, tokens_.input_tokens) && !moved(tokens.output_tokens, tokens_.output_tokens)) {
@@ -116,7 +121,7 @@ class SloPolicy {
     const ReplicaCapacity cap = replica_capacity(profile_, tokens, targets_, config_.kv_tokens, engine_batch_);
     if (cap.max_batch <= 0) return;
     batch_ = cap.max_batch;
-    queue_.configure(profile_, tokens, cap.max_batch, cap.max_batch * config_.max_queue_batches);
+    queue_.configure(profile_, tokens, cap.max_batch, queue_for(cap.max_batch));
     rate_per_replica_ = queue_.max_arrival_rate(targets_);
   }
 
