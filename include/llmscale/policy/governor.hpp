@@ -242,7 +242,9 @@ inline void Governor::decide(TimePoint now, const char* policy_name, const Propo
                                                                          : current;
     if (desired != fallback) {
       desired = fallback;
-      bind(Constraint::stale_signals, "stale", "signals stale: no scale-down", desired);
+      bind(Constraint::stale_signals, "stale",
+           config_.stale_fallback == StaleFallback::floor ? "signals stale: floor, never down" : "signals stale: hold",
+           desired);
     }
   }
   // 2. scale to zero and activation
@@ -321,7 +323,7 @@ inline void Governor::decide(TimePoint now, const char* policy_name, const Propo
       bind(Constraint::cooldown, "cooldown", "scale-down cooldown", desired);
     }
   }
-  // 5. bounds (a stale hold never goes below current, even under max: max still binds)
+  // 5. bounds, last: they bind even on stale signals (a fleet above a lowered max goes down)
   if (desired < config_.min_replicas) {
     desired = config_.min_replicas;
     bind(Constraint::min_replicas, "min_replicas", "raised to min_replicas", desired);
