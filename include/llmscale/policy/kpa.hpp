@@ -34,6 +34,7 @@
 #include "llmscale/core/fleet_state.hpp"
 #include "llmscale/core/time.hpp"
 #include "llmscale/policy/detail/periodic.hpp"
+#include "llmscale/policy/detail/second_sampler.hpp"
 #include "llmscale/signals/knative_window.hpp"
 #include "llmscale/signals/snapshot.hpp"
 
@@ -82,7 +83,7 @@ class KpaPolicy {
         panic_(from_seconds(config.stable_window_s * config.panic_window_percentage / 100.0), std::chrono::seconds(1),
                config.averaging),
         periodic_(from_seconds(config.tick_s)),
-        window_seconds_(static_cast<std::int64_t>(std::ceil(config.stable_window_s))),
+        sampler_(config.stable_window_s),
         stable_window_(from_seconds(config.stable_window_s)),
         scale_down_delay_(from_seconds(config.scale_down_delay_s)),
         panic_since_(start),
@@ -94,22 +95,10 @@ class KpaPolicy {
 
   Proposal propose(TimePoint now, const Signals& s, const FleetState& fleet) noexcept {
     // the metric: one sample per second, as Knative scrapes
-    const std::int64_t second = detail::bucket_index(now, std::chrono::seconds(1));
-    if (!sampled_ || second > last_sample_) {
-      // the seconds since the last sample (a host may tick less often than Knative scrapes)
-      // hold the last value seen; this second gets the new one; at most a window's worth
-      const double concurrency = std::max(0.0, s.running_now + s.queued_now);
-      const std::int64_t from = sampled_ ? std::max(last_sample_ + 1, second - window_seconds_ + 1) : second;
-      for (std::int64_t k = from; k <= second; ++k) {
-        const TimePoint at = TimePoint(std::chrono::seconds(k));
-        const double v = k == second ? concurrency : last_value_;
-        stable_.record(at, v);
-        panic_.record(at, v);
-      }
-      last_value_ = concurrency;
-      sampled_ = true;
-      last_sample_ = second;
-    }
+    sampler_.sample(now, std::max(0.0, s.running_now + s.queued_now), [this](TimePoint at, double v) {
+      stable_.record(at, v);
+      panic_.record(at, v);
+    });
     if (!periodic_.due(now)) return periodic_.last();
     const int ready = std::max(1, fleet.ready());
     if (first_) {  // starting in panic: no scale-down below what is ready now
@@ -162,14 +151,11 @@ class KpaPolicy {
   KnativeWindow stable_;
   KnativeWindow panic_;
   detail::Periodic periodic_;
-  std::int64_t window_seconds_;
+  detail::SecondSampler sampler_;
   Duration stable_window_, scale_down_delay_;
   TimePoint panic_since_;
   bool panicking_ = false;
   bool first_ = true;
-  bool sampled_ = false;
-  std::int64_t last_sample_ = 0;
-  double last_value_ = 0;
   int max_panic_pods_ = 0;
   std::vector<std::pair<TimePoint, int>> delay_slots_;
   std::size_t delay_next_ = 0, delay_count_ = 0;

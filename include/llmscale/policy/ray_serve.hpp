@@ -25,6 +25,7 @@
 #include "llmscale/core/decision.hpp"
 #include "llmscale/core/fleet_state.hpp"
 #include "llmscale/core/time.hpp"
+#include "llmscale/policy/detail/second_sampler.hpp"
 #include "llmscale/signals/knative_window.hpp"
 #include "llmscale/signals/snapshot.hpp"
 
@@ -57,7 +58,7 @@ class RayServePolicy {
   explicit RayServePolicy(const RayServeConfig& config = {})
       : config_((require_valid(config), config)),
         ongoing_(from_seconds(config.look_back_period_s)),
-        window_seconds_(static_cast<std::int64_t>(std::ceil(config.look_back_period_s))),
+        sampler_(config.look_back_period_s),
         upscale_delay_(from_seconds(config.upscale_delay_s)),
         downscale_delay_(from_seconds(config.downscale_delay_s)) {}
 
@@ -65,19 +66,8 @@ class RayServePolicy {
   [[nodiscard]] const RayServeConfig& config() const noexcept { return config_; }
 
   Proposal propose(TimePoint now, const Signals& s, const FleetState& fleet) noexcept {
-    const std::int64_t second = detail::bucket_index(now, std::chrono::seconds(1));
-    if (!sampled_ || second > last_sample_) {
-      // the seconds since the last sample hold the last value seen; this second gets the new
-      // one (at most a window's worth)
-      const double ongoing_now = std::max(0.0, s.running_now + s.queued_now);
-      const std::int64_t from = sampled_ ? std::max(last_sample_ + 1, second - window_seconds_ + 1) : second;
-      for (std::int64_t k = from; k <= second; ++k) {
-        ongoing_.record(TimePoint(std::chrono::seconds(k)), k == second ? ongoing_now : last_value_);
-      }
-      last_value_ = ongoing_now;
-      sampled_ = true;
-      last_sample_ = second;
-    }
+    sampler_.sample(now, std::max(0.0, s.running_now + s.queued_now),
+                    [this](TimePoint at, double v) { ongoing_.record(at, v); });
     const double ongoing = ongoing_.average(now);
     const double wanted = ongoing / config_.target_ongoing_requests;
     const int cur = fleet.current();
@@ -114,11 +104,8 @@ class RayServePolicy {
  private:
   RayServeConfig config_;
   KnativeWindow ongoing_;
-  std::int64_t window_seconds_;
+  detail::SecondSampler sampler_;
   Duration upscale_delay_, downscale_delay_;
-  bool sampled_ = false;
-  std::int64_t last_sample_ = 0;
-  double last_value_ = 0;
   int streak_ = 0;  // +1 up, -1 down, 0 none
   TimePoint streak_since_{};
 };
