@@ -29,6 +29,7 @@ std::vector<llmscale::Signals> make_signals() {
     s.engines.unsaturated_queue_total = 6;
     s.mean_prompt_tokens = 1155 + 20 * u(rng);  // a steady mix: within the 5 % recompute band
     s.mean_output_tokens = 211 + 5 * u(rng);
+    s.queue_wait_p99_s = 0.5 + u(rng);  // around the PID's 1 s target
   }
   return out;
 }
@@ -74,11 +75,31 @@ void Policy_LlmdSaturation_tick(benchmark::State& state) { tick(state, llmscale:
 BENCHMARK(Policy_LlmdSaturation_tick)->Name("Policy/LlmdSaturation/tick");
 
 // The SLO policy on a steady token mix (its per-replica rate computed once, on the first tick).
-void Policy_Slo_tick(benchmark::State& state) {
-  tick(state, llmscale::SloPolicy{llmscale::LatencyProfile::from_coefficients(
-                  llmscale::PrefillCoefficients{45.0, 0.107, 1e-7, llmscale::PrefillCoefficients::Quadratic::sum_of_squares},
-                  llmscale::DecodeCoefficients{28.8, 1e-4, 0.26})});
+llmscale::SloPolicy slo_policy() {
+  return llmscale::SloPolicy{llmscale::LatencyProfile::from_coefficients(
+      llmscale::PrefillCoefficients{45.0, 0.107, 1e-7, llmscale::PrefillCoefficients::Quadratic::sum_of_squares},
+      llmscale::DecodeCoefficients{28.8, 1e-4, 0.26})};
 }
+void Policy_Slo_tick(benchmark::State& state) { tick(state, slo_policy()); }
 BENCHMARK(Policy_Slo_tick)->Name("Policy/Slo/tick");
+
+// The PID alone: a fixed feed-forward, the p99 queue wait varying around its target.
+void Policy_Pid_tick(benchmark::State& state) {
+  llmscale::PidConfig c;
+  c.kd = 5;  // every term computed
+  tick(state, llmscale::PidPolicy<llmscale::FixedFeedForward>{{8}, c});
+}
+BENCHMARK(Policy_Pid_tick)->Name("Policy/Pid/tick");
+
+// The predictive policy with a 20-minute cold start (a 21-bucket plan): a tick a second, so a
+// bucket closes every 60 iterations and the three forecasters' updates, the scoring, the
+// autoregressive refits (every 10 buckets) and the plan are amortised over them. Run long
+// enough (min time 2 s: a day and a half of ticks) that Holt-Winters passes its first season.
+void Policy_Predictive_tick(benchmark::State& state) {
+  llmscale::PredictiveConfig c;
+  c.cold_start_s = 1200;
+  tick(state, llmscale::PredictivePolicy<>{slo_policy(), c});
+}
+BENCHMARK(Policy_Predictive_tick)->Name("Policy/Predictive/tick")->MinTime(2.0);
 
 }  // namespace

@@ -1,7 +1,7 @@
 // Fuzz target: random tick sequences (any times, any signal values, stale or not, any fleet)
-// through every anchor policy composed with the governor. It fails if a decision leaves
-// [min_replicas, max_replicas], scales down on stale signals, or anything crashes (run under
-// ASan/UBSan).
+// through every policy (the anchors, llmscale-slo, -pid and -predictive) composed with the
+// governor. It fails if a decision leaves [min_replicas, max_replicas], scales down on stale
+// signals, or anything crashes (run under ASan/UBSan).
 //
 // Built two ways: with clang's -fsanitize=fuzzer as llmscale-fuzz-policy (CI runs it for 60 s),
 // and everywhere as a plain test that replays a fixed set of random inputs.
@@ -72,6 +72,8 @@ void drive(P policy, const std::uint8_t* data, std::size_t size) {
     s.engines.queue_length_mean = in.value(20);
     s.engines.unsaturated_kv_use_sum = in.value(40);
     s.engines.unsaturated_queue_total = in.byte();
+    s.queue_wait_p99_s = in.value(5);
+    s.ttft_p99_s = in.value(10);
     if ((in.byte() & 15) == 0) {  // the token mix changes now and then (each change re-sizes llmscale-slo)
       prompt_tokens = in.value(4000);
       output_tokens = in.value(500);
@@ -101,25 +103,39 @@ llmscale::SloConfig slo_config() {
   c.max_batch = 16;
   return c;
 }
+llmscale::SloPolicy slo_policy() {
+  return llmscale::SloPolicy{
+      llmscale::LatencyProfile::from_coefficients(
+          llmscale::PrefillCoefficients{20, 0.1, 0, llmscale::PrefillCoefficients::Quadratic::sum_of_squares},
+          llmscale::DecodeCoefficients{10, 1e-4, 0.5}),
+      slo_config()};
+}
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 2) return 0;
-  switch (data[0] % 6) {
+  switch (data[0] % 8) {
     case 0: drive(llmscale::HpaPolicy{}, data, size); break;
     case 1: drive(llmscale::KpaPolicy{llmscale::KpaConfig{}, llmscale::at_seconds(0)}, data, size); break;
     case 2: drive(llmscale::RayServePolicy{}, data, size); break;
     case 3: drive(llmscale::AibrixApaPolicy{}, data, size); break;
     case 4: drive(llmscale::LlmdSaturationPolicy{}, data, size); break;
-    default:
-      drive(llmscale::SloPolicy{llmscale::LatencyProfile::from_coefficients(
-                                    llmscale::PrefillCoefficients{20, 0.1, 0,
-                                                                  llmscale::PrefillCoefficients::Quadratic::sum_of_squares},
-                                    llmscale::DecodeCoefficients{10, 1e-4, 0.5}),
-                                slo_config()},
-            data, size);
+    case 5: drive(slo_policy(), data, size); break;
+    case 6: {
+      llmscale::PidConfig pid;
+      pid.signal = static_cast<llmscale::PidSignal>(data[size - 1] % 3);
+      pid.kd = 5;
+      drive(llmscale::PidPolicy<>{slo_policy(), pid}, data, size);
       break;
+    }
+    default: {
+      llmscale::PredictiveConfig predictive;
+      predictive.bucket_s = 10;  // buckets close within short inputs
+      predictive.cold_start_s = 120;
+      drive(llmscale::PredictivePolicy<>{slo_policy(), predictive}, data, size);
+      break;
+    }
   }
   return 0;
 }

@@ -1,8 +1,9 @@
-// Every anchor policy with the governor over thousands of random signal sequences: the
+// Every policy (the anchors and llmscale's own) with the governor over thousands of random signal sequences: the
 // decision stays within [min, max], respects the rate limits and the scale-down stabilization
 // window, never scales down on stale signals, is deterministic; ticking allocates nothing.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <deque>
 #include <random>
 #include <vector>
@@ -38,6 +39,8 @@ Signals random_signals(std::mt19937_64& rng) {
   const auto& mix = mixes[static_cast<std::size_t>(rng() % 1000 < 5 ? rng() % 3 : 0)];
   s.mean_prompt_tokens = mix[0];
   s.mean_output_tokens = mix[1];
+  s.queue_wait_p99_s = u(rng) < 0.01 ? std::nan("") : 3 * u(rng) * u(rng);  // now and then unusable
+  s.ttft_p99_s = s.queue_wait_p99_s + 0.3;
   s.requests.stale = u(rng) < 0.05;
   s.engine.stale = u(rng) < 0.05;
   return s;
@@ -123,7 +126,7 @@ void check_properties(const char* name, P policy) {
 
 }  // namespace
 
-TEST_CASE("property: every anchor with the governor over random signal sequences") {
+TEST_CASE("property: every policy with the governor over random signal sequences") {
   check_properties("hpa", llmscale::HpaPolicy{});
   llmscale::KpaConfig kpa;
   kpa.container_concurrency = 16;
@@ -132,29 +135,38 @@ TEST_CASE("property: every anchor with the governor over random signal sequences
   check_properties("aibrix-apa", llmscale::AibrixApaPolicy{});
   check_properties("llmd-saturation", llmscale::LlmdSaturationPolicy{});
   check_properties("llmscale-slo", llmscale::SloPolicy{simple_profile()});
+  check_properties("llmscale-pid", llmscale::PidPolicy<>{llmscale::SloPolicy{simple_profile()}});
+  llmscale::PredictiveConfig predictive;
+  predictive.bucket_s = 5;  // buckets close often within 600 ticks
+  check_properties("llmscale-predictive", llmscale::PredictivePolicy<>{llmscale::SloPolicy{simple_profile()}, predictive});
 }
 
 namespace {
 template <class P>
-std::size_t allocations_per_ticks(P policy) {
+std::size_t allocations_per_ticks(P policy, int seconds_per_tick = 1) {
   llmscale::Autoscaler<P> scaler(std::move(policy), llmscale::GovernorConfig{}, at_seconds(0));
   std::mt19937_64 rng(3);
   std::vector<Signals> signals;
   for (int i = 0; i < 500; ++i) signals.push_back(random_signals(rng));
   FleetState fleet(5);
   const llmscale_test::AllocationCounter counter;
-  for (int i = 0; i < 500; ++i) (void)scaler.tick(at_seconds(i), signals[static_cast<std::size_t>(i)], fleet);
+  for (int i = 0; i < 500; ++i) {
+    (void)scaler.tick(at_seconds(i * seconds_per_tick), signals[static_cast<std::size_t>(i)], fleet);
+  }
   return static_cast<std::size_t>(counter.count());
 }
 }  // namespace
 
-TEST_CASE("ticking any anchor with the governor allocates nothing") {
+TEST_CASE("ticking any policy with the governor allocates nothing") {
   CHECK(allocations_per_ticks(llmscale::HpaPolicy{}) == 0);
   CHECK(allocations_per_ticks(llmscale::KpaPolicy{llmscale::KpaConfig{}, at_seconds(0)}) == 0);
   CHECK(allocations_per_ticks(llmscale::RayServePolicy{}) == 0);
   CHECK(allocations_per_ticks(llmscale::AibrixApaPolicy{}) == 0);
   CHECK(allocations_per_ticks(llmscale::LlmdSaturationPolicy{}) == 0);
   CHECK(allocations_per_ticks(llmscale::SloPolicy{simple_profile()}) == 0);  // token-mix changes included
+  CHECK(allocations_per_ticks(llmscale::PidPolicy<>{llmscale::SloPolicy{simple_profile()}}) == 0);
+  // a bucket closes every tick: 500 forecaster updates, autoregressive refits and plans
+  CHECK(allocations_per_ticks(llmscale::PredictivePolicy<>{llmscale::SloPolicy{simple_profile()}}, 60) == 0);
 }
 
 TEST_CASE("policy configs: validate() names the field, constructors throw") {

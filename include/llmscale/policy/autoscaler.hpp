@@ -8,7 +8,8 @@
 //     // act on d.desired_replicas; log d.format_json_to(buf, size)
 //
 // A tick whose `now` is earlier than the last is ignored and counted; the previous decision
-// stands (binding: ignored_tick). Signals are stale when the request source or the engine
+// stands (binding: ignored_tick). A policy with `observe(const Decision&)` sees each governed
+// decision (see observe_decision). Signals are stale when the request source or the engine
 // source says so (SignalHealth); demand is any arrival or any request in flight.
 #ifndef LLMSCALE_POLICY_AUTOSCALER_HPP
 #define LLMSCALE_POLICY_AUTOSCALER_HPP
@@ -52,6 +53,7 @@ class Autoscaler {
     }
     const Proposal p = policy_.propose(now, signals, fleet);
     governor_.decide(now, policy_.name(), p, fleet, signal_state(signals), last_);
+    observe_decision(policy_, last_);
     return last_;
   }
 

@@ -71,6 +71,22 @@ concept Policy = requires(P& p, const P& cp, TimePoint now, const Signals& signa
 };
 #endif
 
+namespace detail {
+template <class P, class = void>
+struct has_observe : std::false_type {};
+template <class P>
+struct has_observe<P, std::void_t<decltype(std::declval<P&>().observe(std::declval<const Decision&>()))>>
+    : std::true_type {};
+}  // namespace detail
+
+/// Calls `policy.observe(decision)` when the policy has one: a policy that wants to see the
+/// governed decision of its own proposal (the PID's back-calculation) declares
+/// `void observe(const llmscale::Decision&) noexcept`; the Autoscaler calls it every tick.
+template <class P>
+void observe_decision(P& policy, const Decision& d) noexcept {
+  if constexpr (detail::has_observe<P>::value) policy.observe(d);
+}
+
 LLMSCALE_NAMESPACE_END
 
 #endif  // LLMSCALE_POLICY_POLICY_HPP

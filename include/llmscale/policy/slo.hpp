@@ -80,21 +80,36 @@ class SloPolicy {
   [[nodiscard]] const SloConfig& config() const noexcept { return config_; }
 
   Proposal propose(TimePoint, const Signals& s, const FleetState& fleet) noexcept {
-    const TokenLengths tokens = s.mean_prompt_tokens >= 1 && s.mean_output_tokens >= 1
-                                    ? TokenLengths{std::min(s.mean_prompt_tokens, 1e7), std::min(s.mean_output_tokens, 1e7)}
-                                    : TokenLengths{config_.default_input_tokens, config_.default_output_tokens};
-    refresh(tokens);
     Proposal p{name(), fleet.current(), std::numeric_limits<double>::quiet_NaN(), "sized for the SLO"};
-    if (rate_per_replica_ <= 0) {
+    const double raw = replicas_for(s.arrival_rate, s.queued_now, tokens_of(s));
+    if (!std::isfinite(raw)) {
       p.reason = "no replica meets the targets with this profile: no change";
       return p;
     }
-    const double load = std::max(0.0, s.arrival_rate) / rate_per_replica_;
-    const double backlog = std::max(0.0, s.queued_now) / (rate_per_replica_ * config_.ttft_s);
-    p.raw = load + backlog;
+    p.raw = raw;
     p.replicas = static_cast<int>(std::min(1e6, std::ceil(p.raw - 1e-9)));
-    if (backlog >= 0.5) p.reason = "sized for the SLO, draining the queue within the TTFT target";
+    if (std::max(0.0, s.queued_now) / (rate_per_replica_ * config_.ttft_s) >= 0.5) {
+      p.reason = "sized for the SLO, draining the queue within the TTFT target";
+    }
     return p;
+  }
+
+  /// The unrounded replicas for `arrival_rate` (req/s) with `queued` requests waiting and the
+  /// token mix `tokens` (re-sizing a replica when the mix moved beyond the tolerance); NaN when
+  /// no replica meets the targets. Negative or non-finite inputs count as 0.
+  double replicas_for(double arrival_rate, double queued, const TokenLengths& tokens) noexcept {
+    refresh(tokens);
+    if (rate_per_replica_ <= 0) return std::numeric_limits<double>::quiet_NaN();
+    const auto nonneg = [](double v) { return std::isfinite(v) && v > 0 ? v : 0.0; };
+    return std::min(1e6, nonneg(arrival_rate) / rate_per_replica_ +
+                             nonneg(queued) / (rate_per_replica_ * config_.ttft_s));
+  }
+
+  /// The token mix a snapshot shows (the defaults until a request has finished).
+  [[nodiscard]] TokenLengths tokens_of(const Signals& s) const noexcept {
+    return s.mean_prompt_tokens >= 1 && s.mean_output_tokens >= 1
+               ? TokenLengths{std::min(s.mean_prompt_tokens, 1e7), std::min(s.mean_output_tokens, 1e7)}
+               : TokenLengths{config_.default_input_tokens, config_.default_output_tokens};
   }
 
   /// Requests per second one replica takes within the targets for the current token mix.
