@@ -1,7 +1,9 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <cmath>
 #include <limits>
+#include <random>
 
 #include "llmscale/core/time.hpp"
 
@@ -33,4 +35,17 @@ TEST_CASE("MonotonicGuard ignores and counts times that go backwards") {
   CHECK(guard.accept(llmscale::at_seconds(3.0)));
   CHECK(guard.rejected() == 1);
   CHECK(guard.last() == llmscale::at_seconds(3.0));
+}
+
+TEST_CASE("from_seconds rounds as std::llround does, over 100,000 random values and the halves") {
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> exponent(-12, 9);
+  std::uniform_int_distribution<int> sign(0, 1);
+  for (int i = 0; i < 100000; ++i) {
+    const double s = (sign(rng) ? 1 : -1) * std::pow(10.0, exponent(rng));
+    REQUIRE(llmscale::from_seconds(s).count() == std::llround(s * 1e9));
+  }
+  for (const double half : {0.5e-9, 1.5e-9, 2.5e-9, -0.5e-9, -2.5e-9, 0.49999999999999994e-9}) {
+    CHECK(llmscale::from_seconds(half).count() == std::llround(half * 1e9));
+  }
 }

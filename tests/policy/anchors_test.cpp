@@ -186,3 +186,23 @@ TEST_CASE("llm-d saturation: +1 on low spare capacity, -1 only if one fewer keep
   CHECK(once(4, 1, 3 * 0.2, 0, fleet(4)) == 4);  // a saturated replica: no scale-down
   CHECK(once(4, 4, 0, 0, fleet(4, 1)) == 5);     // starting: wait (5 = current, ready + starting)
 }
+
+TEST_CASE("HPA on GPU metrics the host sets: busy fraction and memory, as per-replica averages") {
+  llmscale::HpaConfig c;
+  c.metric_1 = llmscale::HpaMetric::gpu_busy;
+  c.target_1 = 0.7;
+  Signals s;
+  s.engines.replicas_reporting = 4;  // engine gauges are not what it reads
+  s.engines.kv_utilization = 0.1;
+  // no GPU metrics set: no data, no proposal of its own
+  CHECK(llmscale::HpaPolicy(c).propose(at_seconds(0), s, fleet(4)).replicas == 4);
+  s.gpu.replicas_reporting = 4;
+  s.gpu.busy_fraction = 0.9;  // ratio 1.286: ceil(1.286 x 4) = ceil(5.14) = 6
+  CHECK(llmscale::HpaPolicy(c).propose(at_seconds(0), s, fleet(4)).replicas == 6);
+  // memory held at 0.9 whatever the load (preallocated KV) against 0.8: never below the fleet
+  c.metric_1 = llmscale::HpaMetric::gpu_memory;
+  c.target_1 = 0.8;
+  s.gpu.memory_fraction = 0.9;  // ratio 1.125: ceil(4.5) = 5
+  CHECK(llmscale::HpaPolicy(c).propose(at_seconds(0), s, fleet(4)).replicas == 5);
+  CHECK(llmscale::set_config(c, "metric_2=gpu_busy") == std::nullopt);
+}

@@ -42,7 +42,12 @@ inline Duration from_seconds(double s) noexcept {
   constexpr auto lo = static_cast<double>(std::numeric_limits<Duration::rep>::min());
   if (ticks >= hi) return Duration::max();
   if (ticks <= lo) return Duration::min();
-  return Duration(static_cast<Duration::rep>(std::llround(ticks)));
+  // round half away from zero, as std::llround (a libm call) would: the truncation's remainder
+  // is exact below 2^53, and above it every double is already whole
+  auto whole = static_cast<Duration::rep>(ticks);
+  const double rest = ticks - static_cast<double>(whole);
+  whole += rest >= 0.5 ? 1 : rest <= -0.5 ? -1 : 0;
+  return Duration(whole);
 }
 
 /// A virtual time point `s` seconds after the clock's epoch (tests, the simulator, examples).

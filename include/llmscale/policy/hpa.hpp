@@ -7,7 +7,8 @@
 // HPA's behaviour: 300 s scale-down stabilization, 4 pods or 100 % per 15 s up, 100 % per
 // 15 s down) for the whole HPA.
 //
-// Per-replica metrics (engine gauges: KV utilisation, batch occupancy, queue length), as the
+// Per-replica metrics (engine gauges: KV utilisation, batch occupancy, queue length; GPU busy
+// and memory fractions from Signals::gpu, which the host sets), as the
 // HPA's Pods/Resource metrics: ratio = average over reporting replicas / target; within
 // [1 - tolerance_down, 1 + tolerance_up] nothing changes; else ceil(ratio x reporting). Ready
 // replicas that report nothing count at the target on a scale-down and as 0 on a scale-up;
@@ -44,18 +45,22 @@ enum class HpaMetric : std::uint8_t {
   concurrency,      ///< total: time-weighted requests in the system (AverageValue)
   queued,           ///< total: time-weighted requests queued (AverageValue)
   arrival_rate,     ///< total: requests per second (AverageValue)
+  gpu_busy,         ///< per replica: GPU busy fraction (Signals::gpu, set by the host)
+  gpu_memory,       ///< per replica: GPU memory use fraction (Signals::gpu)
 };
 
 struct HpaConfig {
   static constexpr const char* config_name = "hpa";
-  static constexpr std::array<EnumName<HpaMetric>, 7> metric_names{
+  static constexpr std::array<EnumName<HpaMetric>, 9> metric_names{
       {{"none", HpaMetric::none},
        {"kv_utilization", HpaMetric::kv_utilization},
        {"batch_occupancy", HpaMetric::batch_occupancy},
        {"queue_length", HpaMetric::queue_length},
        {"concurrency", HpaMetric::concurrency},
        {"queued", HpaMetric::queued},
-       {"arrival_rate", HpaMetric::arrival_rate}}};
+       {"arrival_rate", HpaMetric::arrival_rate},
+       {"gpu_busy", HpaMetric::gpu_busy},
+       {"gpu_memory", HpaMetric::gpu_memory}}};
 
   HpaMetric metric_1 = HpaMetric::batch_occupancy;
   double target_1 = 0.7;
@@ -145,10 +150,13 @@ class HpaPolicy {
       return static_cast<int>(std::min(1e6, std::ceil(raw)));
     }
     const FleetGauges& g = s.engines;
-    const int reporting = g.replicas_reporting;
+    const bool gpu = metric == HpaMetric::gpu_busy || metric == HpaMetric::gpu_memory;
+    const int reporting = gpu ? s.gpu.replicas_reporting : g.replicas_reporting;
     if (reporting == 0) return -1;
     const double value = metric == HpaMetric::kv_utilization    ? g.kv_utilization
                          : metric == HpaMetric::batch_occupancy ? g.batch_occupancy
+                         : metric == HpaMetric::gpu_busy        ? s.gpu.busy_fraction
+                         : metric == HpaMetric::gpu_memory      ? s.gpu.memory_fraction
                                                                 : g.queue_length_mean;
     const double ratio = value / target;
     const int missing = std::max(0, fleet.ready() - reporting);

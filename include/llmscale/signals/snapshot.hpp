@@ -33,6 +33,14 @@ struct SignalHealth {
   std::uint64_t dropped_stale = 0;    ///< samples dropped as too old or out of order (since start)
 };
 
+/// GPU metrics the host reads itself (DCGM, NVML, the CUDA sampler) and sets on its copy of the
+/// snapshot; SignalCollector leaves them empty. What the utilisation-based HPA baselines scale on.
+struct GpuGauges {
+  int replicas_reporting = 0;   ///< replicas whose GPU metrics are in the means (0: none known)
+  double busy_fraction = 0;     ///< mean share of the last interval the GPU ran work (DCGM GR_ENGINE_ACTIVE)
+  double memory_fraction = 0;   ///< mean memory in use / total (DCGM FB_USED / FB_TOTAL)
+};
+
 /// One tick's view of the load.
 struct Signals {
   TimePoint at{};
@@ -60,6 +68,7 @@ struct Signals {
   double ttft_p99_s = 0;
   // ---- engines, from EngineGauges -------------------------------------------------------------
   FleetGauges engines;  ///< queue length mean/max, batch occupancy, KV use, saturated replicas
+  GpuGauges gpu;        ///< set by the host when it reads GPU metrics
   // ---- health ---------------------------------------------------------------------------------
   SignalHealth requests;
   SignalHealth queue_wait;

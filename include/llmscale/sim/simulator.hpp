@@ -1,0 +1,566 @@
+// llmscale: autoscaling policies for LLM inference serving.
+// SPDX-License-Identifier: Apache-2.0
+//
+// simulate(): one policy over one request stream under SIMULATION.md's rules.
+//   router   each arrival goes to the ready replica with the fewest outstanding requests among
+//            those that can admit it; while none can, requests wait in a FIFO router queue
+//            (optionally bounded: a request arriving to a full queue is rejected, an SLO miss);
+//            a prompt larger than a replica's whole KV cache can never run and is rejected
+//   replicas ReplicaEngine (continuous batching, chunked prefill, KV admission, preemption;
+//            a preempted request goes back to the head of the router queue to be recomputed:
+//            its prompt plus the tokens it generated are prefilled again, its first token
+//            stays when it was)
+//   lifecycle a replica asked for is ready cold_start_s later and billed from the request;
+//            a scale-down cancels starting replicas first (newest first, billed until then),
+//            then drains the ready ones with the fewest outstanding requests (no new work,
+//            billed until the last finishes)
+//   control  every tick_s the simulator feeds the same Recorder, EngineGauges and
+//            SignalCollector a real server uses (plus the GPU busy and memory fractions the
+//            HPA baselines need) and FleetState to an Autoscaler<P>, and carries out its decision;
+//            a replica's queue gauge is its requests still prefilling plus an even share of the
+//            router queue, so engine-queue policies see requests waiting in the router
+//   measured TTFT = first token - arrival, TPOT = (end - first token) / (output - 1), a request
+//            meets the SLO with TTFT <= slo_ttft_s and TPOT <= slo_tpot_s; attainment = met /
+//            arrived. The run goes on after the last arrival, ticks included, until every
+//            request has finished.
+// Times are seconds from the stream's first request; the signals' clock is that plus 1 s.
+#ifndef LLMSCALE_SIM_SIMULATOR_HPP
+#define LLMSCALE_SIM_SIMULATOR_HPP
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <queue>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "llmscale/core/abi.hpp"
+#include "llmscale/core/fleet_state.hpp"
+#include "llmscale/core/time.hpp"
+#include "llmscale/model/latency_profile.hpp"
+#include "llmscale/model/replica_capacity.hpp"
+#include "llmscale/policy/autoscaler.hpp"
+#include "llmscale/signals/snapshot.hpp"
+#include "llmscale/sim/replica.hpp"
+#include "llmscale/sim/trace.hpp"
+
+LLMSCALE_NAMESPACE_BEGIN
+
+struct SimConfig {
+  long long max_batch = 64;        ///< per replica
+  double kv_tokens = 400000;       ///< per replica
+  long long chunk_tokens = 2048;   ///< prefill chunk
+  bool exact_steps = false;        ///< step every iteration instead of the closed form
+  int gpus_per_replica = 4;        ///< tensor parallelism, for GPU-hours
+  double cold_start_s = 300;       ///< request to ready
+  double tick_s = 1;
+  double slo_ttft_s = 2;
+  double slo_tpot_s = 0.1;
+  long long router_queue_limit = 0;  ///< 0: unbounded
+  double gpu_memory_fraction = 0.9;  ///< what a ready replica reports (weights + preallocated KV)
+  bool keep_timeseries = false;
+  double max_drain_s = 7 * 86400.0;  ///< after the last arrival, a run stops (what is left counts as rejected)
+};
+
+/// One tick of a run, for --timeseries.
+struct SimTick {
+  double t = 0;
+  long long arrivals = 0;  ///< since the previous tick
+  long long queue = 0;     ///< router queue
+  int ready = 0, starting = 0, desired = 0;
+};
+
+struct SimResult {
+  std::string policy;
+  long long requests = 0, completed = 0, rejected = 0, preempted = 0, met = 0;
+  double slo_attainment = 0;
+  double ttft_p50 = 0, ttft_p99 = 0, tpot_p99 = 0;
+  double ttft_mean = 0, tpot_p50 = 0;
+  double gpu_hours = 0;
+  long long scale_events = 0;
+  double duration_s = 0;  ///< first arrival to the last request's end
+  long long unfinished = 0;  ///< left when max_drain_s ran out (counted in rejected)
+  int initial_replicas = 0;
+  std::vector<SimTick> series;
+};
+
+/// Replicas Little's law gives for `rate` requests/s of the given mix: the load over what one
+/// replica completes at its max batch (at least 1).
+[[nodiscard]] inline int littles_law_replicas(const LatencyProfile& profile, double rate, const TokenLengths& tokens,
+                                              long long max_batch) {
+  const double per_replica = batch_throughput(profile, tokens, static_cast<double>(max_batch));
+  if (!(per_replica > 0) || !(rate > 0)) return 1;
+  return static_cast<int>(std::clamp(std::ceil(rate / per_replica), 1.0, 1e6));
+}
+
+namespace detail {
+
+// The q-quantile (nearest rank) of `v` (reordered); 0 when empty.
+inline double nearest_rank(std::vector<float>& v, double q) {
+  if (v.empty()) return 0.0;
+  auto k = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
+  k = std::clamp<std::size_t>(k, 1, v.size()) - 1;
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
+  return v[k];
+}
+
+// A min-heap of replicas by their next event time, one entry per replica (set() moves it).
+class ReplicaEventHeap {
+ public:
+  void set(std::size_t r, double t) {
+    if (r >= pos_.size()) pos_.resize(r + 1, -1);
+    if (!(t < std::numeric_limits<double>::infinity())) {
+      erase(r);
+      return;
+    }
+    if (pos_[r] < 0) {
+      pos_[r] = static_cast<std::ptrdiff_t>(heap_.size());
+      heap_.push_back(Entry{t, r});
+      up(heap_.size() - 1);
+      return;
+    }
+    const auto i = static_cast<std::size_t>(pos_[r]);
+    const double old = heap_[i].t;
+    if (t == old) return;
+    heap_[i].t = t;
+    if (t < old) {
+      up(i);
+    } else {
+      down(i);
+    }
+  }
+  [[nodiscard]] std::size_t top() const noexcept { return heap_.front().r; }
+  [[nodiscard]] double top_time() const noexcept {
+    return heap_.empty() ? std::numeric_limits<double>::infinity() : heap_.front().t;
+  }
+
+ private:
+  struct Entry {
+    double t;
+    std::size_t r;
+  };
+  void erase(std::size_t r) {
+    if (pos_[r] < 0) return;
+    const auto i = static_cast<std::size_t>(pos_[r]);
+    pos_[r] = -1;
+    const Entry last = heap_.back();
+    heap_.pop_back();
+    if (i == heap_.size()) return;
+    heap_[i] = last;
+    pos_[last.r] = static_cast<std::ptrdiff_t>(i);
+    up(i);
+    down(static_cast<std::size_t>(pos_[last.r]));
+  }
+  // ties by replica index, so the order of events never depends on the heap's history
+  static bool before(const Entry& a, const Entry& b) noexcept { return a.t < b.t || (a.t == b.t && a.r < b.r); }
+  void up(std::size_t i) noexcept {
+    const Entry e = heap_[i];
+    while (i > 0) {
+      const std::size_t parent = (i - 1) / 2;
+      if (!before(e, heap_[parent])) break;
+      heap_[i] = heap_[parent];
+      pos_[heap_[i].r] = static_cast<std::ptrdiff_t>(i);
+      i = parent;
+    }
+    heap_[i] = e;
+    pos_[e.r] = static_cast<std::ptrdiff_t>(i);
+  }
+  void down(std::size_t i) noexcept {
+    const Entry e = heap_[i];
+    const std::size_t n = heap_.size();
+    for (;;) {
+      std::size_t child = 2 * i + 1;
+      if (child >= n) break;
+      if (child + 1 < n && before(heap_[child + 1], heap_[child])) ++child;
+      if (!before(heap_[child], e)) break;
+      heap_[i] = heap_[child];
+      pos_[heap_[i].r] = static_cast<std::ptrdiff_t>(i);
+      i = child;
+    }
+    heap_[i] = e;
+    pos_[e.r] = static_cast<std::ptrdiff_t>(i);
+  }
+  std::vector<Entry> heap_;
+  std::vector<std::ptrdiff_t> pos_;
+};
+
+template <class P, class Source>
+class Simulation {
+ public:
+  Simulation(P policy, const GovernorConfig& governor, Source& source, const LatencyProfile& profile,
+             const SimConfig& config, int initial_replicas)
+      : config_(config),
+        profile_(&profile),
+        source_(&source),
+        collector_(signals_config(config, governor), epoch()),
+        scaler_(std::move(policy), governor, epoch()),
+        slots_free_(),
+        engine_config_{config.max_batch, config.kv_tokens, config.chunk_tokens, config.exact_steps} {
+    for (int s = signals_config(config, governor).replica_slots; s > 0; --s) slots_free_.push_back(s - 1);
+    result_.policy = scaler_.policy().name();
+    result_.initial_replicas = initial_replicas;
+    for (int i = 0; i < initial_replicas; ++i) {
+      const std::size_t r = new_replica(0.0);
+      make_ready(r, 0.0);
+    }
+    fleet_ = FleetState(initial_replicas);
+  }
+
+  SimResult run() {
+    have_next_ = source_->next(next_);
+    double tick = 0;
+    while (true) {
+      const double t_arrival = have_next_ ? next_.arrival_s : ReplicaEngine::never;
+      const double t_ready = starting_.empty() ? ReplicaEngine::never : replicas_[starting_.front()].ready_at;
+      const double t_replica = next_replica_event();
+      const double t = std::min({t_arrival, t_ready, t_replica, tick});
+      if (t == t_replica && t_replica < ReplicaEngine::never) {
+        const std::size_t r = events_.top();
+        replicas_[r].engine->step(*this);
+        after_engine_change(r, t);
+        if (!router_.empty()) drain_router(t);
+      } else if (t == t_ready && t_ready < ReplicaEngine::never) {
+        const std::size_t r = starting_.front();
+        starting_.pop_front();
+        fleet_.mark_ready(1);
+        make_ready(r, t);
+        drain_router(t);
+      } else if (t == t_arrival && have_next_) {
+        arrive(next_, t);
+        have_next_ = source_->next(next_);
+      } else {
+        if (!have_next_ && in_flight_ == 0) break;
+        if (!have_next_ && tick > last_arrival_ + config_.max_drain_s) {
+          // a fleet that never serves what is left (a policy that keeps it at zero): what is
+          // still waiting counts as rejected, so nothing goes missing from the totals
+          result_.rejected += in_flight_;
+          result_.unfinished = in_flight_;
+          break;
+        }
+        control(tick);
+        tick += config_.tick_s;
+      }
+    }
+    finish(tick);
+    return std::move(result_);
+  }
+
+  // ---- the engines' sink ----------------------------------------------------------------------
+  void first_token(SimRequest& q, double t) {
+    if (q.first_token >= 0) return;  // recomputed after a preemption: its first token stands
+    q.first_token = t;
+    collector_.recorder().first_token(at(t), from_seconds(t - q.arrival));
+  }
+  void finished(const SimRequest& q, double t) {
+    const double ttft = q.first_token - q.arrival;
+    const double tpot = q.output > 1 ? (t - q.first_token) / static_cast<double>(q.output - 1) : 0.0;
+    ttft_.push_back(static_cast<float>(ttft));
+    tpot_.push_back(static_cast<float>(tpot));
+    if (ttft <= config_.slo_ttft_s && tpot <= config_.slo_tpot_s) ++result_.met;
+    ++result_.completed;
+    collector_.recorder().finished(at(t), from_seconds(t - q.arrival), q.prompt, q.output);
+    last_end_ = std::max(last_end_, t);
+    --in_flight_;
+  }
+  void preempted(const SimRequest& q, double) {
+    ++result_.preempted;
+    router_.push_front(q);
+  }
+
+ private:
+  enum class Life : std::uint8_t { starting, ready, draining, gone };
+  struct ReplicaState {
+    std::unique_ptr<ReplicaEngine> engine;
+    Life life = Life::starting;
+    double requested_at = 0, ready_at = 0;
+    int slot = -1;
+    std::ptrdiff_t open_at = -1;  // its place in open_, or -1
+    double busy_since = -1, busy = 0;  // busy: seconds with work since the last tick
+  };
+
+  static TimePoint epoch() noexcept { return at_seconds(1.0); }
+  static TimePoint at(double t) noexcept { return at_seconds(1.0 + t); }
+  static SignalsConfig signals_config(const SimConfig&, const GovernorConfig& g) {
+    SignalsConfig s;
+    s.replica_slots = std::max(1, g.max_replicas);
+    s.recorder.writer_shards = 1;
+    s.recorder.event_skew_s = 5;
+    return s;
+  }
+
+  double next_replica_event() const noexcept { return events_.top_time(); }
+
+  std::size_t new_replica(double t) {
+    ReplicaState r;
+    r.engine = std::make_unique<ReplicaEngine>(*profile_, engine_config_);
+    r.requested_at = t;
+    r.ready_at = t + config_.cold_start_s;
+    replicas_.push_back(std::move(r));
+    return replicas_.size() - 1;
+  }
+
+  void make_ready(std::size_t r, double t) {
+    ReplicaState& rep = replicas_[r];
+    rep.life = Life::ready;
+    if (!slots_free_.empty()) {
+      rep.slot = slots_free_.back();
+      slots_free_.pop_back();
+    }
+    (void)t;
+    ready_.push_back(r);
+    update_open(r);
+  }
+
+  void gone(std::size_t r, double t) {
+    ReplicaState& rep = replicas_[r];
+    if (rep.life == Life::gone) return;
+    rep.life = Life::gone;
+    update_open(r);
+    events_.set(r, ReplicaEngine::never);
+    billed_ += t - rep.requested_at;
+    if (rep.slot >= 0) {
+      collector_.gauges().clear(static_cast<std::size_t>(rep.slot));
+      slots_free_.push_back(rep.slot);
+      rep.slot = -1;
+    }
+    rep.engine.reset();
+  }
+
+  void after_engine_change(std::size_t r, double t) {
+    ReplicaState& rep = replicas_[r];
+    const bool busy = rep.engine->running() > 0;
+    if (busy && rep.busy_since < 0) rep.busy_since = t;
+    if (!busy && rep.busy_since >= 0) {
+      rep.busy += t - rep.busy_since;
+      rep.busy_since = -1;
+    }
+    if (rep.life == Life::draining && rep.engine->running() == 0) {
+      gone(r, t);
+      --draining_;
+      fleet_.set_draining(draining_);
+      return;
+    }
+    events_.set(r, rep.engine->next_event());
+    update_open(r);
+  }
+
+  // Keeps open_ = the ready replicas below their max batch (the only ones that can admit), so
+  // an overloaded fleet is not scanned on every admission.
+  void update_open(std::size_t r) {
+    ReplicaState& rep = replicas_[r];
+    const bool open = rep.life == Life::ready && rep.engine && rep.engine->running() < rep.engine->max_batch();
+    if (open && rep.open_at < 0) {
+      rep.open_at = static_cast<std::ptrdiff_t>(open_.size());
+      open_.push_back(r);
+    } else if (!open && rep.open_at >= 0) {
+      const std::size_t last = open_.back();
+      open_[static_cast<std::size_t>(rep.open_at)] = last;
+      replicas_[last].open_at = rep.open_at;
+      open_.pop_back();
+      rep.open_at = -1;
+    }
+  }
+
+  // the ready replica with the fewest outstanding requests that can admit `prompt` (ties: the
+  // one asked for first)
+  std::size_t pick(std::int64_t prompt) const noexcept {
+    std::size_t best = replicas_.size();
+    int fewest = std::numeric_limits<int>::max();
+    for (std::size_t r : open_) {
+      const ReplicaEngine& e = *replicas_[r].engine;
+      if ((e.running() < fewest || (e.running() == fewest && r < best)) && e.can_admit(prompt)) {
+        fewest = e.running();
+        best = r;
+      }
+    }
+    return best;
+  }
+
+  void admit(std::size_t r, const SimRequest& q, double t) {
+    if (q.generated == 0 && q.first_token < 0) {
+      collector_.recorder().admitted(at(t), from_seconds(t - q.arrival));
+    }
+    replicas_[r].engine->admit(q, t, *this);
+    after_engine_change(r, t);
+  }
+
+  void drain_router(double t) {
+    while (!router_.empty()) {
+      const std::size_t r = pick(router_.front().prompt + router_.front().generated);
+      if (r == replicas_.size()) return;
+      const SimRequest q = router_.front();
+      router_.pop_front();
+      admit(r, q, t);
+    }
+  }
+
+  void arrive(const TraceRequest& in, double t) {
+    ++result_.requests;
+    last_arrival_ = t;
+    ++arrivals_since_tick_;
+    collector_.recorder().arrived(at(t));
+    if (static_cast<double>(in.prompt_tokens) > config_.kv_tokens ||
+        (config_.router_queue_limit > 0 && static_cast<long long>(router_.size()) >= config_.router_queue_limit)) {
+      ++result_.rejected;
+      collector_.recorder().rejected(at(t));
+      return;
+    }
+    const SimRequest q{t, -1, in.prompt_tokens, in.output_tokens, 0};
+    ++in_flight_;
+    if (router_.empty()) {
+      const std::size_t r = pick(in.prompt_tokens);
+      if (r != replicas_.size()) {
+        admit(r, q, t);
+        return;
+      }
+    }
+    router_.push_back(q);
+  }
+
+  void control(double t) {
+    // engine gauges and GPU metrics of the ready replicas
+    const double dt = t - last_tick_;
+    double busy_sum = 0;
+    int reporting = 0;
+    // the router queue, attributed evenly to the ready replicas' queue gauges (as each engine's
+    // waiting queue would hold its share behind a round-robin router)
+    const auto waiting = static_cast<long long>(router_.size());
+    const auto share = ready_.empty() ? 0 : waiting / static_cast<long long>(ready_.size());
+    auto extra = ready_.empty() ? 0 : waiting % static_cast<long long>(ready_.size());
+    for (std::size_t r : ready_) {
+      ReplicaState& rep = replicas_[r];
+      if (rep.life != Life::ready) continue;
+      double busy = rep.busy;
+      if (rep.busy_since >= 0) {
+        busy += t - std::max(rep.busy_since, last_tick_);
+        rep.busy_since = t;
+      }
+      rep.busy = 0;
+      if (dt > 0) {
+        busy_sum += std::min(1.0, busy / dt);
+        ++reporting;
+      }
+      if (rep.slot < 0) continue;
+      const ReplicaEngine& e = *rep.engine;
+      ReplicaGauges g;
+      g.queue_length = e.prefilling() + share + (extra > 0 ? 1 : 0);
+      if (extra > 0) --extra;
+      g.running = e.running();
+      g.max_batch = e.max_batch();
+      g.kv_tokens_used = static_cast<std::int64_t>(std::min(e.kv_used(), e.kv_capacity()));
+      g.kv_tokens_capacity = static_cast<std::int64_t>(e.kv_capacity());
+      g.sampled_at = at(t);
+      collector_.gauges().set(static_cast<std::size_t>(rep.slot), g);
+    }
+    Signals s = collector_.tick(at(t));
+    s.gpu.replicas_reporting = reporting;
+    s.gpu.busy_fraction = reporting > 0 ? busy_sum / reporting : 0.0;
+    s.gpu.memory_fraction = config_.gpu_memory_fraction;
+    last_tick_ = t;
+    const Decision& d = scaler_.tick(at(t), s, fleet_);
+    const int current = fleet_.current();
+    const int desired = d.desired_replicas;
+    if (desired != current) ++result_.scale_events;
+    if (desired > current) {
+      for (int i = 0; i < desired - current; ++i) starting_.push_back(new_replica(t));
+      fleet_.add_starting(desired - current, at(t));
+    } else if (desired < current) {
+      int remove = current - desired;
+      const int cancelled = fleet_.cancel_starting(remove);
+      for (int i = 0; i < cancelled; ++i) {
+        gone(starting_.back(), t);
+        starting_.pop_back();
+      }
+      remove -= cancelled;
+      for (; remove > 0 && !ready_.empty(); --remove) drain_one(t);
+    }
+    if (config_.keep_timeseries) {
+      result_.series.push_back(SimTick{t, arrivals_since_tick_, static_cast<long long>(router_.size()), fleet_.ready(),
+                                       fleet_.starting(), desired});
+    }
+    arrivals_since_tick_ = 0;
+  }
+
+  void drain_one(double t) {
+    auto least = ready_.begin();
+    for (auto it = ready_.begin(); it != ready_.end(); ++it) {
+      if (replicas_[*it].engine->running() < replicas_[*least].engine->running()) least = it;
+    }
+    const std::size_t r = *least;
+    ready_.erase(least);
+    fleet_.set_ready(fleet_.ready() - 1);
+    ReplicaState& rep = replicas_[r];
+    if (rep.slot >= 0) {
+      collector_.gauges().clear(static_cast<std::size_t>(rep.slot));
+      slots_free_.push_back(rep.slot);
+      rep.slot = -1;
+    }
+    if (rep.engine->running() == 0) {
+      gone(r, t);
+      return;
+    }
+    rep.life = Life::draining;
+    update_open(r);
+    ++draining_;
+    fleet_.set_draining(draining_);
+  }
+
+  void finish(double t_end) {
+    const double end = result_.unfinished > 0 ? t_end : std::max(last_end_, last_arrival_);
+    for (std::size_t r = 0; r < replicas_.size(); ++r) gone(r, std::max(end, replicas_[r].requested_at));
+    result_.gpu_hours = billed_ * config_.gpus_per_replica / 3600.0;
+    result_.duration_s = last_end_;
+    result_.slo_attainment = result_.requests > 0 ? static_cast<double>(result_.met) / static_cast<double>(result_.requests) : 1.0;
+    double sum = 0;
+    for (float v : ttft_) sum += v;
+    result_.ttft_mean = ttft_.empty() ? 0.0 : sum / static_cast<double>(ttft_.size());
+    result_.tpot_p50 = nearest_rank(tpot_, 0.50);
+    result_.ttft_p50 = nearest_rank(ttft_, 0.50);
+    result_.ttft_p99 = nearest_rank(ttft_, 0.99);
+    result_.tpot_p99 = nearest_rank(tpot_, 0.99);
+  }
+
+  SimConfig config_;
+  const LatencyProfile* profile_;
+  Source* source_;
+  SignalCollector collector_;
+  Autoscaler<P> scaler_;
+  std::vector<int> slots_free_;
+  ReplicaEngineConfig engine_config_;
+  FleetState fleet_{0};
+  std::vector<ReplicaState> replicas_;
+  std::vector<std::size_t> ready_;     // serving, in the order they became ready
+  std::vector<std::size_t> open_;      // ready and below the max batch, in no order
+  std::deque<std::size_t> starting_;   // in request order (= ready order)
+  int draining_ = 0;
+  ReplicaEventHeap events_;
+  std::deque<SimRequest> router_;
+  long long in_flight_ = 0;
+  long long arrivals_since_tick_ = 0;
+  double last_tick_ = 0, last_end_ = 0, last_arrival_ = 0, billed_ = 0;
+  TraceRequest next_;
+  bool have_next_ = false;
+  std::vector<float> ttft_, tpot_;
+  SimResult result_;
+};
+
+}  // namespace detail
+
+/// Runs `policy` (with `governor`) over `source` (anything with `bool next(TraceRequest&)`, in
+/// time order) and returns what SIMULATION.md measures. Throws std::invalid_argument for an
+/// invalid governor or policy config.
+template <class P, class Source>
+SimResult simulate(P policy, const GovernorConfig& governor, Source& source, const LatencyProfile& profile,
+                   const SimConfig& config, int initial_replicas) {
+  detail::Simulation<P, Source> sim(std::move(policy), governor, source, profile, config, initial_replicas);
+  return sim.run();
+}
+
+LLMSCALE_NAMESPACE_END
+
+#endif  // LLMSCALE_SIM_SIMULATOR_HPP
