@@ -269,3 +269,17 @@ TEST_CASE("--rate-scale K: floor(K) jittered copies plus one with probability K 
     CHECK(static_cast<double>(n) == doctest::Approx(10000 * k).epsilon(0.03));
   }
 }
+
+TEST_CASE("sim config: validate() names the field and its range; simulate throws") {
+  SimConfig c;
+  c.max_batch = 0;
+  REQUIRE(c.validate());
+  CHECK(c.validate()->field == "max_batch");
+  CHECK(c.validate()->allowed == "[1, 100000]");
+  c = SimConfig{};
+  c.tick_s = 0;
+  REQUIRE(c.validate());
+  CHECK(c.validate()->field == "tick_s");
+  EvenSource source{1.0, 10, 10, 10};
+  CHECK_THROWS_AS(run_static(1, source, llama_like(), c), std::invalid_argument);
+}

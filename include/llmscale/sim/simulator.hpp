@@ -34,12 +34,13 @@
 #include <functional>
 #include <limits>
 #include <memory>
-#include <queue>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "llmscale/core/abi.hpp"
+#include "llmscale/core/config.hpp"
 #include "llmscale/core/fleet_state.hpp"
 #include "llmscale/core/time.hpp"
 #include "llmscale/model/latency_profile.hpp"
@@ -65,6 +66,25 @@ struct SimConfig {
   double gpu_memory_fraction = 0.9;  ///< what a ready replica reports (weights + preallocated KV)
   bool keep_timeseries = false;
   double max_drain_s = 7 * 86400.0;  ///< after the last arrival, a run stops (what is left counts as rejected)
+
+  static constexpr const char* config_name = "sim";
+  template <class Self, class Visitor>
+  static void describe(Self& self, Visitor& v) {
+    v("max_batch", self.max_batch, closed(1LL, 100000LL), "requests a replica runs at once");
+    v("kv_tokens", self.kv_tokens, closed(1.0, 1e12), "KV-cache tokens per replica");
+    v("chunk_tokens", self.chunk_tokens, closed(1LL, 10000000LL), "prefill tokens per iteration");
+    v("exact_steps", self.exact_steps, "step every iteration instead of the closed form");
+    v("gpus_per_replica", self.gpus_per_replica, closed(1, 1024), "GPUs a replica bills (tensor parallelism)");
+    v("cold_start_s", self.cold_start_s, closed(0.0, 86400.0), "seconds from requesting a replica to its serving");
+    v("tick_s", self.tick_s, closed(0.001, 3600.0), "seconds between control ticks");
+    v("slo_ttft_s", self.slo_ttft_s, open_closed(0.0, 3600.0), "time-to-first-token target");
+    v("slo_tpot_s", self.slo_tpot_s, open_closed(0.0, 60.0), "time-per-output-token target");
+    v("router_queue_limit", self.router_queue_limit, closed(0LL, 1000000000LL), "router queue bound (0: none)");
+    v("gpu_memory_fraction", self.gpu_memory_fraction, closed(0.0, 1.0), "GPU memory a ready replica reports");
+    v("keep_timeseries", self.keep_timeseries, "keep one row per tick");
+    v("max_drain_s", self.max_drain_s, closed(0.0, 1e9), "seconds after the last arrival before giving up");
+  }
+  [[nodiscard]] ConfigResult validate() const { return validate_fields(*this); }
 };
 
 /// One tick of a run, for --timeseries.
@@ -194,7 +214,7 @@ class Simulation {
  public:
   Simulation(P policy, const GovernorConfig& governor, Source& source, const LatencyProfile& profile,
              const SimConfig& config, int initial_replicas)
-      : config_(config),
+      : config_((require_valid(config), config)),
         profile_(&profile),
         source_(&source),
         collector_(signals_config(config, governor), epoch()),
@@ -553,10 +573,14 @@ class Simulation {
 
 /// Runs `policy` (with `governor`) over `source` (anything with `bool next(TraceRequest&)`, in
 /// time order) and returns what SIMULATION.md measures. Throws std::invalid_argument for an
-/// invalid governor or policy config.
+/// invalid SimConfig (naming the field), governor or policy config, or a negative initial fleet.
 template <class P, class Source>
 SimResult simulate(P policy, const GovernorConfig& governor, Source& source, const LatencyProfile& profile,
                    const SimConfig& config, int initial_replicas) {
+  if (initial_replicas < 0 || initial_replicas > FleetState::max_replicas) {
+    throw std::invalid_argument("initial_replicas = " + std::to_string(initial_replicas) + " is out of range; allowed: [0, " +
+                                std::to_string(FleetState::max_replicas) + "]");
+  }
   detail::Simulation<P, Source> sim(std::move(policy), governor, source, profile, config, initial_replicas);
   return sim.run();
 }
