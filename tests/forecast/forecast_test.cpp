@@ -188,3 +188,13 @@ TEST_CASE("Bucketer: bucket means and gaps") {
   CHECK(llmscale::detail::normal_quantile(0.975) == doctest::Approx(1.959964).epsilon(1e-6));
   CHECK(llmscale::detail::normal_quantile(0.01) == doctest::Approx(-2.326348).epsilon(1e-6));
 }
+
+TEST_CASE("a fresh autoregressive forecaster copies and moves cleanly (no uninitialised state)") {
+  // UBSan flagged Eigen's LDLT status read uninitialised when a never-fitted forecaster was
+  // copied (the asan preset runs this with -fsanitize=undefined)
+  const llmscale::Autoregressive fresh;
+  llmscale::Autoregressive copy = fresh;
+  llmscale::Autoregressive moved = std::move(copy);
+  CHECK_FALSE(moved.fitted());
+  CHECK(moved.forecast(3).mean == 0.0);
+}

@@ -56,7 +56,15 @@ class Autoregressive {
         rhs_(p_ + 1),
         coef_(Eigen::VectorXd::Zero(p_ + 1)),
         row_(p_ + 1),
-        ldlt_(p_ + 1) {}
+        ldlt_(p_ + 1) {
+    // a first factorisation sets every member of the LDLT (its status included, which Eigen
+    // leaves uninitialised until then: copying the forecaster would read it)
+    gram_.setIdentity();
+    ldlt_.compute(gram_);
+    gram_.setZero();
+    rhs_.setZero();
+    row_.setZero();
+  }
 
   void update(double x) noexcept {
     if (!std::isfinite(x)) return;
