@@ -31,7 +31,6 @@
 #include <cmath>
 #include <cstdint>
 #include <deque>
-#include <functional>
 #include <limits>
 #include <memory>
 #include <stdexcept>
@@ -226,7 +225,7 @@ class Simulation {
     result_.initial_replicas = initial_replicas;
     for (int i = 0; i < initial_replicas; ++i) {
       const std::size_t r = new_replica(0.0);
-      make_ready(r, 0.0);
+      make_ready(r);
     }
     fleet_ = FleetState(initial_replicas);
   }
@@ -248,7 +247,7 @@ class Simulation {
         const std::size_t r = starting_.front();
         starting_.pop_front();
         fleet_.mark_ready(1);
-        make_ready(r, t);
+        make_ready(r);
         drain_router(t);
       } else if (t == t_arrival && have_next_) {
         arrive(next_, t);
@@ -324,14 +323,13 @@ class Simulation {
     return replicas_.size() - 1;
   }
 
-  void make_ready(std::size_t r, double t) {
+  void make_ready(std::size_t r) {
     ReplicaState& rep = replicas_[r];
     rep.life = Life::ready;
     if (!slots_free_.empty()) {
       rep.slot = slots_free_.back();
       slots_free_.pop_back();
     }
-    (void)t;
     ready_.push_back(r);
     update_open(r);
   }
@@ -454,7 +452,6 @@ class Simulation {
     auto extra = ready_.empty() ? 0 : waiting % static_cast<long long>(ready_.size());
     for (std::size_t r : ready_) {
       ReplicaState& rep = replicas_[r];
-      if (rep.life != Life::ready) continue;
       double busy = rep.busy;
       if (rep.busy_since >= 0) {
         busy += t - std::max(rep.busy_since, last_tick_);
