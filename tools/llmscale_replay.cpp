@@ -1,53 +1,77 @@
-// llmscale-replay: every scaling policy replayed on the same trace under SIMULATION.md's rules,
-// side by side.
+// llmscale-replay: every scaling policy replayed on the same load under SIMULATION.md's rules,
+// side by side, with the oracle, the best static fleet and the fluid floor.
 //
-//   llmscale-replay --trace FILE --trace-format azure|csv [--strict]
+//   llmscale-replay [--scenario chat-day|code-bursts|flash-crowd]
+//                   [--trace FILE --trace-format azure|csv|mooncake|burstgpt|servegen [--strict]]
 //                   [--rate-scale K] [--policies all|NAME,...] [--profile FILE --model M
-//                   --hardware H --tp N] [--kv-tokens K] [--max-batch B] [--cold-start S]
+//                   --hardware H --tp N] [--kv-tokens K] [--max-batch B]
+//                   [--cold-start S[,S...] | --cold-start-phases provision=S,pull=S,register=S,load=S,warmup=S]
+//                   [--faults crash=RATE,failed-start=P,slow-start=FACTOR,metric-outage=START+LEN]
 //                   [--slo-ttft S] [--slo-tpot S] [--tick S] [--seed N] [--initial-replicas N]
-//                   [--min-replicas N] [--max-replicas N] [--set name.key=value ...] [--exact-steps]
-//                   [--json FILE] [--timeseries FILE]
+//                   [--min-replicas N] [--max-replicas N] [--set name.key=value ...]
+//                   [--sweep name.key=V1,V2,...] [--exact-steps] [--jobs N]
+//                   [--json FILE] [--timeseries FILE] [--plot FILE.svg]
 //
 // Exit status: 0 when every policy ran; 2 for invalid arguments (the message says what to
 // change); 1 when the trace cannot be read (or, with --strict, has a malformed row).
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <fstream>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include <unistd.h>
 
 #include "llmscale/core/version.hpp"
 #include "llmscale/sim/contestants.hpp"
+#include "llmscale/sim/workload.hpp"
+#include "replay_plot.hpp"
 
 namespace {
 
 constexpr const char* usage =
-    "usage: llmscale-replay --trace FILE --trace-format azure|csv [--strict]\n"
+    "usage: llmscale-replay [--scenario chat-day|code-bursts|flash-crowd]\n"
+    "         [--trace FILE --trace-format azure|csv|mooncake|burstgpt|servegen [--strict]]\n"
     "         [--rate-scale K] [--policies all|NAME,...] [--profile FILE --model M --hardware H --tp N]\n"
-    "         [--kv-tokens K] [--max-batch B] [--cold-start S] [--slo-ttft S] [--slo-tpot S] [--tick S]\n"
-    "         [--seed N] [--initial-replicas N] [--min-replicas N] [--max-replicas N]\n"
-    "         [--set name.key=value ...] [--exact-steps] [--json FILE] [--timeseries FILE]\n"
+    "         [--kv-tokens K] [--max-batch B] [--cold-start S[,S...]]\n"
+    "         [--cold-start-phases provision=S,pull=S,register=S,load=S,warmup=S]\n"
+    "         [--faults crash=RATE,failed-start=P,slow-start=FACTOR,metric-outage=START+LEN]\n"
+    "         [--slo-ttft S] [--slo-tpot S] [--tick S] [--seed N] [--initial-replicas N]\n"
+    "         [--min-replicas N] [--max-replicas N] [--set name.key=value ...] [--sweep name.key=V1,V2,...]\n"
+    "         [--exact-steps] [--jobs N] [--json FILE] [--timeseries FILE] [--plot FILE.svg]\n"
     "\n"
-    "Replays the trace once per policy under the rules of SIMULATION.md (router, continuous batching\n"
+    "Replays the load once per policy under the rules of SIMULATION.md (router, continuous batching\n"
     "with chunked prefill, KV admission and preemption, cold starts, billing) and prints one row per\n"
-    "policy: requests, SLO attainment, TTFT and TPOT quantiles, GPU-hours, scale events.\n"
-    "Policies: hpa-gpu-util, hpa-gpu-mem, kpa, ray-serve, aibrix-apa-kv, llmd-saturation,\n"
-    "llmscale-slo, llmscale-pid, llmscale-predictive, static-best (all: every one).\n"
+    "policy and cold start: requests, SLO attainment, TTFT and TPOT quantiles, GPU-hours, scale events;\n"
+    "then the fluid floor (fluid_bound) in GPU-hours.\n"
+    "Load: a built-in scenario (default chat-day: 24 h with a daily cycle and bursts) or a trace file.\n"
+    "Policies: hpa-gpu-util, hpa-gpu-mem, kpa, kpa-tuned, ray-serve, aibrix-apa-kv, llmd-saturation,\n"
+    "llmscale-slo, llmscale-pid, llmscale-predictive, static-best, oracle (all: every one).\n"
     "Defaults: --profile ../shared/data/profile_splitwise_perf_model.csv --model llama2-70b\n"
     "--hardware h100-80gb --tp 4, --kv-tokens 400000, --max-batch the profile's (64), --cold-start 300,\n"
     "--slo-ttft 2, --slo-tpot 0.1, --tick 1, --rate-scale 1, --seed 1, --min-replicas 1,\n"
-    "--max-replicas 256, --initial-replicas from Little's law on the first minute.\n"
-    "--set changes a contestant's config: name is one of hpa_gpu_util, hpa_gpu_mem, kpa, ray_serve,\n"
-    "aibrix_apa, llmd_saturation, slo, pid, predictive, governor (llmscale's and the HPA baselines'),\n"
-    "neutral_governor (the other anchors'); e.g. --set kpa.target_utilization=0.5.\n";
+    "--max-replicas 256, --initial-replicas from Little's law on the first minute, --jobs the cores.\n"
+    "--cold-start 300,600,1200 runs every policy at each; --cold-start-phases sets the phases (their\n"
+    "sum is the cold start). --faults: crash = crashes per ready replica-hour, failed-start = the\n"
+    "chance a cold start fails, slow-start = actual over nominal cold start, metric-outage = engine\n"
+    "metrics missing from START for LEN seconds.\n"
+    "--set changes a contestant's config: name is one of hpa_gpu_util, hpa_gpu_mem, kpa, kpa_tuned,\n"
+    "ray_serve, aibrix_apa, llmd_saturation, slo, pid, predictive, governor (llmscale's and the HPA\n"
+    "baselines'), neutral_governor (the other anchors'); e.g. --set kpa.target_utilization=0.5.\n"
+    "--sweep runs the policies once per value, rows labelled NAME[key=value].\n";
 
 struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -63,7 +87,8 @@ Args parse(int argc, char** argv) {
   static const std::vector<std::string> valued{
       "trace",     "trace-format", "rate-scale", "policies",  "profile",  "model",          "hardware",
       "tp",        "kv-tokens",    "max-batch",  "cold-start", "slo-ttft", "slo-tpot",       "tick",
-      "seed",      "initial-replicas", "min-replicas", "max-replicas", "json", "timeseries", "set"};
+      "seed",      "initial-replicas", "min-replicas", "max-replicas", "json", "timeseries", "set",
+      "scenario",  "cold-start-phases", "faults", "plot", "sweep", "jobs"};
   Args a;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -153,6 +178,7 @@ void apply_set(llmscale::Contestants& c, const std::string& assignment) {
   if (name == "hpa_gpu_util") problem = llmscale::set_config(c.hpa_gpu_util, rest);
   else if (name == "hpa_gpu_mem") problem = llmscale::set_config(c.hpa_gpu_mem, rest);
   else if (name == "kpa") problem = llmscale::set_config(c.kpa, rest);
+  else if (name == "kpa_tuned") problem = llmscale::set_config(c.kpa_tuned, rest);
   else if (name == "ray_serve") problem = llmscale::set_config(c.ray_serve, rest);
   else if (name == "aibrix_apa") problem = llmscale::set_config(c.aibrix_apa, rest);
   else if (name == "llmd_saturation") problem = llmscale::set_config(c.llmd_saturation, rest);
@@ -165,20 +191,142 @@ void apply_set(llmscale::Contestants& c, const std::string& assignment) {
   if (problem) throw UsageError("--set '" + assignment + "': " + problem->message());
 }
 
-// An open trace file read as a stream, scaled.
-class TraceSource {
+// What the replay reads: a built-in scenario, or a trace file (a rate series for servegen).
+struct Input {
+  std::optional<llmscale::Scenario> scenario;
+  std::string scenario_name, trace, format_name;
+  llmscale::TraceFormat format = llmscale::TraceFormat::csv;
+  bool strict = false;
+  double rate_scale = 1;
+  std::uint64_t seed = 1;
+};
+
+// One pass over the load, from the start (a fresh reader each time).
+class ReplaySource {
  public:
-  TraceSource(const std::string& path, llmscale::TraceFormat format, bool strict, double scale, std::uint64_t seed)
-      : in_(path), reader_(in_, format, strict), scaled_(reader_, scale, seed) {
-    if (!in_) throw std::runtime_error("cannot open trace '" + path + "'");
+  explicit ReplaySource(const Input& in) {
+    if (in.scenario) {
+      scenario_.emplace(*in.scenario, in.rate_scale, in.seed);
+      return;
+    }
+    file_.open(in.trace);
+    if (!file_) throw std::runtime_error("cannot open trace '" + in.trace + "'");
+    reader_.emplace(file_, in.format, in.strict, 2.0, in.seed);
+    if (in.format == llmscale::TraceFormat::servegen) {
+      rates_.emplace(*reader_, in.rate_scale, in.seed);
+    } else {
+      scaled_.emplace(*reader_, in.rate_scale, in.seed);
+    }
   }
-  bool next(llmscale::TraceRequest& r) { return scaled_.next(r); }
-  const llmscale::TraceReader& reader() const { return reader_; }
+  ReplaySource(const ReplaySource&) = delete;
+  ReplaySource& operator=(const ReplaySource&) = delete;
+
+  bool next(llmscale::TraceRequest& r) {
+    if (scenario_) return scenario_->next(r);
+    if (rates_) return rates_->next(r);
+    return scaled_->next(r);
+  }
+  [[nodiscard]] const llmscale::TraceReader* reader() const { return reader_ ? &*reader_ : nullptr; }
 
  private:
-  std::ifstream in_;
-  llmscale::TraceReader reader_;
-  llmscale::ScaledTrace scaled_;
+  std::ifstream file_;
+  std::optional<llmscale::TraceReader> reader_;
+  std::optional<llmscale::ScaledTrace> scaled_;
+  std::optional<llmscale::RateSeriesTrace> rates_;
+  std::optional<llmscale::ScenarioTrace> scenario_;
+};
+
+std::vector<std::string> split(const std::string& list, char sep) {
+  std::vector<std::string> out;
+  std::stringstream ss(list);
+  std::string item;
+  while (std::getline(ss, item, sep)) out.push_back(item);
+  return out;
+}
+
+double parse_seconds(const std::string& what, const std::string& v, double lo, double hi) {
+  char* end = nullptr;
+  const double x = std::strtod(v.c_str(), &end);
+  if (v.empty() || *end != '\0' || !std::isfinite(x)) throw UsageError(what + " '" + v + "' is not a number");
+  if (x < lo || x > hi) {
+    throw UsageError(what + " = " + v + " is out of range; allowed: [" + llmscale::detail::format_number(lo) + ", " +
+                     llmscale::detail::format_number(hi) + "]");
+  }
+  return x;
+}
+
+// --cold-start-phases provision=S,pull=S,register=S,load=S,warmup=S (every phase, once)
+std::vector<std::pair<std::string, double>> parse_phases(const std::string& spec) {
+  static const std::vector<std::string> names{"provision", "pull", "register", "load", "warmup"};
+  std::vector<std::pair<std::string, double>> phases;
+  for (const std::string& item : split(spec, ',')) {
+    const auto eq = item.find('=');
+    const std::string name = item.substr(0, eq);
+    if (eq == std::string::npos || std::find(names.begin(), names.end(), name) == names.end()) {
+      throw UsageError("--cold-start-phases: '" + item + "' is not one of provision=S, pull=S, register=S, load=S, warmup=S");
+    }
+    for (const auto& p : phases) {
+      if (p.first == name) throw UsageError("--cold-start-phases: " + name + " given twice");
+    }
+    phases.emplace_back(name, parse_seconds("--cold-start-phases " + name, item.substr(eq + 1), 0, 86400));
+  }
+  if (phases.size() != names.size()) {
+    throw UsageError("--cold-start-phases needs all five phases: provision=S,pull=S,register=S,load=S,warmup=S");
+  }
+  return phases;
+}
+
+// --faults crash=RATE,failed-start=P,slow-start=FACTOR,metric-outage=START+LEN (any subset)
+void parse_faults(const std::string& spec, llmscale::SimConfig& sim) {
+  for (const std::string& item : split(spec, ',')) {
+    const auto eq = item.find('=');
+    const std::string name = item.substr(0, eq), value = eq == std::string::npos ? "" : item.substr(eq + 1);
+    if (name == "crash") {
+      sim.crash_per_replica_hour = parse_seconds("--faults crash", value, 0, 3600);
+    } else if (name == "failed-start") {
+      sim.failed_start_probability = parse_seconds("--faults failed-start", value, 0, 1);
+    } else if (name == "slow-start") {
+      sim.slow_start_factor = parse_seconds("--faults slow-start", value, 1, 100);
+    } else if (name == "metric-outage") {
+      const auto plus = value.find('+');
+      if (plus == std::string::npos) throw UsageError("--faults metric-outage='" + value + "': want START+LEN (seconds)");
+      sim.metric_outage_start_s = parse_seconds("--faults metric-outage start", value.substr(0, plus), 0, 1e9);
+      sim.metric_outage_s = parse_seconds("--faults metric-outage length", value.substr(plus + 1), 0, 1e9);
+    } else {
+      throw UsageError("--faults: '" + item + "' is not one of crash=RATE, failed-start=P, slow-start=FACTOR, metric-outage=START+LEN");
+    }
+  }
+}
+
+struct Job {
+  std::string policy, label;  // label: the row's name (the policy, or policy[key=value] in a sweep)
+  double cold_start_s = 0;
+  std::string sweep_set;      // --sweep's assignment for this job, if any
+};
+
+// Draws a progress bar on stderr when it is a terminal and the runs take more than 2 s.
+class Progress {
+ public:
+  explicit Progress(std::size_t total) : total_(total), tty_(isatty(STDERR_FILENO) != 0), start_(clock::now()) {}
+  void show(std::size_t done) {
+    if (!tty_ || clock::now() - start_ < std::chrono::seconds(2)) return;
+    const auto width = 30u;
+    const std::size_t filled = total_ == 0 ? width : done * width / total_;
+    std::fprintf(stderr, "\r[%s%s] %zu/%zu runs, %.0f s", std::string(filled, '#').c_str(),
+                 std::string(width - filled, ' ').c_str(), done, total_, seconds());
+    shown_ = true;
+  }
+  void clear() {
+    if (shown_) std::fputs("\r\033[K", stderr);
+    shown_ = false;
+  }
+  [[nodiscard]] double seconds() const { return std::chrono::duration<double>(clock::now() - start_).count(); }
+
+ private:
+  using clock = std::chrono::steady_clock;
+  std::size_t total_;
+  bool tty_, shown_ = false;
+  clock::time_point start_;
 };
 
 }  // namespace
@@ -193,40 +341,80 @@ int main(int argc, char** argv) {
     return *e.what() == '\0' ? 0 : 2;
   }
   try {
-    // ---- arguments ------------------------------------------------------------------------------
-    const std::string trace = text(args, "trace", "");
-    if (trace.empty()) throw UsageError("--trace FILE is required");
-    llmscale::TraceFormat format;
-    const std::string format_name = text(args, "trace-format", "");
-    if (format_name.empty()) throw UsageError("--trace-format azure|csv is required");
-    if (!llmscale::parse_trace_format(format_name, format)) {
-      throw UsageError("--trace-format '" + format_name + "' is not one of: azure, csv");
-    }
-    const double rate_scale = number(args, "rate-scale", 1.0, 1e-6, 1e6, "(0, 1000000]");
-    const auto seed = static_cast<std::uint64_t>(integer(args, "seed", 1, 0, (1LL << 62)));
-    std::vector<std::string> policies;
-    {
-      const std::string list = text(args, "policies", "all");
-      std::stringstream ss(list);
-      std::string name;
-      while (std::getline(ss, name, ',')) {
-        if (name == "all") {
-          for (const auto& n : llmscale::contestant_names()) policies.push_back(n);
-        } else if (llmscale::is_contestant(name)) {
-          policies.push_back(name);
-        } else {
-          std::string known;
-          for (const auto& n : llmscale::contestant_names()) known += (known.empty() ? "" : ", ") + n;
-          throw UsageError("--policies: unknown policy '" + name + "'; known: all, " + known);
-        }
+    // ---- the load ---------------------------------------------------------------------------------
+    Input input;
+    input.strict = args.strict;
+    input.trace = text(args, "trace", "");
+    input.format_name = text(args, "trace-format", "");
+    const std::string scenario = text(args, "scenario", "");
+    if (!scenario.empty() && !input.trace.empty()) throw UsageError("give --scenario or --trace, not both");
+    if (input.trace.empty()) {
+      if (!input.format_name.empty()) throw UsageError("--trace-format needs --trace FILE");
+      input.scenario_name = scenario.empty() ? "chat-day" : scenario;
+      llmscale::Scenario sc;
+      if (!llmscale::parse_scenario(input.scenario_name, sc)) {
+        throw UsageError("--scenario '" + input.scenario_name + "' is not one of: chat-day, code-bursts, flash-crowd");
       }
-      if (policies.empty()) throw UsageError("--policies names no policy");
+      input.scenario = sc;
+    } else {
+      if (input.format_name.empty()) throw UsageError("--trace-format azure|csv|mooncake|burstgpt|servegen is required");
+      if (!llmscale::parse_trace_format(input.format_name, input.format)) {
+        throw UsageError("--trace-format '" + input.format_name + "' is not one of: azure, csv, mooncake, burstgpt, servegen");
+      }
+    }
+    input.rate_scale = number(args, "rate-scale", 1.0, 1e-6, 1e6, "(0, 1000000]");
+    input.seed = static_cast<std::uint64_t>(integer(args, "seed", 1, 0, (1LL << 62)));
+
+    std::vector<std::string> policies;
+    for (const std::string& name : split(text(args, "policies", "all"), ',')) {
+      if (name == "all") {
+        for (const auto& n : llmscale::contestant_names()) policies.push_back(n);
+      } else if (llmscale::is_contestant(name)) {
+        policies.push_back(name);
+      } else {
+        std::string known;
+        for (const auto& n : llmscale::contestant_names()) known += (known.empty() ? "" : ", ") + n;
+        throw UsageError("--policies: unknown policy '" + name + "'; known: all, " + known);
+      }
+    }
+    if (policies.empty()) throw UsageError("--policies names no policy");
+
+    // ---- the simulator ----------------------------------------------------------------------------
+    llmscale::SimConfig sim;
+    sim.kv_tokens = number(args, "kv-tokens", 400000, 1, 1e12, "[1, 1e12]");
+    sim.slo_ttft_s = number(args, "slo-ttft", 2, 1e-6, 3600, "(0, 3600]");
+    sim.slo_tpot_s = number(args, "slo-tpot", 0.1, 1e-6, 60, "(0, 60]");
+    sim.tick_s = number(args, "tick", 1, 0.01, 3600, "[0.01, 3600]");
+    sim.exact_steps = args.exact_steps;
+    sim.keep_timeseries = args.values.count("timeseries") > 0 || args.values.count("plot") > 0;
+    sim.fault_seed = static_cast<long long>(input.seed);
+    if (args.values.count("faults")) parse_faults(args.values["faults"], sim);
+    std::vector<double> cold_starts;
+    std::vector<std::pair<std::string, double>> phases;
+    if (args.values.count("cold-start-phases")) {
+      if (args.values.count("cold-start")) throw UsageError("give --cold-start or --cold-start-phases, not both");
+      phases = parse_phases(args.values["cold-start-phases"]);
+      double total = 0;
+      for (const auto& p : phases) total += p.second;
+      if (total > 86400) throw UsageError("--cold-start-phases add up to " + llmscale::detail::format_number(total) + " s; allowed: [0, 86400]");
+      cold_starts.push_back(total);
+    } else {
+      for (const std::string& v : split(text(args, "cold-start", "300"), ',')) {
+        cold_starts.push_back(parse_seconds("--cold-start", v, 0, 86400));
+      }
+      if (cold_starts.empty()) throw UsageError("--cold-start names no value");
+    }
+    const int min_replicas = static_cast<int>(integer(args, "min-replicas", 1, 0, llmscale::FleetState::max_replicas));
+    const int max_replicas = static_cast<int>(integer(args, "max-replicas", 256, 1, 100000));
+    if (min_replicas > max_replicas) {
+      throw UsageError("--min-replicas " + std::to_string(min_replicas) + " is above --max-replicas " +
+                       std::to_string(max_replicas));
     }
     const std::string profile_path = text(args, "profile", "../shared/data/profile_splitwise_perf_model.csv");
     const std::string model = text(args, "model", "llama2-70b");
     const std::string hardware = text(args, "hardware", "h100-80gb");
     const int tp = static_cast<int>(integer(args, "tp", 4, 1, 64));
-    llmscale::LatencyProfile profile = [&] {
+    const llmscale::LatencyProfile profile = [&] {
       try {
         return llmscale::LatencyProfile::load(profile_path, model, hardware, tp);
       } catch (const std::exception& e) {
@@ -234,111 +422,253 @@ int main(int argc, char** argv) {
                          "): " + e.what());
       }
     }();
-
-    llmscale::SimConfig sim;
     const long long measured_batch = profile.measured().max_batch > 0 ? profile.measured().max_batch : 64;
     sim.max_batch = integer(args, "max-batch", measured_batch, 1, 100000);
-    sim.kv_tokens = number(args, "kv-tokens", 400000, 1, 1e12, "[1, 1e12]");
-    sim.cold_start_s = number(args, "cold-start", 300, 0, 86400, "[0, 86400]");
-    sim.slo_ttft_s = number(args, "slo-ttft", 2, 1e-6, 3600, "(0, 3600]");
-    sim.slo_tpot_s = number(args, "slo-tpot", 0.1, 1e-6, 60, "(0, 60]");
-    sim.tick_s = number(args, "tick", 1, 0.01, 3600, "[0.01, 3600]");
-    sim.exact_steps = args.exact_steps;
     sim.gpus_per_replica = tp;
-    sim.keep_timeseries = args.values.count("timeseries") > 0;
-    const int min_replicas = static_cast<int>(integer(args, "min-replicas", 1, 0, llmscale::FleetState::max_replicas));
-    const int max_replicas = static_cast<int>(integer(args, "max-replicas", 256, 1, 100000));
-    if (min_replicas > max_replicas) {
-      throw UsageError("--min-replicas " + std::to_string(min_replicas) + " is above --max-replicas " +
-                       std::to_string(max_replicas));
-    }
-    llmscale::Contestants contestants = llmscale::Contestants::for_run(sim, min_replicas, max_replicas);
-    for (const auto& s : args.sets) apply_set(contestants, s);
-
-    const auto make_source = [&] { return TraceSource(trace, format, args.strict, rate_scale, seed); };
-
-    // initial fleet: Little's law on the first minute's load (or as given)
-    int initial = 0;
+    // --set and --sweep are checked here, once, against a valid base
     {
-      TraceSource first = make_source();
+      llmscale::Contestants check = llmscale::Contestants::for_run(sim, min_replicas, max_replicas);
+      for (const auto& s : args.sets) apply_set(check, s);
+    }
+    std::string sweep_name;
+    std::vector<std::string> sweep_values;
+    if (args.values.count("sweep")) {
+      const std::string spec = args.values["sweep"];
+      const auto eq = spec.find('=');
+      if (eq == std::string::npos || spec.find('.') > eq) throw UsageError("--sweep '" + spec + "': want name.key=V1,V2,...");
+      sweep_name = spec.substr(0, eq);
+      sweep_values = split(spec.substr(eq + 1), ',');
+      if (sweep_values.empty()) throw UsageError("--sweep '" + spec + "' names no value");
+      llmscale::Contestants check = llmscale::Contestants::for_run(sim, min_replicas, max_replicas);
+      for (const auto& v : sweep_values) apply_set(check, sweep_name + "=" + v);
+    }
+    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    const auto jobs_n = static_cast<unsigned>(integer(args, "jobs", cores, 1, 1024));
+    const auto make_source = [&] { return ReplaySource(input); };
+
+    // ---- one pass: malformed rows, the first minute, the fluid floor and the demand -------------
+    long long skipped = 0, failed = 0, total_requests = 0;
+    double bucket_s = 0, prompt_sum = 0, output_sum = 0;
+    std::vector<std::string> problems;
+    int initial = 0;
+    std::vector<long long> per_minute;
+    {
+      ReplaySource pass = make_source();
       llmscale::TraceRequest r;
-      long long n = 0;
-      double prompt = 0, output = 0;
-      while (first.next(r) && r.arrival_s < 60) {
-        ++n;
-        prompt += r.prompt_tokens;
-        output += r.output_tokens;
+      long long n60 = 0;
+      double p60 = 0, o60 = 0;
+      while (pass.next(r)) {
+        ++total_requests;
+        prompt_sum += r.prompt_tokens;
+        output_sum += r.output_tokens;
+        if (r.arrival_s < 60) {
+          ++n60;
+          p60 += r.prompt_tokens;
+          o60 += r.output_tokens;
+        }
+        const auto m = static_cast<std::size_t>(std::max(0.0, r.arrival_s) / 60.0);
+        if (m < 10'000'000) {
+          if (per_minute.size() <= m) per_minute.resize(m + 1, 0);
+          ++per_minute[m];
+        }
       }
-      const llmscale::TokenLengths tokens{n > 0 ? prompt / n : 1155, n > 0 ? output / n : 211};
-      initial = llmscale::littles_law_replicas(profile, static_cast<double>(n) / 60.0, tokens, sim.max_batch);
+      if (const auto* reader = pass.reader()) {
+        skipped = reader->skipped();
+        failed = reader->failed();
+        problems = reader->problems();
+        bucket_s = reader->bucket_s();
+      }
+      const llmscale::TokenLengths tokens{n60 > 0 ? p60 / n60 : 1155, n60 > 0 ? o60 / n60 : 211};
+      initial = llmscale::littles_law_replicas(profile, static_cast<double>(n60) / 60.0, tokens, sim.max_batch);
     }
     initial = static_cast<int>(integer(args, "initial-replicas", initial, 0, 100000));
     initial = std::clamp(initial, min_replicas, max_replicas);
-
-    // ---- runs -----------------------------------------------------------------------------------
-    std::vector<llmscale::SimResult> results;
-    long long skipped = 0;
-    std::vector<std::string> problems;
-    {
-      std::ifstream in(trace);  // malformed rows, reported once (every run skips the same ones)
-      llmscale::TraceReader check(in, format, args.strict);
-      llmscale::TraceRequest r;
-      while (check.next(r)) {
-      }
-      skipped = check.skipped();
-      problems = check.problems();
-    }
-    for (const std::string& p : problems) std::fprintf(stderr, "llmscale-replay: %s: %s (skipped)\n", trace.c_str(), p.c_str());
+    const std::string source_name = input.scenario ? "scenario " + input.scenario_name : input.trace;
+    for (const std::string& p : problems) std::fprintf(stderr, "llmscale-replay: %s: %s (skipped)\n", input.trace.c_str(), p.c_str());
     if (skipped > static_cast<long long>(problems.size())) {
       std::fprintf(stderr, "llmscale-replay: %lld malformed rows skipped in all\n", skipped);
     }
-    std::printf("%-20s %9s %9s %8s %9s %8s %8s %8s %9s %6s\n", "policy", "requests", "completed", "rejected", "preempted",
-                "SLO", "TTFT50", "TTFT99", "GPU-h", "events");
-    for (const std::string& name : policies) {
-      llmscale::SimResult r = llmscale::run_contestant(name, contestants, profile, sim, initial, make_source);
-      std::printf("%-20s %9lld %9lld %8lld %9lld %7.2f%% %7.2fs %7.2fs %9.1f %6lld\n", r.policy.c_str(), r.requests,
-                  r.completed, r.rejected, r.preempted, 100 * r.slo_attainment, r.ttft_p50, r.ttft_p99, r.gpu_hours,
-                  r.scale_events);
+    if (failed > 0) std::fprintf(stderr, "llmscale-replay: %lld failed requests (no response tokens) skipped\n", failed);
+    if (bucket_s > 0) {
+      std::fprintf(stderr, "llmscale-replay: timestamps bucketed %.3g s apart: arrivals jittered within each bucket\n", bucket_s);
+    }
+    double fluid = 0;
+    {
+      ReplaySource pass = make_source();
+      fluid = llmscale::fluid_bound_gpu_hours(pass, profile, sim);
+    }
+
+    // ---- the runs, in parallel, printed in order ------------------------------------------------------
+    std::vector<Job> jobs;
+    for (double cs : cold_starts) {
+      for (const std::string& p : policies) {
+        if (sweep_values.empty()) {
+          jobs.push_back(Job{p, p, cs, ""});
+        } else {
+          for (const auto& v : sweep_values) {
+            jobs.push_back(Job{p, p + "[" + sweep_name.substr(sweep_name.find('.') + 1) + "=" + v + "]", cs, sweep_name + "=" + v});
+          }
+        }
+      }
+    }
+    std::vector<std::optional<llmscale::SimResult>> results(jobs.size());
+    std::vector<std::string> errors(jobs.size());
+    std::mutex mutex;
+    std::condition_variable finished;
+    std::atomic<std::size_t> next_job{0};
+    std::size_t done = 0;
+    const auto worker = [&] {
+      for (std::size_t i; (i = next_job.fetch_add(1)) < jobs.size();) {
+        llmscale::SimResult r;
+        std::string error;
+        try {
+          llmscale::SimConfig run = sim;
+          run.cold_start_s = jobs[i].cold_start_s;
+          llmscale::Contestants c = llmscale::Contestants::for_run(run, min_replicas, max_replicas);
+          for (const auto& s : args.sets) apply_set(c, s);
+          if (!jobs[i].sweep_set.empty()) apply_set(c, jobs[i].sweep_set);
+          r = llmscale::run_contestant(jobs[i].policy, c, profile, run, initial, make_source);
+          r.policy = jobs[i].label;
+        } catch (const std::exception& e) {
+          error = e.what();
+        }
+        const std::lock_guard<std::mutex> lock(mutex);
+        if (error.empty()) {
+          results[i] = std::move(r);
+        } else {
+          errors[i] = error;
+        }
+        ++done;
+        finished.notify_all();
+      }
+    };
+    std::vector<std::thread> threads;
+    for (unsigned k = 0; k < std::min<std::size_t>(jobs_n, jobs.size()); ++k) threads.emplace_back(worker);
+
+    const bool list = cold_starts.size() > 1;
+    std::printf("%s: %lld requests, initial fleet %d, cold start%s", source_name.c_str(), total_requests, initial, list ? "s" : "");
+    for (std::size_t i = 0; i < cold_starts.size(); ++i) std::printf("%s%g", i ? "," : " ", cold_starts[i]);
+    std::printf(" s\n");
+    std::printf("%-22s %s%9s %9s %8s %9s %8s %8s %8s %8s %9s %6s\n", "policy", list ? "  cold " : "", "requests",
+                "completed", "rejected", "preempted", "SLO", "TTFT50", "TTFT99", "TPOT99", "GPU-h", "events");
+    std::fflush(stdout);
+    Progress progress(jobs.size());
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+      std::unique_lock<std::mutex> lock(mutex);
+      while (!results[i] && errors[i].empty()) {
+        finished.wait_for(lock, std::chrono::milliseconds(250));
+        progress.show(done);
+      }
+      progress.clear();
+      if (!errors[i].empty()) continue;
+      const auto& r = *results[i];
+      char cold[16] = "";
+      if (list) std::snprintf(cold, sizeof cold, "%6.0fs ", jobs[i].cold_start_s);
+      std::printf("%-22s %s%9lld %9lld %8lld %9lld %7.2f%% %7.2fs %7.2fs %7.3fs %9.1f %6lld\n", r.policy.c_str(), cold,
+                  r.requests, r.completed, r.rejected, r.preempted, 100 * r.slo_attainment, r.ttft_p50, r.ttft_p99,
+                  r.tpot_p99, r.gpu_hours, r.scale_events);
       std::fflush(stdout);
-      results.push_back(std::move(r));
+    }
+    for (auto& t : threads) t.join();
+    progress.clear();
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+      if (!errors[i].empty()) throw std::runtime_error(jobs[i].label + ": " + errors[i]);
+    }
+    std::printf("fluid_bound %.1f GPU-h (every prompt token at full-chunk prefill speed, every output token at full-batch decode speed)\n",
+                fluid);
+
+    // the oracle is too weak where a policy beats it on GPU-hours at equal or better attainment
+    std::vector<bool> beats_oracle(jobs.size(), false);
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+      if (jobs[i].policy != "oracle") continue;
+      const auto& o = *results[i];
+      for (std::size_t k = 0; k < jobs.size(); ++k) {
+        const auto& r = *results[k];
+        if (k == i || jobs[k].cold_start_s != jobs[i].cold_start_s || jobs[k].policy == "oracle") continue;
+        if (r.slo_attainment >= o.slo_attainment && r.gpu_hours < o.gpu_hours) {
+          beats_oracle[k] = true;
+          std::printf("FLAG: %s beats the oracle (%.2f%% at %.1f GPU-h against %.2f%% at %.1f GPU-h): the oracle is too weak here\n",
+                      r.policy.c_str(), 100 * r.slo_attainment, r.gpu_hours, 100 * o.slo_attainment, o.gpu_hours);
+        }
+      }
+    }
+    const bool faults = sim.crash_per_replica_hour > 0 || sim.failed_start_probability > 0 || sim.slow_start_factor != 1 ||
+                        sim.metric_outage_s > 0;
+    if (faults) {
+      for (std::size_t i = 0; i < jobs.size(); ++i) {
+        const auto& r = *results[i];
+        std::printf("faults %-22s %lld crashes, %lld requests re-queued, %lld failed starts; lost %lld (completed + rejected = %lld of %lld)\n",
+                    r.policy.c_str(), r.crashes, r.requeued, r.failed_starts, r.requests - r.completed - r.rejected,
+                    r.completed + r.rejected, r.requests);
+      }
     }
 
     // ---- outputs --------------------------------------------------------------------------------
     if (args.values.count("json")) {
       std::ofstream out(args.values["json"]);
       if (!out) throw std::runtime_error("cannot write '" + args.values["json"] + "'");
-      out << "{\"scenario\": {\"trace\": " << json_string(trace) << ", \"trace_format\": " << json_string(format_name)
-          << ", \"rate_scale\": " << json_number(rate_scale) << ", \"seed\": " << seed
-          << ", \"profile\": " << json_string(profile_path) << ", \"model\": " << json_string(model)
-          << ", \"hardware\": " << json_string(hardware) << ", \"tp\": " << tp << ", \"max_batch\": " << sim.max_batch
-          << ", \"kv_tokens\": " << json_number(sim.kv_tokens) << ", \"cold_start_s\": " << json_number(sim.cold_start_s)
+      out << "{\"scenario\": {\"source\": " << json_string(source_name) << ", \"trace\": " << json_string(input.trace)
+          << ", \"trace_format\": " << json_string(input.format_name) << ", \"rate_scale\": " << json_number(input.rate_scale)
+          << ", \"seed\": " << input.seed << ", \"profile\": " << json_string(profile_path)
+          << ", \"model\": " << json_string(model) << ", \"hardware\": " << json_string(hardware) << ", \"tp\": " << tp
+          << ", \"max_batch\": " << sim.max_batch << ", \"kv_tokens\": " << json_number(sim.kv_tokens)
+          << ", \"cold_start_s\": [";
+      for (std::size_t i = 0; i < cold_starts.size(); ++i) out << (i ? ", " : "") << json_number(cold_starts[i]);
+      out << "], \"cold_start_phases\": {";
+      for (std::size_t i = 0; i < phases.size(); ++i) out << (i ? ", " : "") << json_string(phases[i].first) << ": " << json_number(phases[i].second);
+      out << "}, \"faults\": {\"crash_per_replica_hour\": " << json_number(sim.crash_per_replica_hour)
+          << ", \"failed_start_probability\": " << json_number(sim.failed_start_probability)
+          << ", \"slow_start_factor\": " << json_number(sim.slow_start_factor)
+          << ", \"metric_outage_start_s\": " << json_number(sim.metric_outage_start_s)
+          << ", \"metric_outage_s\": " << json_number(sim.metric_outage_s) << "}"
           << ", \"slo_ttft_s\": " << json_number(sim.slo_ttft_s) << ", \"slo_tpot_s\": " << json_number(sim.slo_tpot_s)
           << ", \"tick_s\": " << json_number(sim.tick_s) << ", \"initial_replicas\": " << initial
           << ", \"min_replicas\": " << min_replicas << ", \"max_replicas\": " << max_replicas
           << ", \"exact_steps\": " << (sim.exact_steps ? "true" : "false") << ", \"malformed_rows\": " << skipped
-          << ", \"version\": \"" << LLMSCALE_VERSION_MAJOR << "." << LLMSCALE_VERSION_MINOR << "."
-          << LLMSCALE_VERSION_PATCH << "\"}, \"results\": [";
-      for (std::size_t i = 0; i < results.size(); ++i) {
-        const auto& r = results[i];
-        out << (i ? ", " : "") << "{\"policy\": " << json_string(r.policy) << ", \"requests\": " << r.requests
-            << ", \"completed\": " << r.completed << ", \"rejected\": " << r.rejected << ", \"preempted\": " << r.preempted
-            << ", \"slo_attainment\": " << json_number(r.slo_attainment) << ", \"ttft_p50\": " << json_number(r.ttft_p50)
-            << ", \"ttft_p99\": " << json_number(r.ttft_p99) << ", \"tpot_p99\": " << json_number(r.tpot_p99)
-            << ", \"gpu_hours\": " << json_number(r.gpu_hours) << ", \"scale_events\": " << r.scale_events
-            << ", \"initial_replicas\": " << r.initial_replicas << "}";
+          << ", \"failed_requests\": " << failed << ", \"version\": \"" << LLMSCALE_VERSION_MAJOR << "."
+          << LLMSCALE_VERSION_MINOR << "." << LLMSCALE_VERSION_PATCH << "\"}, \"fluid_bound_gpu_hours\": " << json_number(fluid)
+          << ", \"results\": [";
+      for (std::size_t i = 0; i < jobs.size(); ++i) {
+        const auto& r = *results[i];
+        out << (i ? ", " : "") << "{\"policy\": " << json_string(r.policy) << ", \"cold_start_s\": " << json_number(jobs[i].cold_start_s)
+            << ", \"requests\": " << r.requests << ", \"completed\": " << r.completed << ", \"rejected\": " << r.rejected
+            << ", \"preempted\": " << r.preempted << ", \"slo_attainment\": " << json_number(r.slo_attainment)
+            << ", \"ttft_p50\": " << json_number(r.ttft_p50) << ", \"ttft_p99\": " << json_number(r.ttft_p99)
+            << ", \"tpot_p99\": " << json_number(r.tpot_p99) << ", \"gpu_hours\": " << json_number(r.gpu_hours)
+            << ", \"scale_events\": " << r.scale_events << ", \"initial_replicas\": " << r.initial_replicas
+            << ", \"requeued\": " << r.requeued << ", \"crashes\": " << r.crashes << ", \"failed_starts\": " << r.failed_starts
+            << ", \"beats_oracle\": " << (beats_oracle[i] ? "true" : "false") << "}";
       }
       out << "]}\n";
     }
     if (args.values.count("timeseries")) {
       std::ofstream out(args.values["timeseries"]);
       if (!out) throw std::runtime_error("cannot write '" + args.values["timeseries"] + "'");
-      out << "time_s,policy,arrivals,queue,ready,starting,desired\n";
-      for (const auto& r : results) {
+      out << "time_s,policy,cold_start_s,arrivals,queue,ready,starting,desired,misses\n";
+      for (std::size_t i = 0; i < jobs.size(); ++i) {
+        const auto& r = *results[i];
         for (const auto& t : r.series) {
-          out << json_number(t.t) << ',' << r.policy << ',' << t.arrivals << ',' << t.queue << ',' << t.ready << ','
-              << t.starting << ',' << t.desired << '\n';
+          out << json_number(t.t) << ',' << r.policy << ',' << json_number(jobs[i].cold_start_s) << ',' << t.arrivals << ','
+              << t.queue << ',' << t.ready << ',' << t.starting << ',' << t.desired << ',' << t.misses << '\n';
         }
       }
+    }
+    if (args.values.count("plot")) {
+      std::vector<replay::PlotRun> runs;
+      for (std::size_t i = 0; i < jobs.size(); ++i) runs.push_back(replay::PlotRun{results[i]->policy, jobs[i].cold_start_s, &*results[i]});
+      // demand: Little's-law replicas for each minute's arrivals at the run's mean lengths
+      const double n = static_cast<double>(std::max(1LL, total_requests));
+      const llmscale::TokenLengths tokens{prompt_sum / n, output_sum / n};
+      const double per_replica = llmscale::batch_throughput(profile, tokens, static_cast<double>(sim.max_batch));
+      std::vector<double> demand;
+      for (long long m : per_minute) demand.push_back(per_replica > 0 ? static_cast<double>(m) / 60.0 / per_replica : 0.0);
+      const std::string title = "llmscale-replay: " + source_name + " (" + std::to_string(total_requests) + " requests, " +
+                                model + " on " + hardware + " TP" + std::to_string(tp) + ", SLO TTFT " +
+                                llmscale::detail::format_number(sim.slo_ttft_s) + " s, TPOT " +
+                                llmscale::detail::format_number(sim.slo_tpot_s) + " s)";
+      std::ofstream out(args.values["plot"]);
+      if (!out) throw std::runtime_error("cannot write '" + args.values["plot"] + "'");
+      out << replay::render_svg(runs, demand, 60.0, cold_starts.front(), title);
     }
     return 0;
   } catch (const UsageError& e) {

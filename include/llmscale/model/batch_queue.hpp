@@ -75,6 +75,7 @@ class BatchQueueModel {
     prefill_s_ = profile.prefill_s(1, tokens.input_tokens);
     log_p_.resize(static_cast<std::size_t>(capacity_) + 1);
     p_.resize(static_cast<std::size_t>(capacity_) + 1);
+    tail_.resize(static_cast<std::size_t>(capacity_) + 1);
   }
 
   [[nodiscard]] long long max_batch() const noexcept { return max_batch_; }
@@ -132,7 +133,11 @@ class BatchQueueModel {
     for (std::size_t n = N; n < K; ++n) {
       const std::size_t j = n - N;
       if (j > 0) log_term += log_x - std::log(static_cast<double>(j));
-      cdf = std::min(1.0, cdf + std::exp(log_term));
+      if (log_term > -700) cdf = std::min(1.0, cdf + std::exp(log_term));  // below, the term is 0 in double
+      if (cdf >= 1.0 - 1e-15) {  // the rest all wait longer than t: their probability at once
+        sum += tail_[n];
+        break;
+      }
       sum += p_[n] * cdf;
     }
     return std::min(1.0, sum / admitted);
@@ -144,7 +149,7 @@ class BatchQueueModel {
     detail::check_positive("batch_queue", "ttft_s", std::isinf(targets.ttft_s) ? 1.0 : targets.ttft_s);
     if (prefill_s_ > targets.ttft_s) return 0.0;
     double lo = 0, hi = saturation_rate() * (capacity_ > max_batch_ ? 1.5 : 1.0);
-    for (int i = 0; i < 60; ++i) {
+    for (int i = 0; i < 60 && hi - lo > 1e-7 * hi; ++i) {
       const double mid = 0.5 * (lo + hi);
       const BatchQueueMetrics m = at(mid, targets.quantile);
       // a rate whose arrivals are turned away beyond the quantile's share misses the target too
@@ -170,6 +175,8 @@ class BatchQueueModel {
     double total = 0;
     for (std::size_t n = 0; n <= K; ++n) total += p_[n] = std::exp(log_p_[n] - top);
     for (std::size_t n = 0; n <= K; ++n) p_[n] /= total;
+    double tail = 0;  // tail_[n] = p_[n] + ... + p_[K - 1]
+    for (std::size_t n = K; n-- > 0;) tail_[n] = tail += p_[n];
   }
 
   double wait_quantile(double q) const noexcept {
@@ -177,7 +184,7 @@ class BatchQueueModel {
     double hi = 1.0 / mu_.back();
     for (int i = 0; i < 200 && wait_exceeds(hi) > 1.0 - q; ++i) hi *= 2;
     double lo = 0;
-    for (int i = 0; i < 60; ++i) {
+    for (int i = 0; i < 60 && hi - lo > 1e-9 * hi; ++i) {
       const double mid = 0.5 * (lo + hi);
       (wait_exceeds(mid) > 1.0 - q ? lo : hi) = mid;
     }
@@ -191,6 +198,7 @@ class BatchQueueModel {
   double prefill_s_ = 0;
   std::vector<double> log_p_;
   std::vector<double> p_;
+  std::vector<double> tail_;
 };
 
 LLMSCALE_NAMESPACE_END

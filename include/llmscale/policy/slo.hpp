@@ -10,12 +10,14 @@
 //   replicas    ceil(arrival rate / rate per replica + queued / (rate per replica x ttft_s)):
 //               the load, plus the requests already waiting, drained within the TTFT target
 // The per-replica rate is recomputed when the token mix moves by more than
-// token_mix_tolerance (a planning computation, tens of microseconds); otherwise a tick is a
-// few divisions. The same inputs give llmscale-size's answer (tested).
+// token_mix_tolerance (a planning computation, up to milliseconds), unless a mix in the same
+// cell (tolerance-wide on a log scale) was sized before: 64 sizings are remembered, so a noisy
+// mix at a low request rate does not re-size every tick. Otherwise a tick is a few divisions. The same inputs give llmscale-size's answer (tested).
 #ifndef LLMSCALE_POLICY_SLO_HPP
 #define LLMSCALE_POLICY_SLO_HPP
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <utility>
@@ -130,15 +132,42 @@ class SloPolicy {
     }
     sized_ = true;
     tokens_ = tokens;
+    // a mix seen before (within a cell of the tolerance's width on a log scale) reuses its sizing:
+    // a slow or noisy mix (a few requests a second) would otherwise re-size on most ticks
+    SizedMix* cell = nullptr;
+    if (config_.token_mix_tolerance > 0) {
+      const double width = std::log1p(config_.token_mix_tolerance);
+      const auto in = static_cast<long long>(std::floor(std::log(tokens.input_tokens) / width));
+      const auto out = static_cast<long long>(std::floor(std::log(tokens.output_tokens) / width));
+      cell = &sized_mixes_[static_cast<std::size_t>(in * 31 + out) % sized_mixes_.size()];
+      if (cell->valid && cell->input_cell == in && cell->output_cell == out) {
+        batch_ = cell->batch;
+        rate_per_replica_ = cell->rate;
+        return;
+      }
+      *cell = SizedMix{in, out, 0, 0, true};
+    }
     rate_per_replica_ = 0;
     batch_ = 0;
     // the arguments are within range here (checked config, clamped tokens): nothing throws
     const ReplicaCapacity cap = replica_capacity(profile_, tokens, targets_, config_.kv_tokens, engine_batch_);
-    if (cap.max_batch <= 0) return;
-    batch_ = cap.max_batch;
-    queue_.configure(profile_, tokens, cap.max_batch, queue_for(cap.max_batch));
-    rate_per_replica_ = queue_.max_arrival_rate(targets_);
+    if (cap.max_batch > 0) {
+      batch_ = cap.max_batch;
+      queue_.configure(profile_, tokens, cap.max_batch, queue_for(cap.max_batch));
+      rate_per_replica_ = queue_.max_arrival_rate(targets_);
+    }
+    if (cell != nullptr) {
+      cell->batch = batch_;
+      cell->rate = rate_per_replica_;
+    }
   }
+
+  struct SizedMix {
+    long long input_cell = 0, output_cell = 0;
+    long long batch = 0;
+    double rate = 0;
+    bool valid = false;
+  };
 
   SloConfig config_;
   LatencyProfile profile_;
@@ -149,6 +178,7 @@ class SloPolicy {
   bool sized_ = false;
   double rate_per_replica_ = 0;
   long long batch_ = 0;
+  std::array<SizedMix, 64> sized_mixes_{};  // direct-mapped by cell
 };
 
 LLMSCALE_NAMESPACE_END

@@ -31,8 +31,11 @@
 #include <cmath>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <limits>
 #include <memory>
+#include <optional>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -65,6 +68,13 @@ struct SimConfig {
   double gpu_memory_fraction = 0.9;  ///< what a ready replica reports (weights + preallocated KV)
   bool keep_timeseries = false;
   double max_drain_s = 7 * 86400.0;  ///< after the last arrival, a run stops (what is left counts as rejected)
+  // faults (SIMULATION.md): all off by default
+  double crash_per_replica_hour = 0;    ///< a ready replica crashes at this Poisson rate
+  double failed_start_probability = 0;  ///< a starting replica fails at the end of its cold start
+  double slow_start_factor = 1;         ///< every cold start lasts cold_start_s x this
+  double metric_outage_start_s = 0;     ///< engine metrics stop at this time...
+  double metric_outage_s = 0;           ///< ...for this long (0: no outage)
+  long long fault_seed = 1;
 
   static constexpr const char* config_name = "sim";
   template <class Self, class Visitor>
@@ -82,6 +92,12 @@ struct SimConfig {
     v("gpu_memory_fraction", self.gpu_memory_fraction, closed(0.0, 1.0), "GPU memory a ready replica reports");
     v("keep_timeseries", self.keep_timeseries, "keep one row per tick");
     v("max_drain_s", self.max_drain_s, closed(0.0, 1e9), "seconds after the last arrival before giving up");
+    v("crash_per_replica_hour", self.crash_per_replica_hour, closed(0.0, 3600.0), "crashes per ready replica-hour");
+    v("failed_start_probability", self.failed_start_probability, closed(0.0, 1.0), "chance a cold start fails");
+    v("slow_start_factor", self.slow_start_factor, closed(1.0, 100.0), "actual cold start over cold_start_s");
+    v("metric_outage_start_s", self.metric_outage_start_s, closed(0.0, 1e9), "when engine metrics stop (s)");
+    v("metric_outage_s", self.metric_outage_s, closed(0.0, 1e9), "how long engine metrics stay away (s)");
+    v("fault_seed", self.fault_seed, closed(0LL, 1LL << 62), "seed of the crash and failed-start draws");
   }
   [[nodiscard]] ConfigResult validate() const { return validate_fields(*this); }
 };
@@ -92,6 +108,7 @@ struct SimTick {
   long long arrivals = 0;  ///< since the previous tick
   long long queue = 0;     ///< router queue
   int ready = 0, starting = 0, desired = 0;
+  long long misses = 0;    ///< requests that ended (finished or rejected) since the previous tick missing the SLO
 };
 
 struct SimResult {
@@ -104,6 +121,8 @@ struct SimResult {
   long long scale_events = 0;
   double duration_s = 0;  ///< first arrival to the last request's end
   long long unfinished = 0;  ///< left when max_drain_s ran out (counted in rejected)
+  long long requeued = 0;    ///< requests sent back to the router queue by a replica crash
+  long long crashes = 0, failed_starts = 0;
   int initial_replicas = 0;
   std::vector<SimTick> series;
 };
@@ -116,6 +135,10 @@ struct SimResult {
   if (!(per_replica > 0) || !(rate > 0)) return 1;
   return static_cast<int>(std::clamp(std::ceil(rate / per_replica), 1.0, 1e6));
 }
+
+/// When a simulated run starts on the policies' clock (SignalCollector's epoch): simulated
+/// time t is at_seconds(1 + t).
+[[nodiscard]] inline TimePoint simulation_start() noexcept { return at_seconds(1.0); }
 
 namespace detail {
 
@@ -211,33 +234,44 @@ class ReplicaEventHeap {
 template <class P, class Source>
 class Simulation {
  public:
+  /// A run under `policy`: signals fed and the policy's decisions carried out every tick.
   Simulation(P policy, const GovernorConfig& governor, Source& source, const LatencyProfile& profile,
              const SimConfig& config, int initial_replicas)
       : config_((require_valid(config), config)),
         profile_(&profile),
         source_(&source),
-        collector_(signals_config(config, governor), epoch()),
-        scaler_(std::move(policy), governor, epoch()),
-        slots_free_(),
-        engine_config_{config.max_batch, config.kv_tokens, config.chunk_tokens, config.exact_steps} {
-    for (int s = signals_config(config, governor).replica_slots; s > 0; --s) slots_free_.push_back(s - 1);
-    result_.policy = scaler_.policy().name();
-    result_.initial_replicas = initial_replicas;
-    for (int i = 0; i < initial_replicas; ++i) {
-      const std::size_t r = new_replica(0.0);
-      make_ready(r);
-    }
-    fleet_ = FleetState(initial_replicas);
+        control_(std::make_shared<Control>(std::move(policy), governor, signals_config(governor))),
+        engine_config_{config.max_batch, config.kv_tokens, config.chunk_tokens, config.exact_steps},
+        rng_(static_cast<std::uint64_t>(config.fault_seed)) {
+    for (int s = signals_config(governor).replica_slots; s > 0; --s) slots_free_.push_back(s - 1);
+    result_.policy = control_->scaler.policy().name();
+    start(initial_replicas);
   }
 
-  SimResult run() {
-    have_next_ = source_->next(next_);
-    double tick = 0;
-    while (true) {
+  /// A run without signals or a policy, its fleet set by set_fleet() (the oracle's trials). Such
+  /// a simulation can be copied: the copy continues independently (with its own source).
+  Simulation(Source& source, const LatencyProfile& profile, const SimConfig& config, int initial_replicas)
+      : config_((require_valid(config), config)),
+        profile_(&profile),
+        source_(&source),
+        engine_config_{config.max_batch, config.kv_tokens, config.chunk_tokens, config.exact_steps},
+        rng_(static_cast<std::uint64_t>(config.fault_seed)) {
+    start(initial_replicas);
+  }
+
+  /// Processes every event before `until`; false once the run is over.
+  bool run_until(double until) {
+    if (!started_) {
+      started_ = true;
+      pull();
+    }
+    while (!done_) {
       const double t_arrival = have_next_ ? next_.arrival_s : ReplicaEngine::never;
       const double t_ready = starting_.empty() ? ReplicaEngine::never : replicas_[starting_.front()].ready_at;
-      const double t_replica = next_replica_event();
-      const double t = std::min({t_arrival, t_ready, t_replica, tick});
+      const double t_replica = events_.top_time();
+      const double t_crash = crashes_.empty() ? ReplicaEngine::never : crashes_.front().first;
+      const double t = std::min({t_arrival, t_ready, t_replica, t_crash, tick_});
+      if (t >= until) return true;
       if (t == t_replica && t_replica < ReplicaEngine::never) {
         const std::size_t r = events_.top();
         replicas_[r].engine->step(*this);
@@ -247,42 +281,96 @@ class Simulation {
         const std::size_t r = starting_.front();
         starting_.pop_front();
         fleet_.mark_ready(1);
-        make_ready(r);
-        drain_router(t);
+        if (replicas_[r].fails) {  // billed through its cold start, then gone
+          ++result_.failed_starts;
+          fleet_.set_ready(fleet_.ready() - 1);
+          gone(r, t);
+        } else {
+          make_ready(r, t);
+          drain_router(t);
+        }
+      } else if (t == t_crash && t_crash < ReplicaEngine::never) {
+        const std::size_t r = crashes_.front().second;
+        std::pop_heap(crashes_.begin(), crashes_.end(), std::greater<>());
+        crashes_.pop_back();
+        if (replicas_[r].life == Life::ready && replicas_[r].crash_at == t) crash(r, t);
       } else if (t == t_arrival && have_next_) {
         arrive(next_, t);
-        have_next_ = source_->next(next_);
+        pull();
       } else {
-        if (!have_next_ && in_flight_ == 0) break;
-        if (!have_next_ && tick > last_arrival_ + config_.max_drain_s) {
+        if (!have_next_ && in_flight_ == 0) {
+          done_ = true;
+          break;
+        }
+        if (!have_next_ && tick_ > last_arrival_ + config_.max_drain_s) {
           // a fleet that never serves what is left (a policy that keeps it at zero): what is
           // still waiting counts as rejected, so nothing goes missing from the totals
           result_.rejected += in_flight_;
           result_.unfinished = in_flight_;
+          done_ = true;
           break;
         }
-        control(tick);
-        tick += config_.tick_s;
+        control(tick_);
+        tick_ += config_.tick_s;
       }
     }
-    finish(tick);
+    return false;
+  }
+
+  SimResult run() {
+    run_until(ReplicaEngine::never);
+    finish(tick_);
     return std::move(result_);
   }
+
+  /// Without a policy: scales the fleet to `replicas` at `t` (after run_until(t)), as a
+  /// decision would (starting replicas are ready a cold start later).
+  void set_fleet(int replicas, double t) { apply(replicas, t); }
+  /// Reads from `source` from now on (a copy's own, positioned where this one's was).
+  void set_source(Source& source) noexcept { source_ = &source; }
+  /// Takes no arrival at or after `t` (the rest of the source is ignored).
+  void end_arrivals_at(double t) noexcept {
+    arrivals_end_ = t;
+    if (have_next_ && next_.arrival_s >= arrivals_end_) have_next_ = false;
+  }
+  /// From now on, arrived() and met() count only requests arriving before `end`, and
+  /// window_arrived() and window_met() those arriving in [begin, end).
+  void count_arrivals(double begin, double end) noexcept {
+    window_begin_ = begin;
+    count_before_ = end;
+  }
+  [[nodiscard]] long long arrived() const noexcept { return arrived_counted_; }
+  [[nodiscard]] long long met() const noexcept { return met_counted_; }
+  [[nodiscard]] long long window_arrived() const noexcept { return window_arrived_; }
+  [[nodiscard]] long long window_met() const noexcept { return window_met_; }
+  [[nodiscard]] int ready() const noexcept { return fleet_.ready(); }
+  /// Requests in the router queue.
+  [[nodiscard]] long long waiting() const noexcept { return static_cast<long long>(router_.size()); }
 
   // ---- the engines' sink ----------------------------------------------------------------------
   void first_token(SimRequest& q, double t) {
     if (q.first_token >= 0) return;  // recomputed after a preemption: its first token stands
     q.first_token = t;
-    collector_.recorder().first_token(at(t), from_seconds(t - q.arrival));
+    if (control_) control_->collector.recorder().first_token(at(t), from_seconds(t - q.arrival));
   }
   void finished(const SimRequest& q, double t) {
     const double ttft = q.first_token - q.arrival;
     const double tpot = q.output > 1 ? (t - q.first_token) / static_cast<double>(q.output - 1) : 0.0;
-    ttft_.push_back(static_cast<float>(ttft));
-    tpot_.push_back(static_cast<float>(tpot));
-    if (ttft <= config_.slo_ttft_s && tpot <= config_.slo_tpot_s) ++result_.met;
+    if (ttft <= config_.slo_ttft_s && tpot <= config_.slo_tpot_s) {
+      ++result_.met;
+      if (q.arrival < count_before_) {
+        ++met_counted_;
+        if (q.arrival >= window_begin_) ++window_met_;
+      }
+    } else {
+      ++misses_since_tick_;
+    }
     ++result_.completed;
-    collector_.recorder().finished(at(t), from_seconds(t - q.arrival), q.prompt, q.output);
+    if (control_) {
+      ttft_.push_back(static_cast<float>(ttft));
+      tpot_.push_back(static_cast<float>(tpot));
+      control_->collector.recorder().finished(at(t), from_seconds(t - q.arrival), q.prompt, q.output);
+    }
     last_end_ = std::max(last_end_, t);
     --in_flight_;
   }
@@ -294,17 +382,24 @@ class Simulation {
  private:
   enum class Life : std::uint8_t { starting, ready, draining, gone };
   struct ReplicaState {
-    std::unique_ptr<ReplicaEngine> engine;
+    std::optional<ReplicaEngine> engine;
     Life life = Life::starting;
-    double requested_at = 0, ready_at = 0;
+    bool fails = false;  // a failed start
+    double requested_at = 0, ready_at = 0, crash_at = ReplicaEngine::never;
     int slot = -1;
     std::ptrdiff_t open_at = -1;  // its place in open_, or -1
     double busy_since = -1, busy = 0;  // busy: seconds with work since the last tick
   };
+  struct Control {
+    SignalCollector collector;
+    Autoscaler<P> scaler;
+    Control(P policy, const GovernorConfig& governor, const SignalsConfig& signals)
+        : collector(signals, epoch()), scaler(std::move(policy), governor, epoch()) {}
+  };
 
-  static TimePoint epoch() noexcept { return at_seconds(1.0); }
+  static TimePoint epoch() noexcept { return simulation_start(); }
   static TimePoint at(double t) noexcept { return at_seconds(1.0 + t); }
-  static SignalsConfig signals_config(const SimConfig&, const GovernorConfig& g) {
+  static SignalsConfig signals_config(const GovernorConfig& g) {
     SignalsConfig s;
     s.replica_slots = std::max(1, g.max_replicas);
     s.recorder.writer_shards = 1;
@@ -312,26 +407,57 @@ class Simulation {
     return s;
   }
 
-  double next_replica_event() const noexcept { return events_.top_time(); }
+  void start(int initial_replicas) {
+    result_.initial_replicas = initial_replicas;
+    for (int i = 0; i < initial_replicas; ++i) make_ready(new_replica(0.0, false), 0.0);
+    fleet_ = FleetState(initial_replicas);
+  }
 
-  std::size_t new_replica(double t) {
+  void pull() {
+    have_next_ = source_->next(next_);
+    if (have_next_ && next_.arrival_s >= arrivals_end_) have_next_ = false;
+  }
+
+  std::size_t new_replica(double t, bool faults = true) {
     ReplicaState r;
-    r.engine = std::make_unique<ReplicaEngine>(*profile_, engine_config_);
+    r.engine.emplace(*profile_, engine_config_);
     r.requested_at = t;
-    r.ready_at = t + config_.cold_start_s;
+    r.ready_at = t + config_.cold_start_s * (faults ? config_.slow_start_factor : 1.0);
+    r.fails = faults && config_.failed_start_probability > 0 && uniform_(rng_) < config_.failed_start_probability;
     replicas_.push_back(std::move(r));
     return replicas_.size() - 1;
   }
 
-  void make_ready(std::size_t r) {
+  void make_ready(std::size_t r, double t) {
     ReplicaState& rep = replicas_[r];
     rep.life = Life::ready;
     if (!slots_free_.empty()) {
       rep.slot = slots_free_.back();
       slots_free_.pop_back();
     }
+    if (config_.crash_per_replica_hour > 0) {
+      rep.crash_at = t + std::exponential_distribution<double>(config_.crash_per_replica_hour / 3600.0)(rng_);
+      crashes_.emplace_back(rep.crash_at, r);
+      std::push_heap(crashes_.begin(), crashes_.end(), std::greater<>());
+    }
     ready_.push_back(r);
     update_open(r);
+  }
+
+  // A ready replica crashes: its requests go back to the head of the router queue, oldest
+  // arrival first, with their original arrival times (what they generated is recomputed).
+  void crash(std::size_t r, double t) {
+    ++result_.crashes;
+    std::vector<SimRequest> back;
+    replicas_[r].engine->for_each_request([&](const SimRequest& q) { back.push_back(q); });
+    std::sort(back.begin(), back.end(), [](const SimRequest& a, const SimRequest& b) { return a.arrival > b.arrival; });
+    for (const SimRequest& q : back) router_.push_front(q);
+    result_.requeued += static_cast<long long>(back.size());
+    ready_.erase(std::find(ready_.begin(), ready_.end(), r));
+    fleet_.set_ready(fleet_.ready() - 1);
+    if (replicas_[r].busy_since >= 0) replicas_[r].busy_since = -1;
+    gone(r, t);
+    drain_router(t);
   }
 
   void gone(std::size_t r, double t) {
@@ -341,12 +467,15 @@ class Simulation {
     update_open(r);
     events_.set(r, ReplicaEngine::never);
     billed_ += t - rep.requested_at;
-    if (rep.slot >= 0) {
-      collector_.gauges().clear(static_cast<std::size_t>(rep.slot));
-      slots_free_.push_back(rep.slot);
-      rep.slot = -1;
-    }
+    release_slot(rep);
     rep.engine.reset();
+  }
+
+  void release_slot(ReplicaState& rep) {
+    if (rep.slot < 0) return;
+    if (control_) control_->collector.gauges().clear(static_cast<std::size_t>(rep.slot));
+    slots_free_.push_back(rep.slot);
+    rep.slot = -1;
   }
 
   void after_engine_change(std::size_t r, double t) {
@@ -400,8 +529,8 @@ class Simulation {
   }
 
   void admit(std::size_t r, const SimRequest& q, double t) {
-    if (q.generated == 0 && q.first_token < 0) {
-      collector_.recorder().admitted(at(t), from_seconds(t - q.arrival));
+    if (control_ && q.generated == 0 && q.first_token < 0) {
+      control_->collector.recorder().admitted(at(t), from_seconds(t - q.arrival));
     }
     replicas_[r].engine->admit(q, t, *this);
     after_engine_change(r, t);
@@ -419,13 +548,18 @@ class Simulation {
 
   void arrive(const TraceRequest& in, double t) {
     ++result_.requests;
+    if (t < count_before_) {
+      ++arrived_counted_;
+      if (t >= window_begin_) ++window_arrived_;
+    }
     last_arrival_ = t;
     ++arrivals_since_tick_;
-    collector_.recorder().arrived(at(t));
+    if (control_) control_->collector.recorder().arrived(at(t));
     if (static_cast<double>(in.prompt_tokens) > config_.kv_tokens ||
         (config_.router_queue_limit > 0 && static_cast<long long>(router_.size()) >= config_.router_queue_limit)) {
       ++result_.rejected;
-      collector_.recorder().rejected(at(t));
+      ++misses_since_tick_;
+      if (control_) control_->collector.recorder().rejected(at(t));
       return;
     }
     const SimRequest q{t, -1, in.prompt_tokens, in.output_tokens, 0};
@@ -440,8 +574,15 @@ class Simulation {
     router_.push_back(q);
   }
 
+  [[nodiscard]] bool in_outage(double t) const noexcept {
+    return config_.metric_outage_s > 0 && t >= config_.metric_outage_start_s &&
+           t < config_.metric_outage_start_s + config_.metric_outage_s;
+  }
+
   void control(double t) {
-    // engine gauges and GPU metrics of the ready replicas
+    if (!control_) return;
+    // engine gauges and GPU metrics of the ready replicas (none during a metric outage)
+    const bool outage = in_outage(t);
     const double dt = t - last_tick_;
     double busy_sum = 0;
     int reporting = 0;
@@ -458,6 +599,7 @@ class Simulation {
         rep.busy_since = t;
       }
       rep.busy = 0;
+      if (outage) continue;
       if (dt > 0) {
         busy_sum += std::min(1.0, busy / dt);
         ++reporting;
@@ -472,16 +614,27 @@ class Simulation {
       g.kv_tokens_used = static_cast<std::int64_t>(std::min(e.kv_used(), e.kv_capacity()));
       g.kv_tokens_capacity = static_cast<std::int64_t>(e.kv_capacity());
       g.sampled_at = at(t);
-      collector_.gauges().set(static_cast<std::size_t>(rep.slot), g);
+      control_->collector.gauges().set(static_cast<std::size_t>(rep.slot), g);
     }
-    Signals s = collector_.tick(at(t));
+    Signals s = control_->collector.tick(at(t));
     s.gpu.replicas_reporting = reporting;
     s.gpu.busy_fraction = reporting > 0 ? busy_sum / reporting : 0.0;
-    s.gpu.memory_fraction = config_.gpu_memory_fraction;
+    s.gpu.memory_fraction = outage ? 0.0 : config_.gpu_memory_fraction;
     last_tick_ = t;
-    const Decision& d = scaler_.tick(at(t), s, fleet_);
+    const int desired = control_->scaler.tick(at(t), s, fleet_).desired_replicas;
+    apply(desired, t);
+    if (config_.keep_timeseries) {
+      result_.series.push_back(SimTick{t, arrivals_since_tick_, static_cast<long long>(router_.size()), fleet_.ready(),
+                                       fleet_.starting(), desired, misses_since_tick_});
+    }
+    arrivals_since_tick_ = 0;
+    misses_since_tick_ = 0;
+  }
+
+  // Carries out a decision: starts replicas, or cancels starting ones (newest first) and then
+  // drains ready ones.
+  void apply(int desired, double t) {
     const int current = fleet_.current();
-    const int desired = d.desired_replicas;
     if (desired != current) ++result_.scale_events;
     if (desired > current) {
       for (int i = 0; i < desired - current; ++i) starting_.push_back(new_replica(t));
@@ -496,11 +649,6 @@ class Simulation {
       remove -= cancelled;
       for (; remove > 0 && !ready_.empty(); --remove) drain_one(t);
     }
-    if (config_.keep_timeseries) {
-      result_.series.push_back(SimTick{t, arrivals_since_tick_, static_cast<long long>(router_.size()), fleet_.ready(),
-                                       fleet_.starting(), desired});
-    }
-    arrivals_since_tick_ = 0;
   }
 
   void drain_one(double t) {
@@ -512,11 +660,7 @@ class Simulation {
     ready_.erase(least);
     fleet_.set_ready(fleet_.ready() - 1);
     ReplicaState& rep = replicas_[r];
-    if (rep.slot >= 0) {
-      collector_.gauges().clear(static_cast<std::size_t>(rep.slot));
-      slots_free_.push_back(rep.slot);
-      rep.slot = -1;
-    }
+    release_slot(rep);
     if (rep.engine->running() == 0) {
       gone(r, t);
       return;
@@ -545,23 +689,29 @@ class Simulation {
   SimConfig config_;
   const LatencyProfile* profile_;
   Source* source_;
-  SignalCollector collector_;
-  Autoscaler<P> scaler_;
+  std::shared_ptr<Control> control_;  // null without a policy (then the simulation copies)
   std::vector<int> slots_free_;
   ReplicaEngineConfig engine_config_;
+  std::mt19937_64 rng_;
+  std::uniform_real_distribution<double> uniform_{0.0, 1.0};
   FleetState fleet_{0};
   std::vector<ReplicaState> replicas_;
   std::vector<std::size_t> ready_;     // serving, in the order they became ready
   std::vector<std::size_t> open_;      // ready and below the max batch, in no order
   std::deque<std::size_t> starting_;   // in request order (= ready order)
+  std::vector<std::pair<double, std::size_t>> crashes_;  // min-heap of (crash time, replica)
   int draining_ = 0;
   ReplicaEventHeap events_;
   std::deque<SimRequest> router_;
   long long in_flight_ = 0;
-  long long arrivals_since_tick_ = 0;
+  long long arrivals_since_tick_ = 0, misses_since_tick_ = 0;
+  long long arrived_counted_ = 0, met_counted_ = 0;  // arriving before count_before_
+  long long window_arrived_ = 0, window_met_ = 0;     // arriving in [window_begin_, count_before_)
+  double window_begin_ = std::numeric_limits<double>::infinity(), count_before_ = std::numeric_limits<double>::infinity();
   double last_tick_ = 0, last_end_ = 0, last_arrival_ = 0, billed_ = 0;
+  double tick_ = 0, arrivals_end_ = std::numeric_limits<double>::infinity();
   TraceRequest next_;
-  bool have_next_ = false;
+  bool have_next_ = false, started_ = false, done_ = false;
   std::vector<float> ttft_, tpot_;
   SimResult result_;
 };

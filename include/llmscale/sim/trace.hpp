@@ -20,7 +20,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cctype>
 #include <cstdint>
+#include <deque>
 #include <cstdlib>
 #include <istream>
 #include <limits>
@@ -42,19 +44,58 @@ struct TraceRequest {
   std::int32_t output_tokens = 0;
 };
 
-enum class TraceFormat : std::uint8_t { azure, csv };
-
-/// Parses "azure" or "csv"; false for anything else.
-inline bool parse_trace_format(std::string_view s, TraceFormat& out) noexcept {
-  if (s == "azure") {
-    out = TraceFormat::azure;
-  } else if (s == "csv") {
-    out = TraceFormat::csv;
-  } else {
-    return false;
+/// A request stream held in memory (the oracle reads the future from it); copies read on
+/// independently from where the original was.
+class InMemoryTrace {
+ public:
+  InMemoryTrace() = default;
+  /// `requests` in time order; must outlive the trace.
+  explicit InMemoryTrace(const std::vector<TraceRequest>& requests) noexcept : requests_(&requests) {}
+  /// Reads every request `source` (anything with `bool next(TraceRequest&)`) gives.
+  template <class Source>
+  static std::vector<TraceRequest> collect(Source& source) {
+    std::vector<TraceRequest> all;
+    TraceRequest r;
+    while (source.next(r)) all.push_back(r);
+    return all;
   }
-  return true;
+  bool next(TraceRequest& out) noexcept {
+    if (requests_ == nullptr || at_ >= requests_->size()) return false;
+    out = (*requests_)[at_++];
+    return true;
+  }
+
+ private:
+  const std::vector<TraceRequest>* requests_ = nullptr;
+  std::size_t at_ = 0;
+};
+
+enum class TraceFormat : std::uint8_t { azure, csv, mooncake, burstgpt, servegen };
+
+/// Parses a format's name ("azure", "csv", "mooncake", "burstgpt", "servegen"); false for
+/// anything else.
+inline bool parse_trace_format(std::string_view s, TraceFormat& out) noexcept {
+  constexpr std::pair<std::string_view, TraceFormat> names[] = {{"azure", TraceFormat::azure},
+                                                                  {"csv", TraceFormat::csv},
+                                                                  {"mooncake", TraceFormat::mooncake},
+                                                                  {"burstgpt", TraceFormat::burstgpt},
+                                                                  {"servegen", TraceFormat::servegen}};
+  for (const auto& [name, format] : names) {
+    if (s == name) {
+      out = format;
+      return true;
+    }
+  }
+  return false;
 }
+
+/// A rate series' window (ServeGen): from `start_s`, `rate` requests/s whose inter-arrival
+/// times have coefficient of variation `cv`.
+struct RateWindow {
+  double start_s = 0;
+  double rate = 0;
+  double cv = 1;
+};
 
 /// A malformed row in strict mode; `line()` is its line number.
 class TraceError : public std::runtime_error {
@@ -70,51 +111,116 @@ class TraceError : public std::runtime_error {
 class TraceReader {
  public:
   static constexpr std::size_t kept_problems = 10;
-  static constexpr std::size_t max_line = 4096;
+  static constexpr std::size_t max_line = 4096;           ///< CSV rows
+  static constexpr std::size_t max_json_line = 1 << 20;   ///< Mooncake rows (their hash_ids lists are long)
+  static constexpr std::size_t bucket_probe_rows = 1000;  ///< Mooncake rows read to detect bucketed timestamps
 
-  /// Reads `in` (which must outlive the reader).
-  TraceReader(std::istream& in, TraceFormat format, bool strict = false, double max_disorder_s = 2)
-      : in_(&in), format_(format), strict_(strict), max_disorder_s_(max_disorder_s) {}
+  /// Reads `in` (which must outlive the reader). `seed` drives the jitter of bucketed Mooncake
+  /// timestamps. With `strict` the first malformed row throws TraceError (from here, for a
+  /// Mooncake file's first rows).
+  TraceReader(std::istream& in, TraceFormat format, bool strict = false, double max_disorder_s = 2,
+              std::uint64_t seed = 1)
+      : in_(&in), format_(format), strict_(strict), max_disorder_s_(max_disorder_s), rng_(seed) {
+    if (format_ == TraceFormat::mooncake) probe_buckets();
+  }
 
-  /// The next request in file order; false at the end.
+  /// The next request in file order (jittered within its bucket for a bucketed Mooncake
+  /// trace); false at the end. Not for the servegen format (see next_window).
   bool next(TraceRequest& out) {
+    if (format_ == TraceFormat::servegen) return false;
+    Row row;
+    if (!ahead_.empty()) {
+      row = ahead_.front();
+      ahead_.pop_front();
+    } else if (!read_row(row)) {
+      return false;
+    }
+    out.arrival_s = row.t - origin_;
+    if (bucket_s_ > 0) out.arrival_s += bucket_s_ * uniform_(rng_);
+    out.prompt_tokens = static_cast<std::int32_t>(row.a);
+    out.output_tokens = static_cast<std::int32_t>(row.b);
+    return true;
+  }
+
+  /// The next window of a ServeGen rate series (start relative to the first window's); false
+  /// at the end.
+  bool next_window(RateWindow& out) {
+    if (format_ != TraceFormat::servegen) return false;
+    Row row;
+    if (!read_row(row)) return false;
+    out.start_s = row.t - origin_;
+    out.rate = row.a;
+    out.cv = row.b;
+    return true;
+  }
+
+  [[nodiscard]] TraceFormat format() const noexcept { return format_; }
+  [[nodiscard]] long long rows() const noexcept { return rows_; }
+  /// How far (s) a request may come before one already read: the disorder allowed, or a
+  /// Mooncake bucket's width.
+  [[nodiscard]] double max_disorder_s() const noexcept { return std::max(max_disorder_s_, bucket_s_); }
+  /// A bucketed Mooncake trace's bucket width (s); 0 when the timestamps are not bucketed.
+  [[nodiscard]] double bucket_s() const noexcept { return bucket_s_; }
+  [[nodiscard]] long long skipped() const noexcept { return skipped_; }
+  /// BurstGPT rows with no response tokens: failed requests, skipped (not malformed).
+  [[nodiscard]] long long failed() const noexcept { return failed_; }
+  /// The first malformed rows, as "line N: why".
+  [[nodiscard]] const std::vector<std::string>& problems() const noexcept { return problems_; }
+
+ private:
+  struct Row {
+    double t = 0;       // seconds (the file's origin)
+    double a = 0, b = 0;  // prompt and output tokens, or rate and CV
+  };
+
+  bool read_row(Row& row) {
     while (std::getline(*in_, line_)) {
       ++line_number_;
       if (!line_.empty() && line_.back() == '\r') line_.pop_back();
       if (line_.empty()) continue;
-      double t = 0;
-      long long prompt = 0, output = 0;
-      const char* why = parse(line_, t, prompt, output);
-      if (why != nullptr && rows_ == 0 && skipped_ == 0 && !header_seen_ && looks_like_header(line_)) {
+      bool failed = false;
+      const char* why = parse(line_, row, failed);
+      if (why != nullptr && rows_ == 0 && skipped_ == 0 && failed_ == 0 && !header_seen_ && looks_like_header(line_)) {
         header_seen_ = true;
         continue;
       }
-      if (why == nullptr && started_ && t < last_time_ - max_disorder_s_) why = "time earlier than the previous row's";
+      if (why == nullptr && started_ && row.t < last_time_ - max_disorder_s_) why = "time earlier than the previous row's";
       if (why != nullptr) {
         reject(why);
         continue;
       }
+      if (failed) {
+        ++failed_;
+        continue;
+      }
       if (!started_) {
-        origin_ = t;
+        origin_ = row.t;
         started_ = true;
       }
-      last_time_ = std::max(last_time_, t);
+      last_time_ = std::max(last_time_, row.t);
       ++rows_;
-      out.arrival_s = t - origin_;
-      out.prompt_tokens = static_cast<std::int32_t>(prompt);
-      out.output_tokens = static_cast<std::int32_t>(output);
       return true;
     }
     return false;
   }
 
-  [[nodiscard]] long long rows() const noexcept { return rows_; }
-  [[nodiscard]] double max_disorder_s() const noexcept { return max_disorder_s_; }
-  [[nodiscard]] long long skipped() const noexcept { return skipped_; }
-  /// The first malformed rows, as "line N: why".
-  [[nodiscard]] const std::vector<std::string>& problems() const noexcept { return problems_; }
+  // Real Mooncake traces put timestamps into buckets about 3 s apart: most rows share their
+  // timestamp. Then each row is spread uniformly over its bucket (the smallest gap between
+  // distinct timestamps), seeded.
+  void probe_buckets() {
+    Row row;
+    while (ahead_.size() < bucket_probe_rows && read_row(row)) ahead_.push_back(row);
+    std::size_t tied = 0;
+    double gap = std::numeric_limits<double>::infinity();
+    for (std::size_t i = 0; i < ahead_.size(); ++i) {
+      const bool same_prev = i > 0 && ahead_[i].t == ahead_[i - 1].t;
+      const bool same_next = i + 1 < ahead_.size() && ahead_[i].t == ahead_[i + 1].t;
+      if (same_prev || same_next) ++tied;
+      if (i > 0 && ahead_[i].t > ahead_[i - 1].t) gap = std::min(gap, ahead_[i].t - ahead_[i - 1].t);
+    }
+    if (ahead_.size() >= 10 && 2 * tied > ahead_.size() && gap >= 0.5 && gap < 60) bucket_s_ = gap;
+  }
 
- private:
   void reject(const char* why) {
     if (strict_) throw TraceError(why, line_number_);
     ++skipped_;
@@ -122,30 +228,86 @@ class TraceReader {
   }
 
   static bool looks_like_header(const std::string& line) {
-    return !line.empty() && !(line[0] >= '0' && line[0] <= '9') && line[0] != '-' && line[0] != '.';
+    return !line.empty() && !(line[0] >= '0' && line[0] <= '9') && line[0] != '-' && line[0] != '.' && line[0] != '{';
   }
 
-  // nullptr when the row is good
-  const char* parse(std::string_view row, double& t, long long& prompt, long long& output) const {
-    if (row.size() > max_line) return "row longer than 4096 characters";
-    std::string_view f[3];
+  // nullptr when the row is good; `failed` for a BurstGPT failed request
+  const char* parse(std::string_view line, Row& row, bool& failed) const {
+    if (format_ == TraceFormat::mooncake) return parse_mooncake(line, row);
+    if (line.size() > max_line) return "row longer than 4096 characters";
+    constexpr std::size_t most = 8;
+    std::string_view f[most];
     std::size_t n = 0, start = 0;
-    for (std::size_t i = 0; i <= row.size(); ++i) {
-      if (i == row.size() || row[i] == ',') {
-        if (n == 3) return "more than 3 fields";
-        f[n++] = trim(row.substr(start, i - start));
+    const std::size_t want = format_ == TraceFormat::burstgpt ? 6 : format_ == TraceFormat::servegen ? 8 : 3;
+    for (std::size_t i = 0; i <= line.size(); ++i) {
+      if (i == line.size() || line[i] == ',') {
+        if (n == want) return want == 3 ? "more than 3 fields" : want == 6 ? "more than 6 fields" : "more than 8 fields";
+        f[n++] = trim(line.substr(start, i - start));
         start = i + 1;
       }
     }
-    if (n != 3) return "fewer than 3 fields";
-    if (format_ == TraceFormat::azure) {
-      if (!parse_timestamp(f[0], t)) return "bad TIMESTAMP (want YYYY-MM-DD HH:MM:SS[.fraction])";
-    } else if (!parse_double(f[0], t) || !(t >= 0) || t > 1e9) {
-      return "bad arrival_time_s (want seconds, 0 to 1e9)";
+    if (n != want) return want == 3 ? "fewer than 3 fields" : want == 6 ? "fewer than 6 fields" : "fewer than 8 fields";
+    long long prompt = 0, output = 0;
+    switch (format_) {
+      case TraceFormat::azure:
+        if (!parse_timestamp(f[0], row.t)) return "bad TIMESTAMP (want YYYY-MM-DD HH:MM:SS[.fraction])";
+        break;
+      case TraceFormat::servegen:
+        if (!parse_double(f[0], row.t) || !(row.t >= 0) || row.t > 1e9) return "bad window_start_s (want seconds, 0 to 1e9)";
+        if (!parse_double(f[3], row.a) || !(row.a >= 0) || row.a > 1e7) return "bad total_rate_rps (want 0 to 10^7)";
+        if (!parse_double(f[6], row.b) || !(row.b >= 0) || row.b > 1e3) return "bad rate_weighted_mean_iat_cv (want 0 to 1000)";
+        return nullptr;
+      default:  // csv, burstgpt: seconds
+        if (!parse_double(f[0], row.t) || !(row.t >= 0) || row.t > 1e9) {
+          return format_ == TraceFormat::burstgpt ? "bad Timestamp (want seconds, 0 to 1e9)"
+                                                  : "bad arrival_time_s (want seconds, 0 to 1e9)";
+        }
     }
-    if (!parse_int(f[1], prompt) || prompt < 1 || prompt > 10'000'000) return "bad prompt tokens (want 1 to 10^7)";
-    if (!parse_int(f[2], output) || output < 1 || output > 10'000'000) return "bad output tokens (want 1 to 10^7)";
+    const std::size_t p = format_ == TraceFormat::burstgpt ? 2 : 1;
+    if (!parse_int(f[p], prompt) || prompt < 1 || prompt > 10'000'000) return "bad prompt tokens (want 1 to 10^7)";
+    if (format_ == TraceFormat::burstgpt && parse_int(f[p + 1], output) && output == 0) {
+      failed = true;  // a failed request: no response
+      return nullptr;
+    }
+    if (!parse_int(f[p + 1], output) || output < 1 || output > 10'000'000) return "bad output tokens (want 1 to 10^7)";
+    row.a = static_cast<double>(prompt);
+    row.b = static_cast<double>(output);
     return nullptr;
+  }
+
+  // {"timestamp": ms, "input_length": n, "output_length": n, ...}
+  static const char* parse_mooncake(std::string_view line, Row& row) {
+    if (line.size() > max_json_line) return "row longer than 1 MiB";
+    if (line.front() != '{' || line.back() != '}') return "not a JSON object";
+    double ms = 0, prompt = 0, output = 0;
+    if (!json_number(line, "\"timestamp\"", ms) || !(ms >= 0) || ms > 1e12) return "bad timestamp (want ms, 0 to 1e12)";
+    if (!json_number(line, "\"input_length\"", prompt) || prompt < 1 || prompt > 1e7 || prompt != std::floor(prompt)) {
+      return "bad input_length (want 1 to 10^7)";
+    }
+    if (!json_number(line, "\"output_length\"", output) || output < 1 || output > 1e7 || output != std::floor(output)) {
+      return "bad output_length (want 1 to 10^7)";
+    }
+    row.t = ms / 1000.0;
+    row.a = prompt;
+    row.b = output;
+    return nullptr;
+  }
+  // the number after `"key":` at the object's top level (keys are found by text; the values
+  // Mooncake writes before them are numbers and lists of numbers)
+  static bool json_number(std::string_view line, std::string_view key, double& out) {
+    const std::size_t at = line.find(key);
+    if (at == std::string_view::npos) return false;
+    std::size_t i = at + key.size();
+    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+    if (i == line.size() || line[i] != ':') return false;
+    ++i;
+    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+    std::size_t end = i;
+    while (end < line.size() && (std::isdigit(static_cast<unsigned char>(line[end])) || line[end] == '.' ||
+                                 line[end] == '-' || line[end] == '+' || line[end] == 'e' || line[end] == 'E')) {
+      ++end;
+    }
+    return parse_double(line.substr(i, end - i), out);
   }
 
   static std::string_view trim(std::string_view s) noexcept {
@@ -208,10 +370,13 @@ class TraceReader {
   TraceFormat format_;
   bool strict_;
   double max_disorder_s_;
+  std::mt19937_64 rng_;
+  std::uniform_real_distribution<double> uniform_{0.0, 1.0};
   std::string line_;
-  long long line_number_ = 0, rows_ = 0, skipped_ = 0;
+  std::deque<Row> ahead_;  // read while probing for buckets
+  long long line_number_ = 0, rows_ = 0, skipped_ = 0, failed_ = 0;
   bool header_seen_ = false, started_ = false;
-  double origin_ = 0, last_time_ = 0;
+  double origin_ = 0, last_time_ = 0, bucket_s_ = 0;
   std::vector<std::string> problems_;
 };
 
