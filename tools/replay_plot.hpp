@@ -74,7 +74,7 @@ inline std::string render_svg(const std::vector<PlotRun>& runs, const std::vecto
     return palette[i % (sizeof palette / sizeof *palette)];
   };
   const bool scatter = cold_starts.size() > 1;
-  const double W = 1100, left = 60, right = 230, top = 50, H1 = 380;
+  const double W = 1200, left = 60, right = 300, top = 50, H1 = 380;
   const double H2 = scatter ? 360 : 0, gap = scatter ? 70 : 0;
   const double H = top + H1 + 50 + gap + H2 + (scatter ? 50 : 0);
   const double pw = W - left - right;
@@ -86,8 +86,10 @@ inline std::string render_svg(const std::vector<PlotRun>& runs, const std::vecto
   s += "<text x=\"" + fmt(left, "%.0f") + "\" y=\"22\" font-size=\"15\" font-weight=\"bold\">" + xml_escape(title) + "</text>\n";
 
   // ---- timeline -------------------------------------------------------------------------------
-  double t_end = static_cast<double>(demand.size()) * demand_step_s, y_max = 1;
-  for (double d : demand) y_max = std::max(y_max, d);
+  // the y axis reaches the highest fleet, but no further than 3x the peak demand: a policy that
+  // runs away (the HPA on GPU memory never scales down) is clipped, its peak in the legend
+  double t_end = static_cast<double>(demand.size()) * demand_step_s, y_max = 1, peak_demand = 0;
+  for (double d : demand) peak_demand = std::max(peak_demand, d);
   for (const auto& r : runs) {
     if (r.cold_start_s != timeline_cold_start || r.result == nullptr) continue;
     for (const auto& k : r.result->series) {
@@ -95,7 +97,8 @@ inline std::string render_svg(const std::vector<PlotRun>& runs, const std::vecto
       y_max = std::max(y_max, static_cast<double>(k.ready));
     }
   }
-  y_max *= 1.08;
+  if (peak_demand > 0) y_max = std::min(y_max, 3 * peak_demand);
+  y_max = std::max(y_max, peak_demand) * 1.08;
   const bool hours = t_end > 3 * 3600;
   const double unit = hours ? 3600 : 60;
   const auto X = [&](double t) { return left + pw * std::clamp(t / std::max(t_end, 1.0), 0.0, 1.0); };
@@ -158,10 +161,13 @@ inline std::string render_svg(const std::vector<PlotRun>& runs, const std::vecto
       s += "<path data-misses=\"" + xml_escape(r.policy) + "\" d=\"" + marks + "\" stroke=\"#d62728\" stroke-width=\"1.2\"/>\n";
     }
     const auto& res = *r.result;
+    int peak = 0;
+    for (const auto& k : series) peak = std::max(peak, k.ready);
+    const std::string clipped = peak > y_max ? " (peak " + std::to_string(peak) + ")" : "";
     s += "<line x1=\"" + fmt(left + pw + 12) + "\" x2=\"" + fmt(left + pw + 32) + "\" y1=\"" + fmt(legend_y) + "\" y2=\"" +
          fmt(legend_y) + "\" stroke=\"" + c + "\" stroke-width=\"3\"/><text x=\"" + fmt(left + pw + 38) + "\" y=\"" +
          fmt(legend_y + 4) + "\">" + xml_escape(r.policy) + " " + fmt(100 * res.slo_attainment, "%.1f") + "% " +
-         fmt(res.gpu_hours, "%.0f") + " GPU-h</text>\n";
+         fmt(res.gpu_hours, "%.0f") + " GPU-h" + clipped + "</text>\n";
     legend_y += 18;
   }
 
