@@ -614,8 +614,12 @@ int main(int argc, char** argv) {
           << ", \"max_batch\": " << sim.max_batch << ", \"kv_tokens\": " << json_number(sim.kv_tokens)
           << ", \"cold_start_s\": [";
       for (std::size_t i = 0; i < cold_starts.size(); ++i) out << (i ? ", " : "") << json_number(cold_starts[i]);
-      out << "], \"cold_start_phases\": {";
-      for (std::size_t i = 0; i < phases.size(); ++i) out << (i ? ", " : "") << json_string(phases[i].first) << ": " << json_number(phases[i].second);
+      if (phases.empty()) {  // --cold-start: the total, split by the default shares (docs/simulator.md)
+        out << "], \"cold_start_phase_shares\": {\"provision\": 0.4, \"pull\": 0.2, \"register\": 0.05, \"load\": 0.25, \"warmup\": 0.1";
+      } else {
+        out << "], \"cold_start_phases\": {";
+        for (std::size_t i = 0; i < phases.size(); ++i) out << (i ? ", " : "") << json_string(phases[i].first) << ": " << json_number(phases[i].second);
+      }
       out << "}, \"faults\": {\"crash_per_replica_hour\": " << json_number(sim.crash_per_replica_hour)
           << ", \"failed_start_probability\": " << json_number(sim.failed_start_probability)
           << ", \"slow_start_factor\": " << json_number(sim.slow_start_factor)

@@ -106,3 +106,16 @@ TEST_CASE("scale to zero after the grace period; activation from zero on demand"
   CHECK(a.desired_replicas == 2);
   CHECK(a.binding == Constraint::activation);
 }
+
+TEST_CASE("the stabilization windows start out holding the fleet first seen (the HPA's recordInitialRecommendation)") {
+  // kubernetes horizontal.go seeds a new HPA's recommendations with the current replicas, so a
+  // first tick that sees no load yet does not drop a fleet sized for the load on its way
+  GovernorConfig c;  // scale-down stabilization 300 s
+  Governor g(c, at_seconds(0));
+  CHECK(decide(g, 0, 18, 1) == 18);
+  CHECK(decide(g, 299, 18, 1) == 18);
+  CHECK(decide(g, 301, 18, 1) < 18);  // the seed has left the window
+  c.scale_down_stabilization_s = 0;   // a window of 0 s holds nothing from before now
+  Governor h(c, at_seconds(0));
+  CHECK(decide(h, 0, 18, 1) < 18);
+}

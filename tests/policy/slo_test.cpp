@@ -107,3 +107,23 @@ TEST_CASE("llmscale-slo: the per-replica rate is recomputed only when the token 
   (void)p.propose(at_seconds(2), steady(10, 1200, 100), FleetState(1));
   CHECK(p.rate_per_replica() < r);
 }
+
+TEST_CASE("llmscale-slo drains the waiting requests within queue_drain_s (the TTFT target by default)") {
+  const auto profile = simple();
+  llmscale::SloConfig c;
+  c.ttft_s = 1.0;
+  c.tpot_s = 0.05;
+  c.max_batch = 64;
+  llmscale::SloPolicy p(profile, c);
+  const llmscale::TokenLengths tokens{1000, 100};
+  const double load = p.replicas_for(50, 0, tokens);
+  const double r = p.rate_per_replica();
+  REQUIRE(r > 0);
+  // 600 waiting, drained within 1 s at r per replica: 600 / r more replicas
+  CHECK(p.replicas_for(50, 600, tokens) == doctest::Approx(load + 600 / (r * 1.0)));
+  c.queue_drain_s = 60;
+  llmscale::SloPolicy q(profile, c);
+  CHECK(q.replicas_for(50, 600, tokens) == doctest::Approx(load + 600 / (r * 60.0)));
+  c.queue_drain_s = -1;
+  CHECK(c.validate()->field == "queue_drain_s");
+}

@@ -9,7 +9,8 @@
 //      least activation_replicas at once;
 //   3. the HPA's behaviour (kubernetes/kubernetes pkg/controller/podautoscaler/horizontal.go,
 //      stabilizeRecommendationWithBehaviors and the rate-limit functions): stabilization
-//      windows (up: the least recommendation of the window, down: the greatest), then rate
+//      windows (up: the least recommendation of the window, down: the greatest; both start
+//      out holding the fleet first seen, as recordInitialRecommendation), then rate
 //      policies per period counted from the replicas at the period's start (Pods: +-n, Percent:
 //      up ceil(start (1 + p/100)), down floor(start (1 - p/100))), combined by selectPolicy
 //      (max: the most permissive, min: the least, disabled: no change that way);
@@ -210,6 +211,7 @@ class Governor {
   TimePoint last_down_{};
   bool up_seen_ = false;
   bool down_seen_ = false;
+  bool windows_seeded_ = false;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -260,6 +262,14 @@ inline void Governor::decide(TimePoint now, const char* policy_name, const Propo
     bind(Constraint::activation, "activation", "demand at zero replicas: activate", desired);
   }
   const int recommendation = desired;
+  if (!windows_seeded_) {
+    // the HPA's recordInitialRecommendation: the windows start out holding the fleet that was
+    // running when the governor first saw it, so a first tick with no load yet does not drop a
+    // fleet sized for the load a moment away (a window of 0 s holds nothing from before now)
+    windows_seeded_ = true;
+    if (up_stabilization_ > Duration::zero()) up_window_.update(now, up_stabilization_, current);
+    if (down_stabilization_ > Duration::zero()) down_window_.update(now, down_stabilization_, current);
+  }
   if (!activated) {
     // 3a. stabilization windows (the recommendation itself counts)
     const int up_rec = up_window_.update(now, up_stabilization_, desired);

@@ -7,8 +7,9 @@
 //   capacity    replica_capacity: the largest batch within the per-token target and the KV cache
 //   rate/replica BatchQueueModel::max_arrival_rate: the most a replica takes with its TTFT
 //               quantile within target (the birth-death queue of llm-d's model)
-//   replicas    ceil(arrival rate / rate per replica + queued / (rate per replica x ttft_s)):
-//               the load, plus the requests already waiting, drained within the TTFT target
+//   replicas    ceil(arrival rate / rate per replica + queued / (rate per replica x drain)):
+//               the load, plus the requests already waiting, drained within queue_drain_s
+//               (by default the TTFT target)
 // The per-replica rate is recomputed when the token mix moves by more than
 // token_mix_tolerance (a planning computation, up to milliseconds), unless a mix in the same
 // cell (tolerance-wide on a log scale) was sized before: 64 sizings are remembered, so a noisy
@@ -46,6 +47,7 @@ struct SloConfig {
   double default_input_tokens = 1024;  ///< until a request has finished
   double default_output_tokens = 256;
   double token_mix_tolerance = 0.05;   ///< recompute the capacity when the mix moves this much
+  double queue_drain_s = 0;            ///< drain the waiting requests within this (0: within ttft_s)
 
   template <class Self, class Visitor>
   static void describe(Self& self, Visitor& v) {
@@ -58,6 +60,7 @@ struct SloConfig {
     v("default_input_tokens", self.default_input_tokens, closed(1.0, 1e7), "prompt tokens before any request finished");
     v("default_output_tokens", self.default_output_tokens, closed(1.0, 1e7), "output tokens before any request finished");
     v("token_mix_tolerance", self.token_mix_tolerance, closed(0.0, 1.0), "relative token-mix change that recomputes capacity");
+    v("queue_drain_s", self.queue_drain_s, closed(0.0, 86400.0), "seconds to drain the waiting requests in (0: ttft_s)");
   }
   [[nodiscard]] ConfigResult validate() const { return validate_fields(*this); }
 };
@@ -90,7 +93,7 @@ class SloPolicy {
     }
     p.raw = raw;
     p.replicas = static_cast<int>(std::min(1e6, std::ceil(p.raw - 1e-9)));
-    if (std::max(0.0, s.queued_now) / (rate_per_replica_ * config_.ttft_s) >= 0.5) {
+    if (std::max(0.0, s.queued_now) / (rate_per_replica_ * drain_s()) >= 0.5) {
       p.reason = "sized for the SLO, draining the queue within the TTFT target";
     }
     return p;
@@ -103,8 +106,7 @@ class SloPolicy {
     refresh(tokens);
     if (rate_per_replica_ <= 0) return std::numeric_limits<double>::quiet_NaN();
     const auto nonneg = [](double v) { return std::isfinite(v) && v > 0 ? v : 0.0; };
-    return std::min(1e6, nonneg(arrival_rate) / rate_per_replica_ +
-                             nonneg(queued) / (rate_per_replica_ * config_.ttft_s));
+    return std::min(1e6, nonneg(arrival_rate) / rate_per_replica_ + nonneg(queued) / (rate_per_replica_ * drain_s()));
   }
 
   /// The token mix a snapshot shows (the defaults until a request has finished).
@@ -120,6 +122,8 @@ class SloPolicy {
   [[nodiscard]] long long batch() const noexcept { return batch_; }
 
  private:
+  [[nodiscard]] double drain_s() const noexcept { return config_.queue_drain_s > 0 ? config_.queue_drain_s : config_.ttft_s; }
+
   // a replica's queue: max_queue_batches batches, within the model's bound of 10^6
   long long queue_for(long long batch) const noexcept {
     return std::min<long long>(1'000'000, batch * config_.max_queue_batches);
