@@ -114,7 +114,7 @@ TEST_CASE("AR recovers known coefficients within 5 %") {
   CHECK(ar.forecast(500).mean == doctest::Approx(5 / 0.7).epsilon(0.03));
 }
 
-TEST_CASE("Kalman trend follows a ramp; Holt-Winters learns a season") {
+TEST_CASE("Kalman trend follows a ramp - Holt-Winters learns a season") {
   llmscale::KalmanTrend k;
   for (int t = 0; t < 500; ++t) k.update(10 + 0.5 * t);
   CHECK(k.slope() == doctest::Approx(0.5).epsilon(0.01));
@@ -130,7 +130,7 @@ TEST_CASE("Kalman trend follows a ramp; Holt-Winters learns a season") {
   CHECK(hw.forecast(5).mean == doctest::Approx(10.0).epsilon(0.02));
 }
 
-TEST_CASE("forecasters save and load; bad states change nothing") {
+TEST_CASE("forecasters save and load - bad states change nothing") {
   const std::vector<double> x = daily_series(2, 9);
   llmscale::HoltWinters hw;
   llmscale::KalmanTrend k;

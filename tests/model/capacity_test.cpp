@@ -209,7 +209,7 @@ TEST_CASE("the batch queue model matches a Monte-Carlo simulation of the same bi
   }
 }
 
-TEST_CASE("the largest arrival rate per replica meets the TTFT target; 1 % more misses it") {
+TEST_CASE("the largest arrival rate per replica meets the TTFT target - 1 % more misses it") {
   const LatencyProfile p = simple();
   llmscale::BatchQueueModel model(p, llmscale::TokenLengths{1000, 100}, 8, 40);
   llmscale::LatencyTargets targets;

@@ -92,7 +92,7 @@ TEST_CASE("cooldowns, bounds, stale signals") {
   CHECK(decide(f, 100, 11, 3, {true, true}) == 11);
 }
 
-TEST_CASE("scale to zero after the grace period; activation from zero on demand") {
+TEST_CASE("scale to zero after the grace period - activation from zero on demand") {
   GovernorConfig c;
   c.min_replicas = 0;
   c.scale_down_stabilization_s = 0;

@@ -133,7 +133,7 @@ TEST_CASE("PID derivative acts on the low-pass filtered measurement") {
   // a target change does not kick the derivative (it reads the measurement)
 }
 
-TEST_CASE("PID scale-down waits for the hysteresis; scale-up does not") {
+TEST_CASE("PID scale-down waits for the hysteresis - scale-up does not") {
   llmscale::PidConfig c = hand_config();
   c.kp = 0;
   c.ki = 0;

@@ -62,7 +62,7 @@ TEST_CASE("queued and running integrals and counts, worked out by hand") {
   CHECK(d.queued_now == -1);
 }
 
-TEST_CASE("bad samples are dropped and counted; transitions still count") {
+TEST_CASE("bad samples are dropped and counted - transitions still count") {
   Recorder r(RecorderConfig{}, at_seconds(0));
   r.drain(at_seconds(10));  // horizon: 10 - 1 s skew = 9 s
   r.arrived(at_seconds(9.5));   // within the skew: fine

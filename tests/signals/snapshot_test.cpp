@@ -164,7 +164,7 @@ TEST_CASE("engine gauges: fleet sums, means, extremes and saturated replicas") {
   CHECK_FALSE(c.tick(at_seconds(101)).engine.stale);
 }
 
-TEST_CASE("engine gauges: thresholds checked at construction; counts past 65535 replicas stay exact") {
+TEST_CASE("engine gauges: thresholds checked at construction - counts past 65535 replicas stay exact") {
   CHECK_THROWS_WITH_AS(EngineGauges(4, SaturationThresholds{1.5, 5}),
                        doctest::Contains("engine_gauges.kv_utilization = 1.5"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(EngineGauges(4, SaturationThresholds{0.8, 0}),

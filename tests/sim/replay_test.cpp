@@ -47,7 +47,7 @@ int first_minute_fleet(const std::vector<TraceRequest>& all, const llmscale::Lat
 
 }  // namespace
 
-TEST_CASE("replay: fluid_bound <= oracle <= static-best on every scenario; both meet the target, static-best - 1 does not") {
+TEST_CASE("replay: fluid_bound <= oracle <= static-best on every scenario - both meet the target, static-best - 1 does not") {
   const auto profile = llama_like();
   struct Case {
     llmscale::Scenario scenario;
@@ -299,7 +299,7 @@ TEST_CASE("readers: mooncake, burstgpt and servegen samples, malformed rows repo
   }
 }
 
-TEST_CASE("faults: completed + rejected = arrived under each; crashes re-queue, failed starts bill and vanish") {
+TEST_CASE("faults: completed + rejected = arrived under each - crashes re-queue, failed starts bill and vanish") {
   const auto profile = llama_like();
   const std::vector<TraceRequest> all = all_of(llmscale::Scenario::flash_crowd, 0.5);
   struct Fault {

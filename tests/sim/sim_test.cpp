@@ -270,7 +270,7 @@ TEST_CASE("--rate-scale K: floor(K) jittered copies plus one with probability K 
   }
 }
 
-TEST_CASE("sim config: validate() names the field and its range; simulate throws") {
+TEST_CASE("sim config: validate() names the field and its range - simulate throws") {
   SimConfig c;
   c.max_batch = 0;
   REQUIRE(c.validate());
