@@ -446,43 +446,38 @@ int main(int argc, char** argv) {
     const auto jobs_n = static_cast<unsigned>(integer(args, "jobs", cores, 1, 1024));
     const auto make_source = [&] { return ReplaySource(input); };
 
-    // ---- one pass: malformed rows, the first minute, the fluid floor and the demand -------------
-    long long skipped = 0, failed = 0, total_requests = 0;
-    double bucket_s = 0, prompt_sum = 0, output_sum = 0;
+    // ---- before the runs: the first minute (the initial fleet), the file's malformed rows ------
+    long long skipped = 0, failed = 0;
+    double bucket_s = 0;
     std::vector<std::string> problems;
     int initial = 0;
-    std::vector<long long> per_minute;
     {
-      ReplaySource pass = make_source();
+      ReplaySource first = make_source();
       llmscale::TraceRequest r;
-      long long n60 = 0;
-      double p60 = 0, o60 = 0;
-      while (pass.next(r)) {
-        ++total_requests;
-        prompt_sum += r.prompt_tokens;
-        output_sum += r.output_tokens;
-        if (r.arrival_s < 60) {
-          ++n60;
-          p60 += r.prompt_tokens;
-          o60 += r.output_tokens;
-        }
-        const auto m = static_cast<std::size_t>(std::max(0.0, r.arrival_s) / 60.0);
-        if (m < 10'000'000) {
-          if (per_minute.size() <= m) per_minute.resize(m + 1, 0);
-          ++per_minute[m];
-        }
+      long long n = 0;
+      double prompt = 0, output = 0;
+      while (first.next(r) && r.arrival_s < 60) {
+        ++n;
+        prompt += r.prompt_tokens;
+        output += r.output_tokens;
       }
-      if (const auto* reader = pass.reader()) {
-        skipped = reader->skipped();
-        failed = reader->failed();
-        problems = reader->problems();
-        bucket_s = reader->bucket_s();
-      }
-      const llmscale::TokenLengths tokens{n60 > 0 ? p60 / n60 : 1155, n60 > 0 ? o60 / n60 : 211};
-      initial = llmscale::littles_law_replicas(profile, static_cast<double>(n60) / 60.0, tokens, sim.max_batch);
+      const llmscale::TokenLengths tokens{n > 0 ? prompt / n : 1155, n > 0 ? output / n : 211};
+      initial = llmscale::littles_law_replicas(profile, static_cast<double>(n) / 60.0, tokens, sim.max_batch);
     }
     initial = static_cast<int>(integer(args, "initial-replicas", initial, 0, 100000));
     initial = std::clamp(initial, min_replicas, max_replicas);
+    if (!input.scenario) {  // malformed rows, reported once (every run skips the same ones)
+      std::ifstream in(input.trace);
+      llmscale::TraceReader check(in, input.format, args.strict, 2.0, input.seed);
+      llmscale::TraceRequest r;
+      llmscale::RateWindow w;
+      while (input.format == llmscale::TraceFormat::servegen ? check.next_window(w) : check.next(r)) {
+      }
+      skipped = check.skipped();
+      failed = check.failed();
+      problems = check.problems();
+      bucket_s = check.bucket_s();
+    }
     const std::string source_name = input.scenario ? "scenario " + input.scenario_name : input.trace;
     for (const std::string& p : problems) std::fprintf(stderr, "llmscale-replay: %s: %s (skipped)\n", input.trace.c_str(), p.c_str());
     if (skipped > static_cast<long long>(problems.size())) {
@@ -491,11 +486,6 @@ int main(int argc, char** argv) {
     if (failed > 0) std::fprintf(stderr, "llmscale-replay: %lld failed requests (no response tokens) skipped\n", failed);
     if (bucket_s > 0) {
       std::fprintf(stderr, "llmscale-replay: timestamps bucketed %.3g s apart: arrivals jittered within each bucket\n", bucket_s);
-    }
-    double fluid = 0;
-    {
-      ReplaySource pass = make_source();
-      fluid = llmscale::fluid_bound_gpu_hours(pass, profile, sim);
     }
 
     // ---- the runs, in parallel, printed in order ------------------------------------------------------
@@ -546,7 +536,7 @@ int main(int argc, char** argv) {
     for (unsigned k = 0; k < std::min<std::size_t>(jobs_n, jobs.size()); ++k) threads.emplace_back(worker);
 
     const bool list = cold_starts.size() > 1;
-    std::printf("%s: %lld requests, initial fleet %d, cold start%s", source_name.c_str(), total_requests, initial, list ? "s" : "");
+    std::printf("%s: initial fleet %d, cold start%s", source_name.c_str(), initial, list ? "s" : "");
     for (std::size_t i = 0; i < cold_starts.size(); ++i) std::printf("%s%g", i ? "," : " ", cold_starts[i]);
     std::printf(" s\n");
     std::printf("%-22s %s%9s %9s %8s %9s %8s %8s %8s %8s %9s %6s\n", "policy", list ? "  cold " : "", "requests",
@@ -574,6 +564,10 @@ int main(int argc, char** argv) {
     for (std::size_t i = 0; i < jobs.size(); ++i) {
       if (!errors[i].empty()) throw std::runtime_error(jobs[i].label + ": " + errors[i]);
     }
+    // every run saw the same requests: the floor from the first one's totals
+    const llmscale::SimResult& any = *results.front();
+    const double fluid = llmscale::fluid_bound_gpu_hours(any.prompt_tokens, any.output_tokens,
+                                                         static_cast<double>(any.requests), profile, sim);
     std::printf("fluid_bound %.1f GPU-h (every prompt token at full-chunk prefill speed, every output token at full-batch decode speed)\n",
                 fluid);
 
@@ -661,12 +655,18 @@ int main(int argc, char** argv) {
       std::vector<replay::PlotRun> runs;
       for (std::size_t i = 0; i < jobs.size(); ++i) runs.push_back(replay::PlotRun{results[i]->policy, jobs[i].cold_start_s, &*results[i]});
       // demand: Little's-law replicas for each minute's arrivals at the run's mean lengths
-      const double n = static_cast<double>(std::max(1LL, total_requests));
-      const llmscale::TokenLengths tokens{prompt_sum / n, output_sum / n};
+      const double n = static_cast<double>(std::max(1LL, any.requests));
+      const llmscale::TokenLengths tokens{any.prompt_tokens / n, any.output_tokens / n};
       const double per_replica = llmscale::batch_throughput(profile, tokens, static_cast<double>(sim.max_batch));
+      std::vector<long long> per_minute;
+      for (const auto& k : any.series) {
+        const auto m = static_cast<std::size_t>(std::max(0.0, k.t - sim.tick_s / 2) / 60.0);  // a tick counts the arrivals before it
+        if (per_minute.size() <= m) per_minute.resize(m + 1, 0);
+        per_minute[m] += k.arrivals;
+      }
       std::vector<double> demand;
       for (long long m : per_minute) demand.push_back(per_replica > 0 ? static_cast<double>(m) / 60.0 / per_replica : 0.0);
-      const std::string title = "llmscale-replay: " + source_name + " (" + std::to_string(total_requests) + " requests, " +
+      const std::string title = "llmscale-replay: " + source_name + " (" + std::to_string(any.requests) + " requests, " +
                                 model + " on " + hardware + " TP" + std::to_string(tp) + ", SLO TTFT " +
                                 llmscale::detail::format_number(sim.slo_ttft_s) + " s, TPOT " +
                                 llmscale::detail::format_number(sim.slo_tpot_s) + " s)";

@@ -206,9 +206,22 @@ inline FleetPlan plan_oracle(const std::vector<TraceRequest>& requests, const La
   return plan;
 }
 
-/// SIMULATION.md's fluid bound in GPU-hours: every prompt token at the prefill throughput of a
-/// full chunk, every output token at the decode throughput of a full batch (the mean context),
-/// x GPUs per replica. No schedule can do better.
+/// SIMULATION.md's fluid bound in GPU-hours for `requests` requests of `prompt_tokens` and
+/// `output_tokens` in all: every prompt token at the prefill throughput of a full chunk, every
+/// output token at the decode throughput of a full batch (at the mean context), x GPUs per
+/// replica. No schedule can do better.
+inline double fluid_bound_gpu_hours(double prompt_tokens, double output_tokens, double requests,
+                                    const LatencyProfile& profile, const SimConfig& sim) {
+  if (!(requests > 0)) return 0.0;
+  const auto chunk = static_cast<double>(sim.chunk_tokens);
+  const auto batch = static_cast<double>(sim.max_batch);
+  const double prefill_per_s = chunk / profile.prefill_s(1, chunk);
+  const double context = prompt_tokens / requests + output_tokens / requests / 2;
+  const double decode_per_s = batch / profile.decode_step_s(batch, context);
+  return (prompt_tokens / prefill_per_s + output_tokens / decode_per_s) * sim.gpus_per_replica / 3600.0;
+}
+
+/// The fluid bound of every request `source` gives.
 template <class Source>
 double fluid_bound_gpu_hours(Source& source, const LatencyProfile& profile, const SimConfig& sim) {
   double prompt = 0, output = 0, n = 0;
@@ -218,13 +231,7 @@ double fluid_bound_gpu_hours(Source& source, const LatencyProfile& profile, cons
     output += r.output_tokens;
     n += 1;
   }
-  if (n == 0) return 0.0;
-  const auto chunk = static_cast<double>(sim.chunk_tokens);
-  const auto batch = static_cast<double>(sim.max_batch);
-  const double prefill_per_s = chunk / profile.prefill_s(1, chunk);
-  const double context = prompt / n + output / n / 2;
-  const double decode_per_s = batch / profile.decode_step_s(batch, context);
-  return (prompt / prefill_per_s + output / decode_per_s) * sim.gpus_per_replica / 3600.0;
+  return fluid_bound_gpu_hours(prompt, output, n, profile, sim);
 }
 
 LLMSCALE_NAMESPACE_END

@@ -123,6 +123,7 @@ struct SimResult {
   long long unfinished = 0;  ///< left when max_drain_s ran out (counted in rejected)
   long long requeued = 0;    ///< requests sent back to the router queue by a replica crash
   long long crashes = 0, failed_starts = 0;
+  double prompt_tokens = 0, output_tokens = 0;  ///< of the requests arrived (the fluid bound's input)
   int initial_replicas = 0;
   std::vector<SimTick> series;
 };
@@ -548,6 +549,8 @@ class Simulation {
 
   void arrive(const TraceRequest& in, double t) {
     ++result_.requests;
+    result_.prompt_tokens += in.prompt_tokens;
+    result_.output_tokens += in.output_tokens;
     if (t < count_before_) {
       ++arrived_counted_;
       if (t >= window_begin_) ++window_arrived_;
