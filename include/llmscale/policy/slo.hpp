@@ -13,7 +13,8 @@
 // The per-replica rate is recomputed when the token mix moves by more than
 // token_mix_tolerance (a planning computation, up to milliseconds), unless a mix in the same
 // cell (tolerance-wide on a log scale) was sized before: 64 sizings are remembered, so a noisy
-// mix at a low request rate does not re-size every tick. Otherwise a tick is a few divisions. The same inputs give llmscale-size's answer (tested).
+// mix at a low request rate does not re-size every tick. Otherwise a tick is a few divisions.
+// The same inputs give llmscale-size's answer (tested).
 #ifndef LLMSCALE_POLICY_SLO_HPP
 #define LLMSCALE_POLICY_SLO_HPP
 
@@ -94,7 +95,7 @@ class SloPolicy {
     p.raw = raw;
     p.replicas = static_cast<int>(std::min(1e6, std::ceil(p.raw - 1e-9)));
     if (std::max(0.0, s.queued_now) / (rate_per_replica_ * drain_s()) >= 0.5) {
-      p.reason = "sized for the SLO, draining the queue within the TTFT target";
+      p.reason = "sized for the SLO, draining the queue";
     }
     return p;
   }
@@ -139,7 +140,8 @@ class SloPolicy {
     // a mix seen before (within a cell of the tolerance's width on a log scale) reuses its sizing:
     // a slow or noisy mix (a few requests a second) would otherwise re-size on most ticks
     SizedMix* cell = nullptr;
-    if (config_.token_mix_tolerance > 0) {
+    if (config_.token_mix_tolerance > 0 && tokens.input_tokens >= 1 && tokens.output_tokens >= 1 &&
+        tokens.input_tokens <= 1e9 && tokens.output_tokens <= 1e9) {
       const double width = std::log1p(config_.token_mix_tolerance);
       const auto in = static_cast<long long>(std::floor(std::log(tokens.input_tokens) / width));
       const auto out = static_cast<long long>(std::floor(std::log(tokens.output_tokens) / width));
