@@ -1,4 +1,4 @@
-// llmscale's demo until the simulator lands: a policy's decisions on a built-in load ramp.
+// A policy written in a few lines, driven by the Autoscaler over a built-in load ramp.
 //
 // Load ramps from 2 to 30 requests/s and back over 90 minutes; each request spends 6 s in the
 // system, so by Little's law the requests in flight are rate x 6. A minimal policy written here
