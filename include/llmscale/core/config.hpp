@@ -198,6 +198,18 @@ const char* enum_name(const std::array<EnumName<E>, N>& names, E v) noexcept {
   return nullptr;
 }
 
+/// The enumerator spelled `text` into `out`; false (out unchanged) when none is.
+template <class E, std::size_t N>
+bool enum_value(const std::array<EnumName<E>, N>& names, std::string_view text, E& out) noexcept {
+  for (const auto& n : names) {
+    if (text == n.name) {
+      out = n.value;
+      return true;
+    }
+  }
+  return false;
+}
+
 inline bool parse_value(std::string_view text, bool& out) noexcept {
   if (text == "true" || text == "1" || text == "on" || text == "yes") {
     out = true;
@@ -298,13 +310,7 @@ struct SetVisitor {
   void operator()(const char* k, E& value, const std::array<EnumName<E>, N>& names, const char*) {
     if (found || key != k) return;
     found = true;
-    for (const auto& n : names) {
-      if (text == n.name) {
-        value = n.value;
-        return;
-      }
-    }
-    result = problem(k, format_choices(names), "is not one of the choices");
+    if (!enum_value(names, text, value)) result = problem(k, format_choices(names), "is not one of the choices");
   }
 };
 

@@ -19,6 +19,7 @@
 #define LLMSCALE_SIM_TRACE_HPP
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cctype>
 #include <cstdint>
@@ -34,6 +35,7 @@
 #include <vector>
 
 #include "llmscale/core/abi.hpp"
+#include "llmscale/core/config.hpp"
 
 LLMSCALE_NAMESPACE_BEGIN
 
@@ -72,21 +74,16 @@ class InMemoryTrace {
 
 enum class TraceFormat : std::uint8_t { azure, csv, mooncake, burstgpt, servegen };
 
+inline constexpr std::array<EnumName<TraceFormat>, 5> trace_format_names{{{"azure", TraceFormat::azure},
+                                                                          {"csv", TraceFormat::csv},
+                                                                          {"mooncake", TraceFormat::mooncake},
+                                                                          {"burstgpt", TraceFormat::burstgpt},
+                                                                          {"servegen", TraceFormat::servegen}}};
+
 /// Parses a format's name ("azure", "csv", "mooncake", "burstgpt", "servegen"); false for
 /// anything else.
 inline bool parse_trace_format(std::string_view s, TraceFormat& out) noexcept {
-  constexpr std::pair<std::string_view, TraceFormat> names[] = {{"azure", TraceFormat::azure},
-                                                                  {"csv", TraceFormat::csv},
-                                                                  {"mooncake", TraceFormat::mooncake},
-                                                                  {"burstgpt", TraceFormat::burstgpt},
-                                                                  {"servegen", TraceFormat::servegen}};
-  for (const auto& [name, format] : names) {
-    if (s == name) {
-      out = format;
-      return true;
-    }
-  }
-  return false;
+  return detail::enum_value(trace_format_names, s, out);
 }
 
 /// A rate series' window (ServeGen): from `start_s`, `rate` requests/s whose inter-arrival

@@ -122,18 +122,10 @@ class RateSeriesTrace {
 enum class Scenario : std::uint8_t { chat_day, code_bursts, flash_crowd };
 
 /// The scenarios' names, in `--scenario` order.
-inline constexpr std::array<std::pair<std::string_view, Scenario>, 3> scenario_names{
+inline constexpr std::array<EnumName<Scenario>, 3> scenario_names{
     {{"chat-day", Scenario::chat_day}, {"code-bursts", Scenario::code_bursts}, {"flash-crowd", Scenario::flash_crowd}}};
 
-inline bool parse_scenario(std::string_view s, Scenario& out) noexcept {
-  for (const auto& [name, scenario] : scenario_names) {
-    if (s == name) {
-      out = scenario;
-      return true;
-    }
-  }
-  return false;
-}
+inline bool parse_scenario(std::string_view s, Scenario& out) noexcept { return detail::enum_value(scenario_names, s, out); }
 
 /// A built-in scenario's requests, seeded; rates x `rate_scale`.
 class ScenarioTrace {
