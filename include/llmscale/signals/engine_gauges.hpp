@@ -247,9 +247,8 @@ inline FleetGauges EngineGauges::summarize(TimePoint now, Duration stale_after) 
 
 template <bool Retry>
 FleetGauges EngineGauges::summarize_slots(TimePoint now, Duration stale_after, bool& torn) const noexcept {
-  // Written for speed: sums in locals, and no data-dependent branches (which replicas are stale
-  // varies from tick to tick, so such branches would mispredict): a replica that is stale or
-  // empty contributes its fields AND-ed with a zero mask.
+  // Written for speed: sums in locals, and the usual slot (consistent, live, fresh) takes one
+  // well-predicted branch into plain additions; an empty or stale slot leaves early.
   std::int64_t reporting = 0, stale = 0, queue_total = 0, queue_max = 0, running_total = 0;
   std::int64_t batch_running = 0, batch_total = 0, kv_used_total = 0, kv_capacity_total = 0, oldest = 0;
   std::int64_t counts[4] = {};  // batch full, KV high, queue high, saturated
@@ -275,30 +274,31 @@ FleetGauges EngineGauges::summarize_slots(TimePoint now, Duration stale_after, b
       } else {
         torn |= !consistent;
       }
-      const std::int64_t live = static_cast<std::int64_t>(consistent) & (v[time] != empty);
-      const std::int64_t age = live ? now_ns - v[time] : 0;  // sample times are within +-2^61 ns
-      const std::int64_t fresh = live & (age <= stale_ns);
-      const auto mask = static_cast<std::uint64_t>(-fresh);  // all ones when fresh
-      reporting += fresh;
-      stale += live - fresh;
-      oldest = std::max(oldest, static_cast<std::int64_t>(static_cast<std::uint64_t>(age) & mask));
-      const std::uint64_t qr = static_cast<std::uint64_t>(v[queue_running]) & mask;
+      if (!consistent || v[time] == empty) continue;
+      const std::int64_t age = now_ns - v[time];  // sample times are within +-2^61 ns
+      if (age > stale_ns) {
+        ++stale;
+        continue;
+      }
+      ++reporting;
+      oldest = std::max(oldest, age);
+      const auto qr = static_cast<std::uint64_t>(v[queue_running]);
       const auto queue = static_cast<std::int64_t>(qr & low);
       queue_total += queue;
       queue_max = std::max(queue_max, queue);
       running_total += static_cast<std::int64_t>(qr >> 32);
-      const std::uint64_t b = static_cast<std::uint64_t>(v[batch]) & mask;
+      const auto b = static_cast<std::uint64_t>(v[batch]);
       batch_running += static_cast<std::int64_t>(b & low);
       batch_total += static_cast<std::int64_t>(b >> 32);
-      kv_used_total += static_cast<std::int64_t>(static_cast<std::uint64_t>(v[kv_used]) & mask);
-      kv_capacity_total += static_cast<std::int64_t>(static_cast<std::uint64_t>(v[kv_capacity]) & mask);
-      const std::uint64_t use_bits = static_cast<std::uint64_t>(v[kv_use]) & mask;  // 0.0 when not fresh
+      kv_used_total += v[kv_used];
+      kv_capacity_total += v[kv_capacity];
+      const auto use_bits = static_cast<std::uint64_t>(v[kv_use]);
       double use;
       std::memcpy(&use, &use_bits, sizeof use);
       max_use = std::max(max_use, use);
-      const std::uint64_t f = static_cast<std::uint64_t>(v[flags]) & mask;
+      const auto f = static_cast<std::uint64_t>(v[flags]);
       lanes += f;
-      const std::uint64_t unsaturated = mask & (((f >> saturated) & 1U) - 1U);  // fresh and not saturated
+      const std::uint64_t unsaturated = ((f >> saturated) & 1U) - 1U;  // all ones when not saturated
       unsaturated_queue += static_cast<std::int64_t>(qr & unsaturated & low);
       const std::uint64_t spare_bits = use_bits & unsaturated;
       double spare_use;

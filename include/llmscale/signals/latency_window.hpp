@@ -9,11 +9,19 @@
 // the first update in each new part the window takes a snapshot of the cumulative histogram,
 // and the histogram of the window is the current cumulative one minus the snapshot taken at
 // the start of the oldest part still in it (so the window covers between parts - 1 and parts
-// parts of time). An update reads one count per writer; a snapshot (once per part) reads the
-// bucket-group totals and copies the buckets of the groups that changed since the previous
-// one; quantiles read the group totals up to the highest one wanted and the buckets of the
-// groups that hold the wanted ranks. Accuracy is the layout's: within 1 % of the exact
-// nearest-rank quantile of the window's samples for values of at least 64 us.
+// parts of time).
+//
+// Snapshots are kept as changes, so that taking one writes only what changed: the window keeps
+// the buckets of the newest snapshot in full, and each snapshot keeps its bucket-group totals,
+// a mask of the groups that changed since the previous snapshot and, for those groups only,
+// their buckets as they were before. A bucket group of an older snapshot is the `before` copy
+// of the first later snapshot that changed it, or the newest snapshot's if none did.
+//
+// An update reads one count per writer; a snapshot (once per part) reads the group totals and
+// the buckets of the groups that changed; quantiles read the group totals up to the highest
+// one wanted and the buckets of the groups that hold the wanted ranks. Accuracy is the
+// layout's: within 1 % of the exact nearest-rank quantile of the window's samples for values
+// of at least 64 us.
 //
 // Snapshots keep the low 32 bits of each count; differences are taken modulo 2^32, exact as
 // long as one window holds fewer than 2^31 samples.
@@ -34,6 +42,7 @@
 #include "llmscale/core/abi.hpp"
 #include "llmscale/core/time.hpp"
 #include "llmscale/signals/detail/bucket_ring.hpp"
+#include "llmscale/signals/detail/hardware.hpp"
 #include "llmscale/signals/log_histogram.hpp"
 #include "llmscale/signals/recorder.hpp"
 
@@ -51,8 +60,10 @@ class LatencyWindow {
         part_(detail::part_length(window, parts, "latency_window")),
         parts_(parts),
         snap_groups_(parts * Layout::group_count, 0),
-        snap_buckets_(parts * Layout::bucket_count, 0),
         snap_totals_(parts, 0),
+        changed_(parts, 0),
+        before_(parts * Layout::bucket_count, 0),
+        newest_(Layout::bucket_count, 0),
         head_(detail::bucket_index(start, part_)) {}
 
   /// Moves the window to `now` (taking a snapshot at a part boundary) and counts its samples.
@@ -64,8 +75,9 @@ class LatencyWindow {
       take_snapshot(slot(head_), slot(p));
       if (p - head_ >= n) {
         // a whole window without updates: what was recorded meanwhile cannot be placed in
-        // time, so the window starts empty now
+        // time, so the window starts empty now (every part starts at this snapshot)
         for (std::int64_t k = p - n + 1; k < p; ++k) copy_snapshot(slot(p), slot(k));
+        changed_[slot(p)] = 0;
       } else {
         // parts missed in a shorter gap start where the last snapshot did: samples recorded
         // during the gap stay in the window until it moves past the gap
@@ -86,73 +98,112 @@ class LatencyWindow {
   /// update; 0 when empty.
   template <std::size_t K>
   void quantiles(const std::array<double, K>& qs, std::array<double, K>& out) const noexcept {
-    const std::size_t base = oldest();
-    const std::uint32_t* base_groups = &snap_groups_[base * Layout::group_count];
+    const std::int64_t base = head_ - static_cast<std::int64_t>(parts_) + 1;
+    const std::uint32_t* base_groups = &snap_groups_[slot(base) * Layout::group_count];
     // Groups and buckets are read after the count, so they hold at least its samples; per
     // group and per bucket, differences are exact modulo 2^32 (counts only grow).
-    std::array<std::uint32_t, Layout::group_count> groups;
-    recorder_->read_groups(which_, groups.data());
+    std::uint32_t groups[Layout::group_count];
+    recent_count_ = 0;
+    recorder_->read_groups(which_, groups);
+    for (std::size_t g = 0; g < Layout::group_count; ++g) groups[g] -= base_groups[g];
     detail::nearest_rank_quantiles(
-        total_, qs, [&](std::size_t g) -> std::uint64_t { return groups[g] - base_groups[g]; },
-        [&](std::size_t g, std::uint64_t* running) {
-          std::uint32_t now[Layout::group_size];
-          recorder_->read_group_buckets(which_, g, now);
-          const std::uint32_t* snap = &snap_buckets_[base * Layout::bucket_count + g * Layout::group_size];
-          std::uint64_t sum = 0;
-          for (std::size_t i = 0; i < Layout::group_size; ++i) running[i] = sum += static_cast<std::uint32_t>(now[i] - snap[i]);
+        total_, qs, groups,
+        [&](std::size_t g, std::uint32_t* counts) {
+          if (recent_count_ < recent_.size()) recent_[recent_count_++] = static_cast<std::uint8_t>(g);
+          recorder_->read_group_buckets(which_, g, counts);
+          const std::uint32_t* snap = snapshot_buckets(base, g);
+          for (std::size_t i = 0; i < Layout::group_size; ++i) counts[i] -= snap[i];
         },
         out);
+  }
+
+  /// A hint, for a caller with other work to do before `update` and `quantiles`: starts
+  /// loading the memory they will probably read (the oldest snapshot's group totals, and the
+  /// buckets of the groups the last `quantiles` used, in the recorder and in the snapshots).
+  void prefetch() const noexcept {
+    const std::int64_t base = head_ - static_cast<std::int64_t>(parts_) + 1;
+    const std::uint32_t* groups = &snap_groups_[slot(base) * Layout::group_count];
+    for (std::size_t i = 0; i < Layout::group_count; i += 16) detail::prefetch(groups + i);
+    detail::prefetch(&snap_totals_[slot(base)]);
+    for (std::size_t i = 0; i < recent_count_; ++i) {
+      recorder_->prefetch(which_, recent_[i]);
+      const std::uint32_t* buckets = snapshot_buckets(base, recent_[i]);
+      detail::prefetch(buckets);
+      detail::prefetch(buckets + 16);
+    }
   }
 
   [[nodiscard]] Duration window() const noexcept { return part_ * static_cast<Duration::rep>(parts_); }
 
  private:
+  static_assert(Layout::group_count <= 64, "a snapshot's changed groups are one 64-bit mask");
+
   [[nodiscard]] std::size_t slot(std::int64_t p) const noexcept { return detail::ring_slot(p, parts_); }
   // the snapshot at the start of the oldest part in the window
   [[nodiscard]] std::size_t oldest() const noexcept { return slot(head_ - static_cast<std::int64_t>(parts_) + 1); }
 
+  // The buckets of group g in the snapshot of part `p` (in the window): the state before the
+  // first later snapshot that changed the group, else the newest snapshot's.
+  [[nodiscard]] const std::uint32_t* snapshot_buckets(std::int64_t p, std::size_t g) const noexcept {
+    const std::uint64_t bit = std::uint64_t{1} << g;
+    for (std::int64_t k = p + 1; k <= head_; ++k) {
+      const std::size_t s = slot(k);
+      if ((changed_[s] & bit) != 0) return &before_[s * Layout::bucket_count + g * Layout::group_size];
+    }
+    return &newest_[g * Layout::group_size];
+  }
+
+  // Part `to` starts at the same snapshot as part `from` (no change between them).
   void copy_snapshot(std::size_t from, std::size_t to) noexcept {
     if (from == to) return;
     std::memcpy(&snap_groups_[to * Layout::group_count], &snap_groups_[from * Layout::group_count],
                 Layout::group_count * sizeof(std::uint32_t));
-    std::memcpy(&snap_buckets_[to * Layout::bucket_count], &snap_buckets_[from * Layout::bucket_count],
-                Layout::bucket_count * sizeof(std::uint32_t));
     snap_totals_[to] = snap_totals_[from];
+    changed_[to] = 0;
   }
 
-  // Snapshot `to` = the current cumulative histogram; groups unchanged since snapshot `prev`
-  // keep prev's buckets, the others are read from the recorder.
+  // Snapshot `to` = the current cumulative histogram, taken after snapshot `prev`: the groups
+  // whose totals moved since `prev` keep their previous buckets in `to`'s `before` and read
+  // their new ones into the newest buckets.
   void take_snapshot(std::size_t prev, std::size_t to) noexcept {
     std::array<std::uint32_t, Layout::group_count> current;
     recorder_->read_groups(which_, current.data());
-    std::uint32_t* groups = &snap_groups_[to * Layout::group_count];
-    std::uint32_t* buckets = &snap_buckets_[to * Layout::bucket_count];
     const std::uint32_t* prev_groups = &snap_groups_[prev * Layout::group_count];
-    const std::uint32_t* prev_buckets = &snap_buckets_[prev * Layout::bucket_count];
-    std::uint32_t total = 0;  // modulo 2^32
+    std::uint64_t changed = 0;
     for (std::size_t g = 0; g < Layout::group_count; ++g) {
-      std::uint32_t* b = buckets + g * Layout::group_size;
-      const std::uint32_t now = current[g];
-      if (now == prev_groups[g]) {
-        if (to != prev) std::memcpy(b, prev_buckets + g * Layout::group_size, Layout::group_size * sizeof(std::uint32_t));
-      } else {
-        recorder_->read_group_buckets(which_, g, b);
-      }
-      groups[g] = now;
-      total += now;
+      changed |= static_cast<std::uint64_t>(current[g] != prev_groups[g]) << g;
+    }
+    std::uint32_t* before = &before_[to * Layout::bucket_count];
+    for (std::uint64_t m = changed; m != 0; m &= m - 1) {
+      const std::size_t g = detail::lowest_bit(m);
+      std::uint32_t* newest = &newest_[g * Layout::group_size];
+      std::memcpy(before + g * Layout::group_size, newest, Layout::group_size * sizeof(std::uint32_t));
+      recorder_->read_group_buckets(which_, g, newest);
+    }
+    std::uint32_t total = 0;  // modulo 2^32
+    std::uint32_t* groups = &snap_groups_[to * Layout::group_count];
+    for (std::size_t g = 0; g < Layout::group_count; ++g) {
+      groups[g] = current[g];
+      total += current[g];
     }
     snap_totals_[to] = total;
+    changed_[to] = changed;
   }
 
   const Recorder* recorder_;
   LatencyHistogram which_;
   Duration part_;
   std::size_t parts_;
-  std::vector<std::uint32_t> snap_groups_;   // parts x groups, modulo 2^32
-  std::vector<std::uint32_t> snap_buckets_;  // parts x buckets, modulo 2^32
-  std::vector<std::uint32_t> snap_totals_;   // parts: each snapshot's groups summed, modulo 2^32
+  std::vector<std::uint32_t> snap_groups_;  // parts x groups: each snapshot's group totals, modulo 2^32
+  std::vector<std::uint32_t> snap_totals_;  // parts: each snapshot's groups summed, modulo 2^32
+  std::vector<std::uint64_t> changed_;      // parts: the groups that changed at each snapshot
+  std::vector<std::uint32_t> before_;       // parts x buckets: changed groups' buckets before it
+  std::vector<std::uint32_t> newest_;       // buckets: the newest snapshot's
   std::uint64_t total_ = 0;
   std::int64_t head_;
+  // the groups whose buckets the last `quantiles` read: what `prefetch` loads
+  mutable std::array<std::uint8_t, 4> recent_{};
+  mutable std::size_t recent_count_ = 0;
 };
 
 LLMSCALE_NAMESPACE_END

@@ -20,6 +20,7 @@
 
 #include "llmscale/core/abi.hpp"
 #include "llmscale/core/time.hpp"
+#include "llmscale/signals/detail/hardware.hpp"
 
 LLMSCALE_NAMESPACE_BEGIN
 
@@ -87,49 +88,55 @@ struct LogHistogramLayout {
 namespace detail {
 
 /// Nearest-rank quantiles of a LogHistogramLayout histogram with `total` samples: for each q
-/// (ascending, in (0, 1]) the midpoint of the bucket holding sample ceil(q total). Group counts
-/// come from `group_count(g)`, asked for in order and only up to the group holding the highest
-/// wanted rank; bucket counts of group g are fetched only for groups that hold a wanted rank,
-/// by `group_running(g, running)`, which writes the group's running sums (running[i]: samples in
-/// its buckets 0..i; group_size values). If the buckets of a group sum to less than its count
-/// (a concurrent writer between the two reads) the group's last non-empty bucket answers; if the groups sum to less than `total`, the ranks beyond them take the answer of
-/// the highest rank found. `out` is 0 for every q when `total` is 0.
-template <std::size_t K, class GroupCount, class GroupRunning>
-void nearest_rank_quantiles(std::uint64_t total, const std::array<double, K>& qs, GroupCount&& group_count,
-                            GroupRunning&& group_running, std::array<double, K>& out) noexcept {
+/// (ascending, in (0, 1]) the midpoint of the bucket holding sample ceil(q total).
+/// `group_counts` holds the samples of each bucket group (group_count values, a 32- or 64-bit
+/// unsigned type); bucket counts of group g are fetched only for groups that hold a wanted
+/// rank, by `group_buckets(g, counts)`, which writes the group's group_size bucket counts (of
+/// the same type). Counts read while writers run may disagree a little: a rank beyond what the
+/// groups hold is taken as their last sample, and within a group a rank beyond what its buckets
+/// hold as its last non-empty bucket. `out` is 0 for every q when `total` is 0 or the groups
+/// are empty.
+///
+/// Without data-dependent branches (which buckets are empty varies from tick to tick): running
+/// sums over the groups and over a group's buckets, searched by branch-free binary searches.
+template <std::size_t K, class Count, class GroupBuckets>
+void nearest_rank_quantiles(std::uint64_t total, const std::array<double, K>& qs, const Count* group_counts,
+                            GroupBuckets&& group_buckets, std::array<double, K>& out) noexcept {
   using Layout = LogHistogramLayout;
+  static_assert(Layout::group_count == 64 && Layout::group_size == 32, "the searches below halve 64 and 32");
   out.fill(0.0);
   if (total == 0) return;
+  std::uint64_t running[Layout::group_count];  // samples in groups 0..g
+  std::uint64_t sum = 0;
+  LLMSCALE_UNROLL for (std::size_t g = 0; g < Layout::group_count; ++g) running[g] = sum += group_counts[g];
+  if (sum == 0) return;
+  // the rank of each q, at most what the groups hold
   std::array<std::uint64_t, K> ranks{};
   for (std::size_t k = 0; k < K; ++k) {
     const double r = std::ceil(qs[k] * static_cast<double>(total));
-    ranks[k] = r < 1 ? 1 : (r > static_cast<double>(total) ? total : static_cast<std::uint64_t>(r));
+    const std::uint64_t rank = r < 1 ? 1 : (r > static_cast<double>(total) ? total : static_cast<std::uint64_t>(r));
+    ranks[k] = rank < sum ? rank : sum;
   }
-  std::size_t k = 0;
-  std::uint64_t before = 0;  // samples in the groups already passed
-  for (std::size_t g = 0; g < Layout::group_count && k < K; ++g) {
-    const std::uint64_t end = before + group_count(g);
-    if (end < ranks[k]) {
-      before = end;
-      continue;
+  std::size_t fetched = Layout::group_count;  // the group whose buckets `in_group` holds
+  Count counts[Layout::group_size];
+  std::uint64_t in_group[Layout::group_size] = {};  // samples in the fetched group's buckets 0..i
+  for (std::size_t k = 0; k < K; ++k) {
+    const std::uint64_t r = ranks[k];
+    std::size_t g = 0;  // groups whose running sum stays below r: r lies in group g
+    for (std::size_t step = 32; step > 0; step >>= 1) g += running[g + step - 1] < r ? step : 0;
+    if (g != fetched) {
+      group_buckets(g, counts);
+      std::uint64_t s = 0;
+      LLMSCALE_UNROLL for (std::size_t i = 0; i < Layout::group_size; ++i) in_group[i] = s += counts[i];
+      fetched = g;
     }
-    // Without data-dependent branches (which buckets are empty varies from tick to tick): the
-    // bucket of in-group rank r is the number of buckets whose running sum stays below r, found
-    // by a branch-free binary search. If the buckets hold fewer than r, r is cut to what they
-    // hold, which picks the last non-empty one.
-    static_assert(Layout::group_size == 32, "the search below halves 32");
-    std::uint64_t running[Layout::group_size];  // the group's samples up to each bucket
-    group_running(g, running);
-    const std::uint64_t held = running[Layout::group_size - 1];
-    for (; k < K && ranks[k] <= end; ++k) {
-      const std::uint64_t r = ranks[k] - before < held ? ranks[k] - before : held;  // ranks[k] > before
-      std::size_t below = 0;
-      for (std::size_t step = 16; step > 0; step >>= 1) below += running[below + step - 1] < r ? step : 0;
-      out[k] = Layout::midpoint_seconds(g * Layout::group_size + below);
-    }
-    before = end;
+    const std::uint64_t before = g > 0 ? running[g - 1] : 0;
+    const std::uint64_t held = in_group[Layout::group_size - 1];
+    const std::uint64_t in = r - before < held ? r - before : held;  // r > before
+    std::size_t below = 0;
+    for (std::size_t step = 16; step > 0; step >>= 1) below += in_group[below + step - 1] < in ? step : 0;
+    out[k] = Layout::midpoint_seconds(g * Layout::group_size + below);
   }
-  for (; k > 0 && k < K; ++k) out[k] = out[k - 1];
 }
 
 }  // namespace detail

@@ -31,6 +31,7 @@
 #ifndef LLMSCALE_SIGNALS_RECORDER_HPP
 #define LLMSCALE_SIGNALS_RECORDER_HPP
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstddef>
@@ -43,6 +44,7 @@
 #include "llmscale/core/abi.hpp"
 #include "llmscale/core/config.hpp"
 #include "llmscale/core/time.hpp"
+#include "llmscale/signals/detail/hardware.hpp"
 #include "llmscale/signals/log_histogram.hpp"
 
 LLMSCALE_NAMESPACE_BEGIN
@@ -155,6 +157,10 @@ class Recorder {
   /// modulo 2^32 as read_groups.
   void read_group_buckets(LatencyHistogram which, std::size_t group, std::uint32_t* out) const noexcept;
 
+  /// A hint: starts loading, for every writer, the cache lines of a latency histogram's group
+  /// counts and of group `group`'s buckets, so that reading them later on does not wait.
+  void prefetch(LatencyHistogram which, std::size_t group) const noexcept;
+
   [[nodiscard]] const RecorderConfig& config() const noexcept { return config_; }
   /// Drains ignored because `now` went backwards.
   [[nodiscard]] std::uint64_t ignored_drains() const noexcept { return guard_.rejected(); }
@@ -255,14 +261,6 @@ class Recorder {
 
 // ---------------------------------------------------------------------------------------------
 // Implementation.
-
-namespace detail {
-inline void spin_pause() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#endif
-}
-}  // namespace detail
 
 inline Recorder::Recorder(const RecorderConfig& config, TimePoint start)
     : config_((require_valid(config), config)),
@@ -433,12 +431,20 @@ inline bool Recorder::read_counters(const Shard& s, std::uint64_t* out) noexcept
   return false;
 }
 
+// The readers below assign the first shard's counts and add the others' (no zeroing pass):
+// the control thread reads groups and buckets on every tick.
 inline void Recorder::read_groups(LatencyHistogram which, std::uint32_t* out) const noexcept {
-  for (std::size_t g = 0; g < Layout::group_count; ++g) out[g] = 0;
+  bool first = true;
   for_each_active_shard([&](const Shard& s, std::uint32_t) {
-    const Histogram& h = histogram(s, which);
-    for (std::size_t g = 0; g < Layout::group_count; ++g) out[g] += h.groups[g].load(std::memory_order_acquire);
+    const std::atomic<std::uint32_t>* g = histogram(s, which).groups;
+    if (first) {
+      LLMSCALE_UNROLL for (std::size_t i = 0; i < Layout::group_count; ++i) out[i] = g[i].load(std::memory_order_acquire);
+    } else {
+      for (std::size_t i = 0; i < Layout::group_count; ++i) out[i] += g[i].load(std::memory_order_acquire);
+    }
+    first = false;
   });
+  if (first) std::fill(out, out + Layout::group_count, std::uint32_t{0});
 }
 
 inline std::uint32_t Recorder::read_count(LatencyHistogram which) const noexcept {
@@ -449,11 +455,27 @@ inline std::uint32_t Recorder::read_count(LatencyHistogram which) const noexcept
 }
 
 inline void Recorder::read_group_buckets(LatencyHistogram which, std::size_t group, std::uint32_t* out) const noexcept {
-  for (std::size_t i = 0; i < Layout::group_size; ++i) out[i] = 0;
+  bool first = true;
+  if (group < Layout::group_count) {
+    for_each_active_shard([&](const Shard& s, std::uint32_t) {
+      const std::atomic<std::uint32_t>* b = &histogram(s, which).buckets[group * Layout::group_size];
+      if (first) {
+        LLMSCALE_UNROLL for (std::size_t i = 0; i < Layout::group_size; ++i) out[i] = b[i].load(std::memory_order_acquire);
+      } else {
+        for (std::size_t i = 0; i < Layout::group_size; ++i) out[i] += b[i].load(std::memory_order_acquire);
+      }
+      first = false;
+    });
+  }
+  if (first) std::fill(out, out + Layout::group_size, std::uint32_t{0});
+}
+
+inline void Recorder::prefetch(LatencyHistogram which, std::size_t group) const noexcept {
   if (group >= Layout::group_count) return;
   for_each_active_shard([&](const Shard& s, std::uint32_t) {
-    const std::atomic<std::uint32_t>* b = &histogram(s, which).buckets[group * Layout::group_size];
-    for (std::size_t i = 0; i < Layout::group_size; ++i) out[i] += b[i].load(std::memory_order_acquire);
+    const Histogram& h = histogram(s, which);
+    for (std::size_t i = 0; i < Layout::group_count; i += 16) detail::prefetch(&h.groups[i]);
+    for (std::size_t i = 0; i < Layout::group_size; i += 16) detail::prefetch(&h.buckets[group * Layout::group_size + i]);
   });
 }
 

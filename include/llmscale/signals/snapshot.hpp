@@ -209,6 +209,10 @@ inline const Signals& SignalCollector::tick(TimePoint now) noexcept {
     signals_.ignored_ticks = guard_.rejected();
     return signals_;
   }
+  // What the quantiles read last is likely read again: start loading it now, while the
+  // drain, the sums and the engine gauges run.
+  wait_q_.prefetch();
+  ttft_q_.prefetch();
   const RecorderDelta d = recorder_.drain(now);
   const TimePoint from = d.from < now ? d.from : now;
   const auto u = [](std::uint64_t v) { return static_cast<double>(v); };
@@ -217,17 +221,18 @@ inline const Signals& SignalCollector::tick(TimePoint now) noexcept {
                     u(d.queue_wait_samples), d.queue_wait_sum_s, u(d.ttft_samples), d.ttft_sum_s, u(d.e2e_samples),
                     d.e2e_sum_s, d.queued_integral, d.running_integral});
   sums_.advance(now);
-  wait_q_.update(now);
-  ttft_q_.update(now);
   dropped_invalid_ += d.dropped_invalid;
   dropped_stale_ += d.dropped_stale;
+  Signals& s = signals_;
+  s.engines = gauges_.summarize(now, stale_after_);
+  wait_q_.update(now);
+  ttft_q_.update(now);
 
   const auto& t = sums_.totals();
   const double covered = sums_.covered_seconds(now, start_);
   const auto rate = [&](Channel c) { return std::max(0.0, t[c]) / covered; };
   const auto ratio = [&](Channel num, Channel den) { return t[den] > 0.5 ? std::max(0.0, t[num]) / t[den] : 0.0; };
 
-  Signals& s = signals_;
   s.at = now;
   s.ignored_ticks = guard_.rejected();
   s.arrival_rate = rate(arrivals);
@@ -273,7 +278,6 @@ inline const Signals& SignalCollector::tick(TimePoint now) noexcept {
   s.ttft.samples = ttft_q_.count();
   if (ttft_q_.count() > 0) s.ttft.age_s = to_seconds(now - last_ttft_sample_);
 
-  s.engines = gauges_.summarize(now, stale_after_);
   s.engine.age_s = s.engines.oldest_sample_age_s;
   s.engine.stale = s.engines.replicas_stale > 0;
   s.engine.samples = static_cast<std::uint64_t>(s.engines.replicas_reporting);

@@ -13,6 +13,7 @@
 #ifndef LLMSCALE_SIGNALS_WINDOWED_QUANTILES_HPP
 #define LLMSCALE_SIGNALS_WINDOWED_QUANTILES_HPP
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstddef>
@@ -94,10 +95,9 @@ class WindowedQuantiles {
   template <std::size_t K>
   void quantiles(const std::array<double, K>& qs, std::array<double, K>& out) const noexcept {
     detail::nearest_rank_quantiles(
-        total_, qs, [this](std::size_t g) { return group_totals_[g]; },
-        [this](std::size_t g, std::uint64_t* running) {
-          std::uint64_t sum = 0;
-          for (std::size_t i = 0; i < Layout::group_size; ++i) running[i] = sum += totals_[g * Layout::group_size + i];
+        total_, qs, group_totals_.data(),
+        [this](std::size_t g, std::uint64_t* counts) {
+          std::copy_n(&totals_[g * Layout::group_size], Layout::group_size, counts);
         },
         out);
   }
