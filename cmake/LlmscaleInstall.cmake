@@ -11,6 +11,11 @@ set(LLMSCALE_INSTALL_CMAKEDIR "${CMAKE_INSTALL_DATADIR}/cmake/llmscale"
 
 install(TARGETS llmscale EXPORT llmscale-targets FILE_SET HEADERS)
 install(EXPORT llmscale-targets NAMESPACE llmscale:: DESTINATION "${LLMSCALE_INSTALL_CMAKEDIR}")
+if(TARGET llmscale_cuda)
+  # its own export set: the config loads it (and finds CUDAToolkit) only for COMPONENTS cuda
+  install(TARGETS llmscale_cuda EXPORT llmscale-cuda-targets FILE_SET HEADERS)
+  install(EXPORT llmscale-cuda-targets NAMESPACE llmscale:: DESTINATION "${LLMSCALE_INSTALL_CMAKEDIR}")
+endif()
 
 configure_package_config_file("${PROJECT_SOURCE_DIR}/cmake/llmscale-config.cmake.in"
   "${PROJECT_BINARY_DIR}/llmscale-config.cmake"
@@ -25,3 +30,7 @@ install(FILES "${PROJECT_SOURCE_DIR}/LICENSE" DESTINATION "${CMAKE_INSTALL_DATAD
 # The build tree is a package too: -Dllmscale_DIR=<this build directory>.
 export(EXPORT llmscale-targets NAMESPACE llmscale::
        FILE "${PROJECT_BINARY_DIR}/llmscale-targets.cmake")
+if(TARGET llmscale_cuda)
+  export(EXPORT llmscale-cuda-targets NAMESPACE llmscale::
+         FILE "${PROJECT_BINARY_DIR}/llmscale-cuda-targets.cmake")
+endif()
