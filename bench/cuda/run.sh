@@ -24,7 +24,7 @@ flags=(-std=c++17 -O2 -Iinclude "-gencode=arch=compute_${arch},code=[sm_${arch},
 start=$(date +%s)
 "$nvcc" --version | tail -n 1 | tee "$out/nvcc.txt"
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv 2>/dev/null | tee -a "$out/nvcc.txt"
-"$nvcc" "${flags[@]}" tests/cuda/gpu_test.cu -o "$bin/gpu_test" || { echo "cuda-check: gpu_test did not build"; exit 1; }
+"$nvcc" "${flags[@]}" tests/cuda/gpu_test.cu tests/cuda/second_tu.cu -o "$bin/gpu_test" || { echo "cuda-check: gpu_test did not build"; exit 1; }
 "$nvcc" "${flags[@]}" bench/cuda/sampler_bench.cu -o "$bin/sampler_bench" || { echo "cuda-check: sampler_bench did not build"; exit 1; }
 echo "cuda-check: built in $(( $(date +%s) - start )) s"
 

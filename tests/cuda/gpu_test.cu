@@ -11,6 +11,8 @@
 
 #include "llmscale/cuda/sampler.cuh"
 
+bool uninitialised_backend_refuses();  // second_tu.cu
+
 namespace {
 
 int failures = 0;
@@ -49,6 +51,7 @@ int main() {
     std::printf("skipped: no CUDA device (%s)\n", probe != cudaSuccess ? cudaGetErrorString(probe) : "count 0");
     return 77;
   }
+  expect(uninitialised_backend_refuses(), "an uninitialised sampler refuses to launch", 0, 1);
   constexpr int slots = 512;
   constexpr std::int64_t total_blocks = 20000;
   constexpr int scratch_n = 1 << 20;

@@ -70,9 +70,12 @@ __device__ T batch_kv_block_sum(T v, T* shared) {
 }
 
 /// One block of batch_kv_threads threads, grid-stride over slots and blocks. With `counter`
-/// the sequence number is taken from it (the graph variant); otherwise it is `sequence`.
-__global__ void __launch_bounds__(batch_kv_threads)
+/// the sequence number is taken from it (the graph variant); otherwise it is `sequence`. (A
+/// template, so that the header can be included by several .cu files of one program.)
+template <int Threads = batch_kv_threads>
+__global__ void __launch_bounds__(Threads)
     batch_kv_reduce(BatchKvView v, BatchKvResult* out, unsigned long long sequence, unsigned long long* counter) {
+  static_assert(Threads == batch_kv_threads, "the block sums assume batch_kv_threads threads");
   __shared__ long long shared[batch_kv_threads / 32];
   long long active = 0, tokens = 0, blocks = 0, used = 0;
   for (int i = static_cast<int>(threadIdx.x); i < v.slots; i += batch_kv_threads) {
@@ -195,7 +198,7 @@ class CudaBackend {
     cudaError_t e = cudaEventRecord(engine_ready_, engine_);
     if (e == cudaSuccess) e = cudaStreamWaitEvent(stream_, engine_ready_, 0);
     if (e != cudaSuccess) return detail::cuda_error(e);
-    detail::batch_kv_reduce<<<1, detail::batch_kv_threads, 0, stream_>>>(view_, device_ + buffer, sequence, nullptr);
+    detail::batch_kv_reduce<><<<1, detail::batch_kv_threads, 0, stream_>>>(view_, device_ + buffer, sequence, nullptr);
     e = cudaGetLastError();
     if (e == cudaSuccess) e = cudaEventRecord(done_[buffer], stream_);
     return detail::cuda_error(e);
@@ -315,7 +318,7 @@ class GraphBatchKvSampler {
   /// legal during stream capture; each replay produces the next sequence number.
   SamplerError enqueue(cudaStream_t stream) const noexcept {
     if (host_ == nullptr) return SamplerError{static_cast<int>(cudaErrorNotReady), "sampler not initialised"};
-    detail::batch_kv_reduce<<<1, detail::batch_kv_threads, 0, stream>>>(view_, device_, 0, counter_);
+    detail::batch_kv_reduce<><<<1, detail::batch_kv_threads, 0, stream>>>(view_, device_, 0, counter_);
     return detail::cuda_error(cudaGetLastError());
   }
 
