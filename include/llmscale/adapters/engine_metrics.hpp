@@ -1,0 +1,318 @@
+// llmscale: autoscaling policies for LLM inference serving.
+// SPDX-License-Identifier: Apache-2.0
+//
+// Engine presets for the Kubernetes path: where vLLM, TGI, SGLang and TensorRT-LLM/Triton put
+// running and waiting requests, KV-cache use and their latency histograms (Triton: gauges only)
+// on their /metrics
+// pages (names from ../shared/ANCHORS.md and the engines' documentation), or a custom mapping
+// given as key=value text. `read_engine_metrics` reads one scraped page into an EngineScrape;
+// `to_replica_gauges` turns a usable scrape into one replica's engine gauges, and
+// `engine_rates` turns two scrapes of the same replica into completion rate and mean latencies
+// (counter resets handled).
+//
+// A page without the running or waiting figures is not usable: the caller leaves the replica's
+// slot unset, so the old sample ages into "stale" instead of reading as zero load.
+#ifndef LLMSCALE_ADAPTERS_ENGINE_METRICS_HPP
+#define LLMSCALE_ADAPTERS_ENGINE_METRICS_HPP
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "llmscale/adapters/prometheus.hpp"
+#include "llmscale/core/abi.hpp"
+#include "llmscale/core/time.hpp"
+#include "llmscale/signals/engine_gauges.hpp"
+
+LLMSCALE_NAMESPACE_BEGIN
+
+/// A metric on a page: its name and at most one label that must match (empty: any).
+struct MetricRef {
+  std::string name;
+  std::string label;
+  std::string label_value;
+  [[nodiscard]] bool empty() const noexcept { return name.empty(); }
+  [[nodiscard]] bool matches(const PrometheusSample& s) const noexcept {
+    return !name.empty() && s.name == name && (label.empty() || s.label(label) == label_value);
+  }
+};
+
+/// Where an engine's figures are. Each gauge has a current name and an optional fallback (a
+/// deprecated name): the current one wins when both are present. Histograms are family names
+/// (their `_sum` and `_count` are read); `latency_scale` converts their unit to seconds.
+struct EngineMetricMap {
+  std::string engine;  ///< vllm, tgi, sglang, trtllm or custom
+  std::array<MetricRef, 2> running;
+  std::array<MetricRef, 2> waiting;
+  std::array<MetricRef, 2> kv_fraction;  ///< KV-cache use in [0, 1]
+  std::string ttft;        ///< histogram family ("" when the engine has none)
+  std::string queue_time;  ///< histogram family
+  std::string e2e;         ///< histogram or summary family; its _count is the finished requests
+  double latency_scale = 1.0;
+};
+
+/// The presets: "vllm", "tgi", "sglang", "trtllm"; nullopt for another name.
+[[nodiscard]] std::optional<EngineMetricMap> engine_preset(std::string_view engine);
+
+/// A custom mapping from key=value lines (`#` comments, blank lines): running, waiting,
+/// kv_fraction (each `name` or `name{label="value"}`, optionally a second, `running_fallback`
+/// etc.), ttft, queue_time, e2e (family names) and latency_unit (s, ms or us). running and
+/// waiting are required. On error, nullopt and `error` names the line, the key or value and
+/// what is allowed.
+[[nodiscard]] std::optional<EngineMetricMap> parse_engine_map(std::string_view text, std::string& error);
+
+/// A histogram's `_sum` and `_count`, summed over its label sets.
+struct HistogramTotals {
+  double sum = 0;
+  double count = 0;
+  bool present = false;
+};
+
+/// What one scrape of one replica's page gave.
+struct EngineScrape {
+  std::optional<double> running;      ///< summed over label sets (e.g. data-parallel engines)
+  std::optional<double> waiting;
+  std::optional<double> kv_fraction;  ///< the fullest label set's
+  HistogramTotals ttft, queue_time, e2e;
+  PrometheusResult parse;             ///< the parser's counts and first error
+  /// Running and waiting present and finite, and no more than max_errors malformed lines.
+  [[nodiscard]] bool usable() const noexcept {
+    return running && waiting && std::isfinite(*running) && std::isfinite(*waiting) && *running >= 0 &&
+           *waiting >= 0 && !parse.truncated;
+  }
+};
+
+/// Reads one page with `parser` (reused between scrapes: no allocation per page).
+[[nodiscard]] EngineScrape read_engine_metrics(std::string_view page, const EngineMetricMap& map, PrometheusParser& parser);
+
+/// One replica's engine gauges from a usable scrape taken at `scraped_at`: queue length =
+/// waiting, running = running, max batch unknown, and KV use as a fraction of
+/// `kv_capacity_tokens` (engines export a fraction; pass the real capacity where known).
+[[nodiscard]] ReplicaGauges to_replica_gauges(const EngineScrape& scrape, TimePoint scraped_at,
+                                              std::int64_t kv_capacity_tokens = 1'000'000) noexcept;
+
+/// Between two scrapes of one replica `dt_s` apart: finished requests per second and the mean
+/// TTFT, queue time and end-to-end latency of the requests finished in between (NaN where
+/// nothing was observed or the engine has no such histogram).
+struct EngineRates {
+  double completion_rate = 0;
+  double mean_ttft_s = std::numeric_limits<double>::quiet_NaN();
+  double mean_queue_time_s = std::numeric_limits<double>::quiet_NaN();
+  double mean_e2e_s = std::numeric_limits<double>::quiet_NaN();
+};
+[[nodiscard]] EngineRates engine_rates(const EngineScrape& before, const EngineScrape& after, double dt_s) noexcept;
+
+// ---------------------------------------------------------------------------------------------
+// Implementation.
+
+inline std::optional<EngineMetricMap> engine_preset(std::string_view engine) {
+  EngineMetricMap m;
+  m.engine = std::string(engine);
+  if (engine == "vllm") {
+    m.running = {MetricRef{"vllm:num_requests_running", "", ""}, {}};
+    m.waiting = {MetricRef{"vllm:num_requests_waiting", "", ""}, {}};
+    m.kv_fraction = {MetricRef{"vllm:kv_cache_usage_perc", "", ""}, MetricRef{"vllm:gpu_cache_usage_perc", "", ""}};
+    m.ttft = "vllm:time_to_first_token_seconds";
+    m.queue_time = "vllm:request_queue_time_seconds";
+    m.e2e = "vllm:e2e_request_latency_seconds";
+  } else if (engine == "tgi") {
+    m.running = {MetricRef{"tgi_batch_current_size", "", ""}, {}};
+    m.waiting = {MetricRef{"tgi_queue_size", "", ""}, {}};
+    m.queue_time = "tgi_request_queue_duration";
+    m.e2e = "tgi_request_duration";
+  } else if (engine == "sglang") {
+    m.running = {MetricRef{"sglang:num_running_reqs", "", ""}, {}};
+    m.waiting = {MetricRef{"sglang:num_queue_reqs", "", ""}, {}};
+    m.kv_fraction = {MetricRef{"sglang:token_usage", "", ""}, {}};
+    m.ttft = "sglang:time_to_first_token_seconds";
+    m.e2e = "sglang:e2e_request_latency_seconds";
+  } else if (engine == "trtllm") {
+    m.running = {MetricRef{"nv_trt_llm_request_metrics", "request_type", "active"}, {}};
+    m.waiting = {MetricRef{"nv_trt_llm_request_metrics", "request_type", "waiting"}, {}};
+    m.kv_fraction = {MetricRef{"nv_trt_llm_kv_cache_block_metrics", "kv_cache_block_type", "fraction"}, {}};
+    // Triton's latencies (nv_inference_request_duration_us, nv_inference_queue_duration_us) are
+    // cumulative counters, not histograms: not read yet.
+  } else {
+    return std::nullopt;
+  }
+  return m;
+}
+
+namespace detail {
+
+inline std::string_view engine_trim(std::string_view s) noexcept {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  return s;
+}
+
+// `name` or `name{label="value"}`
+inline bool engine_metric_ref(std::string_view v, MetricRef& out) {
+  const std::size_t brace = v.find('{');
+  const std::string_view name = v.substr(0, brace);
+  if (name.empty() || !prom_name_start(name.front())) return false;
+  for (char c : name) {
+    if (!prom_name_char(c)) return false;
+  }
+  out = MetricRef{std::string(name), "", ""};
+  if (brace == std::string_view::npos) return true;
+  std::string_view rest = v.substr(brace + 1);
+  const std::size_t eq = rest.find('=');
+  if (eq == std::string_view::npos || rest.size() < eq + 4 || rest[eq + 1] != '"' || rest.substr(rest.size() - 2) != "\"}") {
+    return false;
+  }
+  const std::string_view label = rest.substr(0, eq);
+  if (label.empty() || !prom_label_start(label.front())) return false;
+  for (char c : label) {
+    if (!prom_label_char(c)) return false;
+  }
+  out.label = std::string(label);
+  out.label_value = std::string(rest.substr(eq + 2, rest.size() - eq - 4));
+  return true;
+}
+
+}  // namespace detail
+
+inline std::optional<EngineMetricMap> parse_engine_map(std::string_view text, std::string& error) {
+  EngineMetricMap m;
+  m.engine = "custom";
+  std::size_t line_no = 0;
+  while (!text.empty()) {
+    const std::size_t nl = text.find('\n');
+    const std::string_view line = detail::engine_trim(text.substr(0, nl));
+    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+    ++line_no;
+    if (line.empty() || line.front() == '#') continue;
+    const std::size_t eq = line.find('=');
+    const auto where = "engine map line " + std::to_string(line_no) + ": ";
+    if (eq == std::string_view::npos) {
+      error = where + "'" + std::string(line) + "' is not key=value";
+      return std::nullopt;
+    }
+    const std::string_view key = detail::engine_trim(line.substr(0, eq));
+    const std::string_view value = detail::engine_trim(line.substr(eq + 1));
+    MetricRef* ref = nullptr;
+    if (key == "running") ref = &m.running[0];
+    else if (key == "running_fallback") ref = &m.running[1];
+    else if (key == "waiting") ref = &m.waiting[0];
+    else if (key == "waiting_fallback") ref = &m.waiting[1];
+    else if (key == "kv_fraction") ref = &m.kv_fraction[0];
+    else if (key == "kv_fraction_fallback") ref = &m.kv_fraction[1];
+    if (ref != nullptr) {
+      if (!detail::engine_metric_ref(value, *ref)) {
+        error = where + std::string(key) + " = '" + std::string(value) +
+                "' is not a metric; allowed: name or name{label=\"value\"}";
+        return std::nullopt;
+      }
+      continue;
+    }
+    std::string* family = key == "ttft" ? &m.ttft : key == "queue_time" ? &m.queue_time : key == "e2e" ? &m.e2e : nullptr;
+    if (family != nullptr) {
+      MetricRef check;
+      if (!detail::engine_metric_ref(value, check) || !check.label.empty()) {
+        error = where + std::string(key) + " = '" + std::string(value) + "' is not a metric family name";
+        return std::nullopt;
+      }
+      *family = std::string(value);
+      continue;
+    }
+    if (key == "latency_unit") {
+      if (value == "s") m.latency_scale = 1.0;
+      else if (value == "ms") m.latency_scale = 1e-3;
+      else if (value == "us") m.latency_scale = 1e-6;
+      else {
+        error = where + "latency_unit = '" + std::string(value) + "'; allowed: s, ms, us";
+        return std::nullopt;
+      }
+      continue;
+    }
+    error = where + "unknown key '" + std::string(key) +
+            "'; allowed: running, waiting, kv_fraction (each also _fallback), ttft, queue_time, e2e, latency_unit";
+    return std::nullopt;
+  }
+  if (m.running[0].empty() || m.waiting[0].empty()) {
+    error = "engine map: running and waiting are required";
+    return std::nullopt;
+  }
+  return m;
+}
+
+inline EngineScrape read_engine_metrics(std::string_view page, const EngineMetricMap& map, PrometheusParser& parser) {
+  EngineScrape r;
+  // per gauge: sums (or the max for KV) of the current and the fallback name
+  std::array<std::optional<double>, 2> running{}, waiting{}, kv{};
+  const auto add = [](std::optional<double>& slot, double v) { slot = slot ? *slot + v : v; };
+  const auto hist = [&](const std::string& family, const PrometheusSample& s, HistogramTotals& h) {
+    if (family.empty() || s.name.size() != family.size() + 4 || s.name.substr(0, family.size()) != family) return;
+    const std::string_view suffix = s.name.substr(family.size());
+    if (!std::isfinite(s.value)) return;
+    if (suffix == "_sum") {
+      h.sum += s.value * map.latency_scale;
+      h.present = true;
+    }
+  };
+  const auto count = [&](const std::string& family, const PrometheusSample& s, HistogramTotals& h) {
+    if (family.empty() || s.name.size() != family.size() + 6 || s.name.substr(0, family.size()) != family) return;
+    if (s.name.substr(family.size()) == "_count" && std::isfinite(s.value)) {
+      h.count += s.value;
+      h.present = true;
+    }
+  };
+  const auto on = [&](const PrometheusSample& s) {
+    for (std::size_t k = 0; k < 2; ++k) {
+      if (map.running[k].matches(s)) add(running[k], s.value);
+      if (map.waiting[k].matches(s)) add(waiting[k], s.value);
+      if (map.kv_fraction[k].matches(s) && std::isfinite(s.value)) kv[k] = kv[k] ? std::max(*kv[k], s.value) : s.value;
+    }
+    hist(map.ttft, s, r.ttft);
+    hist(map.queue_time, s, r.queue_time);
+    hist(map.e2e, s, r.e2e);
+    count(map.ttft, s, r.ttft);
+    count(map.queue_time, s, r.queue_time);
+    count(map.e2e, s, r.e2e);
+  };
+  parser.feed(page, on);
+  r.parse = parser.finish(on);
+  r.running = running[0] ? running[0] : running[1];
+  r.waiting = waiting[0] ? waiting[0] : waiting[1];
+  r.kv_fraction = kv[0] ? kv[0] : kv[1];
+  return r;
+}
+
+inline ReplicaGauges to_replica_gauges(const EngineScrape& s, TimePoint scraped_at, std::int64_t kv_capacity_tokens) noexcept {
+  ReplicaGauges g;
+  const auto whole = [](double v) {
+    return v > 0 ? static_cast<std::int64_t>(std::min(v, 2147483647.0) + 0.5) : std::int64_t{0};
+  };
+  g.queue_length = s.waiting ? whole(*s.waiting) : 0;
+  g.running = s.running ? whole(*s.running) : 0;
+  if (s.kv_fraction && kv_capacity_tokens > 0) {
+    const double f = std::clamp(*s.kv_fraction, 0.0, 1.0);
+    g.kv_tokens_capacity = kv_capacity_tokens;
+    g.kv_tokens_used = static_cast<std::int64_t>(f * static_cast<double>(kv_capacity_tokens) + 0.5);
+  }
+  g.sampled_at = scraped_at;
+  return g;
+}
+
+inline EngineRates engine_rates(const EngineScrape& a, const EngineScrape& b, double dt_s) noexcept {
+  EngineRates r;
+  if (b.e2e.present && a.e2e.present && dt_s > 0) r.completion_rate = counter_increase(a.e2e.count, b.e2e.count) / dt_s;
+  const auto mean = [](const HistogramTotals& x, const HistogramTotals& y) {
+    return x.present && y.present ? window_mean(x.sum, x.count, y.sum, y.count) : std::numeric_limits<double>::quiet_NaN();
+  };
+  r.mean_ttft_s = mean(a.ttft, b.ttft);
+  r.mean_queue_time_s = mean(a.queue_time, b.queue_time);
+  r.mean_e2e_s = mean(a.e2e, b.e2e);
+  return r;
+}
+
+LLMSCALE_NAMESPACE_END
+
+#endif  // LLMSCALE_ADAPTERS_ENGINE_METRICS_HPP

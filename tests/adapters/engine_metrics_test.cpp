@@ -1,0 +1,166 @@
+// Engine presets and custom mappings: each engine's page read into engine gauges, deprecated
+// names as fallbacks, unusable pages never read as zero load, rates and means across a
+// counter reset, and custom maps that name what is wrong.
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <cmath>
+#include <string>
+#include <utility>
+
+#include "llmscale/adapters/engine_metrics.hpp"
+#include "llmscale/signals/engine_gauges.hpp"
+
+using llmscale::at_seconds;
+using namespace std::chrono_literals;
+
+namespace {
+
+llmscale::EngineScrape read(const char* engine, const std::string& page) {
+  llmscale::PrometheusParser parser;
+  const auto map = llmscale::engine_preset(engine);
+  REQUIRE(map.has_value());
+  return llmscale::read_engine_metrics(page, *map, parser);
+}
+
+// vLLM with two data-parallel engines in one process (label engine), the deprecated KV gauge
+// beside the current one, and the latency histograms.
+const std::string vllm_page =
+    "# TYPE vllm:num_requests_running gauge\n"
+    "vllm:num_requests_running{engine=\"0\",model_name=\"m\"} 12.0\n"
+    "vllm:num_requests_running{engine=\"1\",model_name=\"m\"} 9.0\n"
+    "# TYPE vllm:num_requests_waiting gauge\n"
+    "vllm:num_requests_waiting{engine=\"0\",model_name=\"m\"} 3.0\n"
+    "vllm:num_requests_waiting{engine=\"1\",model_name=\"m\"} 4.0\n"
+    "vllm:kv_cache_usage_perc{engine=\"0\",model_name=\"m\"} 0.25\n"
+    "vllm:kv_cache_usage_perc{engine=\"1\",model_name=\"m\"} 0.75\n"
+    "vllm:gpu_cache_usage_perc{model_name=\"m\"} 0.10\n"
+    "# TYPE vllm:time_to_first_token_seconds histogram\n"
+    "vllm:time_to_first_token_seconds_bucket{le=\"+Inf\",model_name=\"m\"} 100\n"
+    "vllm:time_to_first_token_seconds_sum{model_name=\"m\"} 12.5\n"
+    "vllm:time_to_first_token_seconds_count{model_name=\"m\"} 100\n"
+    "vllm:e2e_request_latency_seconds_sum{model_name=\"m\"} 400\n"
+    "vllm:e2e_request_latency_seconds_count{model_name=\"m\"} 100\n"
+    "vllm:request_queue_time_seconds_sum{model_name=\"m\"} 5\n"
+    "vllm:request_queue_time_seconds_count{model_name=\"m\"} 100\n";
+
+}  // namespace
+
+TEST_CASE("vLLM: engines summed, the current KV name preferred, the fullest engine's KV") {
+  const auto s = read("vllm", vllm_page);
+  REQUIRE(s.usable());
+  CHECK(*s.running == 21);
+  CHECK(*s.waiting == 7);
+  CHECK(*s.kv_fraction == 0.75);  // not the deprecated 0.10
+  CHECK(s.ttft.sum == 12.5);
+  CHECK(s.ttft.count == 100);
+  const llmscale::ReplicaGauges g = llmscale::to_replica_gauges(s, at_seconds(10), 400000);
+  CHECK(g.valid());
+  CHECK(g.queue_length == 7);
+  CHECK(g.running == 21);
+  CHECK(g.kv_tokens_used == 300000);
+  CHECK(g.kv_tokens_capacity == 400000);
+}
+
+TEST_CASE("vLLM before the rename: the deprecated KV gauge is read") {
+  const auto s = read("vllm",
+                      "vllm:num_requests_running 2\nvllm:num_requests_waiting 0\nvllm:gpu_cache_usage_perc 0.5\n");
+  REQUIRE(s.usable());
+  CHECK(*s.kv_fraction == 0.5);
+}
+
+TEST_CASE("TGI, SGLang and TensorRT-LLM pages") {
+  auto t = read("tgi",
+                "tgi_batch_current_size 7\ntgi_queue_size 2\ntgi_request_duration_sum 20.25\n"
+                "tgi_request_duration_count 9\ntgi_request_queue_duration_sum 1.5\ntgi_request_queue_duration_count 9\n");
+  REQUIRE(t.usable());
+  CHECK(*t.running == 7);
+  CHECK(*t.waiting == 2);
+  CHECK_FALSE(t.kv_fraction.has_value());  // TGI exports none
+  CHECK(t.e2e.count == 9);
+  auto g = read("sglang", "sglang:num_running_reqs{model_name=\"q\"} 31\nsglang:num_queue_reqs{model_name=\"q\"} 0\n"
+                          "sglang:token_usage{model_name=\"q\"} 0.82\n");
+  REQUIRE(g.usable());
+  CHECK(*g.running == 31);
+  CHECK(*g.kv_fraction == 0.82);
+  auto r = read("trtllm",
+                "nv_trt_llm_request_metrics{model=\"m\",request_type=\"active\"} 5\n"
+                "nv_trt_llm_request_metrics{model=\"m\",request_type=\"waiting\"} 6\n"
+                "nv_trt_llm_request_metrics{model=\"m\",request_type=\"context\"} 100\n"
+                "nv_trt_llm_kv_cache_block_metrics{kv_cache_block_type=\"fraction\",model=\"m\"} 0.3\n"
+                "nv_trt_llm_kv_cache_block_metrics{kv_cache_block_type=\"max\",model=\"m\"} 4096\n");
+  REQUIRE(r.usable());
+  CHECK(*r.running == 5);
+  CHECK(*r.waiting == 6);
+  CHECK(*r.kv_fraction == 0.3);
+  CHECK_FALSE(llmscale::engine_preset("ollama").has_value());
+}
+
+TEST_CASE("a page without the load figures is not usable: the replica is not read as idle") {
+  CHECK_FALSE(read("vllm", "").usable());                                                // an empty page
+  CHECK_FALSE(read("vllm", "vllm:num_requests_running 3\n").usable());                   // waiting missing
+  CHECK_FALSE(read("vllm", "vllm:num_requests_running NaN\nvllm:num_requests_waiting 1\n").usable());
+  CHECK_FALSE(read("vllm", "<html>502 Bad Gateway</html>\n").usable());                  // a proxy's error page
+  // The host leaves the slot unset; its last sample then ages into "stale" in the summary.
+  llmscale::EngineGauges gauges(1);
+  REQUIRE(gauges.set(0, llmscale::to_replica_gauges(read("vllm", vllm_page), at_seconds(0))));
+  const auto f = gauges.summarize(at_seconds(31), 30s);
+  CHECK(f.replicas_stale == 1);
+  CHECK(f.replicas_reporting == 0);
+}
+
+TEST_CASE("rates and means between two scrapes, across a restart") {
+  const auto a = read("vllm", vllm_page);
+  std::string later = vllm_page;
+  // 20 s later: 40 more requests, 10 s more TTFT in all, 80 s more end to end
+  for (const auto& [from, to] : {std::pair<std::string, std::string>{"seconds_sum{model_name=\"m\"} 12.5", "seconds_sum{model_name=\"m\"} 22.5"},
+                                 {"seconds_count{model_name=\"m\"} 100\nvllm:e2e", "seconds_count{model_name=\"m\"} 140\nvllm:e2e"},
+                                 {"latency_seconds_sum{model_name=\"m\"} 400", "latency_seconds_sum{model_name=\"m\"} 480"},
+                                 {"latency_seconds_count{model_name=\"m\"} 100", "latency_seconds_count{model_name=\"m\"} 140"}}) {
+    const auto at = later.find(from);
+    REQUIRE(at != std::string::npos);
+    later.replace(at, from.size(), to);
+  }
+  const auto b = read("vllm", later);
+  const auto r = llmscale::engine_rates(a, b, 20.0);
+  CHECK(r.completion_rate == doctest::Approx(2.0));  // 40 / 20 s
+  CHECK(r.mean_ttft_s == doctest::Approx(0.25));     // 10 s / 40
+  CHECK(r.mean_e2e_s == doctest::Approx(2.0));       // 80 s / 40
+  CHECK(std::isnan(r.mean_queue_time_s));            // unchanged: nothing observed
+  // the engine restarted between the scrapes: its counters start again from 0
+  const auto restarted = read("vllm",
+                              "vllm:num_requests_running 0\nvllm:num_requests_waiting 0\n"
+                              "vllm:e2e_request_latency_seconds_sum 6\nvllm:e2e_request_latency_seconds_count 3\n");
+  const auto r2 = llmscale::engine_rates(b, restarted, 10.0);
+  CHECK(r2.completion_rate == doctest::Approx(0.3));
+  CHECK(r2.mean_e2e_s == doctest::Approx(2.0));
+}
+
+TEST_CASE("a custom mapping in key=value text, and its errors") {
+  std::string error;
+  const auto m = llmscale::parse_engine_map(
+      "# my engine\n"
+      "running = my_running{pool=\"a\"}\n"
+      "waiting = my_waiting\n"
+      "kv_fraction = my_kv\n"
+      "e2e = my_latency_ms\n"
+      "latency_unit = ms\n",
+      error);
+  REQUIRE_MESSAGE(m.has_value(), error);
+  llmscale::PrometheusParser parser;
+  const auto s = llmscale::read_engine_metrics(
+      "my_running{pool=\"a\"} 4\nmy_running{pool=\"b\"} 50\nmy_waiting 1\nmy_kv 0.5\n"
+      "my_latency_ms_sum 3000\nmy_latency_ms_count 3\n",
+      *m, parser);
+  REQUIRE(s.usable());
+  CHECK(*s.running == 4);
+  CHECK(s.e2e.sum == doctest::Approx(3.0));  // ms to s
+  CHECK_FALSE(llmscale::parse_engine_map("running = a\n", error).has_value());
+  CHECK(error == "engine map: running and waiting are required");
+  CHECK_FALSE(llmscale::parse_engine_map("running = 9a\nwaiting = b\n", error).has_value());
+  CHECK(error == "engine map line 1: running = '9a' is not a metric; allowed: name or name{label=\"value\"}");
+  CHECK_FALSE(llmscale::parse_engine_map("running = a\nwaiting = b\nlatency_unit = h\n", error).has_value());
+  CHECK(error == "engine map line 3: latency_unit = 'h'; allowed: s, ms, us");
+  CHECK_FALSE(llmscale::parse_engine_map("runing = a\n", error).has_value());
+  CHECK(error.find("unknown key 'runing'") != std::string::npos);
+}
