@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <random>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -185,6 +186,40 @@ TEST_CASE("latency window: the bucket of the exact quantile, across irregular ti
   CHECK(gaps > 50);
   CHECK(whole_window_gaps > 20);
   CHECK(checked > 8000);
+}
+
+TEST_CASE("latency window: samples from several writer shards and the shared one are summed exactly") {
+  // Five threads record in turn into a recorder with 2 own shards: two threads get one each,
+  // the other three share the overflow shard. The window's quantiles must be the buckets of the
+  // exact quantiles of all the samples together.
+  llmscale::RecorderConfig rc;
+  rc.writer_shards = 2;
+  llmscale::Recorder r(rc, at_seconds(0));
+  llmscale::LatencyWindow w(r, llmscale::LatencyHistogram::ttft, 60s, 6, at_seconds(0));
+  std::vector<std::size_t> buckets;
+  for (int t = 0; t < 5; ++t) {
+    std::vector<llmscale::Duration> mine;
+    std::mt19937_64 rng(static_cast<std::uint64_t>(100 + t));
+    std::lognormal_distribution<double> dist(std::log(0.02 * (t + 1)), 1.0);
+    for (int i = 0; i < 3000; ++i) mine.push_back(llmscale::from_seconds(dist(rng)));
+    std::thread writer([&] {
+      for (const auto d : mine) r.first_token(at_seconds(1), d);
+    });
+    writer.join();
+    for (const auto d : mine) buckets.push_back(LogHistogramLayout::bucket_of(d));
+  }
+  CHECK(r.writers() == 3);  // two own shards claimed, then the shared one
+  w.update(at_seconds(2));
+  REQUIRE(w.count() == buckets.size());
+  std::sort(buckets.begin(), buckets.end());
+  constexpr std::array<double, 5> qs{0.01, 0.5, 0.9, 0.99, 1.0};
+  std::array<double, 5> got{};
+  w.quantiles(qs, got);
+  for (std::size_t k = 0; k < qs.size(); ++k) {
+    CAPTURE(qs[k]);
+    const auto rank = static_cast<std::size_t>(std::ceil(qs[k] * static_cast<double>(buckets.size())));
+    CHECK(got[k] == LogHistogramLayout::midpoint_seconds(buckets[rank - 1]));
+  }
 }
 
 TEST_CASE("windowed quantiles forget parts that leave the window") {

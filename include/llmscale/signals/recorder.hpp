@@ -238,6 +238,23 @@ class Recorder {
   static const Histogram& histogram(const Shard& s, LatencyHistogram which) noexcept {
     return which == LatencyHistogram::queue_wait ? s.wait : s.ttft;
   }
+  // out[0..N) = the N counts at counts_of(shard), summed over every claimed shard (modulo
+  // 2^32): the first shard's assigned, the others' added, in unrolled loops (the control thread
+  // reads groups and buckets on every tick).
+  template <std::size_t N, class CountsOf>
+  void sum_over_shards(CountsOf&& counts_of, std::uint32_t* out) const noexcept {
+    bool first = true;
+    for_each_active_shard([&](const Shard& s, std::uint32_t) {
+      const std::atomic<std::uint32_t>* c = counts_of(s);
+      if (first) {
+        LLMSCALE_UNROLL for (std::size_t i = 0; i < N; ++i) out[i] = c[i].load(std::memory_order_acquire);
+      } else {
+        LLMSCALE_UNROLL for (std::size_t i = 0; i < N; ++i) out[i] += c[i].load(std::memory_order_acquire);
+      }
+      first = false;
+    });
+    if (first) std::fill(out, out + N, std::uint32_t{0});
+  }
 
   static std::uint64_t next_id() noexcept {
     static std::atomic<std::uint64_t> ids{1};
@@ -431,20 +448,8 @@ inline bool Recorder::read_counters(const Shard& s, std::uint64_t* out) noexcept
   return false;
 }
 
-// The readers below assign the first shard's counts and add the others' (no zeroing pass):
-// the control thread reads groups and buckets on every tick.
 inline void Recorder::read_groups(LatencyHistogram which, std::uint32_t* out) const noexcept {
-  bool first = true;
-  for_each_active_shard([&](const Shard& s, std::uint32_t) {
-    const std::atomic<std::uint32_t>* g = histogram(s, which).groups;
-    if (first) {
-      LLMSCALE_UNROLL for (std::size_t i = 0; i < Layout::group_count; ++i) out[i] = g[i].load(std::memory_order_acquire);
-    } else {
-      for (std::size_t i = 0; i < Layout::group_count; ++i) out[i] += g[i].load(std::memory_order_acquire);
-    }
-    first = false;
-  });
-  if (first) std::fill(out, out + Layout::group_count, std::uint32_t{0});
+  sum_over_shards<Layout::group_count>([which](const Shard& s) { return histogram(s, which).groups; }, out);
 }
 
 inline std::uint32_t Recorder::read_count(LatencyHistogram which) const noexcept {
@@ -455,19 +460,12 @@ inline std::uint32_t Recorder::read_count(LatencyHistogram which) const noexcept
 }
 
 inline void Recorder::read_group_buckets(LatencyHistogram which, std::size_t group, std::uint32_t* out) const noexcept {
-  bool first = true;
-  if (group < Layout::group_count) {
-    for_each_active_shard([&](const Shard& s, std::uint32_t) {
-      const std::atomic<std::uint32_t>* b = &histogram(s, which).buckets[group * Layout::group_size];
-      if (first) {
-        LLMSCALE_UNROLL for (std::size_t i = 0; i < Layout::group_size; ++i) out[i] = b[i].load(std::memory_order_acquire);
-      } else {
-        for (std::size_t i = 0; i < Layout::group_size; ++i) out[i] += b[i].load(std::memory_order_acquire);
-      }
-      first = false;
-    });
+  if (group >= Layout::group_count) {
+    std::fill(out, out + Layout::group_size, std::uint32_t{0});
+    return;
   }
-  if (first) std::fill(out, out + Layout::group_size, std::uint32_t{0});
+  sum_over_shards<Layout::group_size>(
+      [which, group](const Shard& s) { return &histogram(s, which).buckets[group * Layout::group_size]; }, out);
 }
 
 inline void Recorder::prefetch(LatencyHistogram which, std::size_t group) const noexcept {
