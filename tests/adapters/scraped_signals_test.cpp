@@ -1,0 +1,131 @@
+// ScrapedSignals: the snapshot of a fleet seen through its engines' pages, against hand-computed
+// rates, means and time-weighted averages; replicas that stop answering (or never answer) read
+// as stale, never as idle; counter resets; bad input counted.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <optional>
+
+#include "llmscale/adapters/scraped_signals.hpp"
+
+using llmscale::at_seconds;
+
+namespace {
+
+llmscale::EngineScrape page(double running, double waiting, double kv, double e2e_count, double e2e_sum,
+                            std::optional<double> ttft_count = std::nullopt, double ttft_sum = 0) {
+  llmscale::EngineScrape s;
+  s.running = running;
+  s.waiting = waiting;
+  s.kv_fraction = kv;
+  s.e2e = {e2e_sum, e2e_count, true};
+  if (ttft_count) s.ttft = {ttft_sum, *ttft_count, true};
+  return s;
+}
+
+llmscale::SignalsConfig config() {
+  llmscale::SignalsConfig c;
+  c.replica_slots = 4;
+  c.window_s = 10;
+  c.granularity_s = 1;
+  c.stale_after_s = 5;
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("ScrapedSignals: rates, means and time-weighted concurrency from two replicas' pages") {
+  llmscale::ScrapedSignals sig(config(), at_seconds(0));
+  REQUIRE(sig.watch(0, at_seconds(0)));
+  REQUIRE(sig.watch(1, at_seconds(0)));
+  CHECK(sig.watched() == 2);
+
+  REQUIRE(sig.observe(0, page(4, 2, 0.5, 100, 200, 100, 10), at_seconds(1)));
+  REQUIRE(sig.observe(1, page(2, 0, 0.25, 50, 100), at_seconds(1)));
+  const llmscale::Signals& s1 = sig.tick(at_seconds(1));
+  CHECK(s1.running_now == 6);
+  CHECK(s1.queued_now == 2);
+  CHECK(s1.completion_rate == 0);  // one scrape each: nothing between scrapes yet
+  CHECK(s1.arrival_rate == 0);     // what was in the system before we looked is not an arrival
+  CHECK(s1.engines.replicas_reporting == 2);
+  CHECK(s1.engines.kv_utilization_max == doctest::Approx(0.5));
+  CHECK_FALSE(s1.engine.stale);
+
+  // one second later: replica 0 finished 10 (30 s of e2e, mean 3; TTFT +2 s over 10, mean 0.2),
+  // replica 1 finished 10 (20 s, mean 2)
+  REQUIRE(sig.observe(0, page(4, 2, 0.5, 110, 230, 110, 12), at_seconds(2)));
+  REQUIRE(sig.observe(1, page(2, 0, 0.25, 60, 120), at_seconds(2)));
+  const llmscale::Signals& s2 = sig.tick(at_seconds(2));
+  CHECK(s2.completion_rate == doctest::Approx(20.0 / 2.0));  // 20 over the 2 s the window covers
+  CHECK(s2.arrival_rate == doctest::Approx(20.0 / 2.0));     // nothing more in the system
+  CHECK(s2.mean_e2e_latency_s == doctest::Approx(50.0 / 20.0));
+  CHECK(s2.mean_ttft_s == doctest::Approx(2.0 / 10.0));
+  CHECK(s2.running == doctest::Approx(6.0));  // 6 held over [0, 2]
+  CHECK(s2.queued == doctest::Approx(2.0));
+  CHECK(s2.concurrency == doctest::Approx(8.0));
+
+  // replica 0's queue grows by 4 and it finishes nothing; replica 1's scrape fails (its last
+  // sample, 1 s old, still counts)
+  REQUIRE(sig.observe(0, page(4, 6, 0.5, 110, 230, 110, 12), at_seconds(3)));
+  sig.scrape_failed(1);
+  const llmscale::Signals& s3 = sig.tick(at_seconds(3));
+  CHECK(s3.queued_now == 6);
+  CHECK(s3.arrival_rate == doctest::Approx((20.0 + 4.0) / 3.0));  // completions + growth
+  CHECK(s3.queued == doctest::Approx((2.0 + 2.0 + 6.0) / 3.0));
+  CHECK(sig.scrapes_failed() == 1);
+  CHECK_FALSE(s3.engine.stale);
+}
+
+TEST_CASE("ScrapedSignals: a replica that stops answering, or never answers, is stale, not idle") {
+  llmscale::ScrapedSignals sig(config(), at_seconds(0));
+  sig.watch(0, at_seconds(0));
+  sig.watch(1, at_seconds(0));
+  sig.watch(2, at_seconds(3));  // appears at 3 s and never gives a usable page
+  for (int t = 1; t <= 9; ++t) {
+    REQUIRE(sig.observe(0, page(4, 1, 0.5, 10.0 * t, 20.0 * t), at_seconds(t)));
+    if (t <= 2) REQUIRE(sig.observe(1, page(8, 3, 0.9, 0, 0), at_seconds(t)));
+    CHECK_FALSE(sig.observe(2, llmscale::EngineScrape{}, at_seconds(t)));  // no running/waiting
+    const llmscale::Signals& s = sig.tick(at_seconds(t));
+    const bool one_stale = t - 2 > 5;  // replica 1's last sample is older than stale_after_s
+    const bool pending_stale = t - 3 > 5;
+    CHECK(s.engines.replicas_stale == int{one_stale} + int{pending_stale});
+    CHECK(s.engine.stale == (one_stale || pending_stale));
+    CHECK(s.requests.stale == s.engine.stale);
+  }
+  CHECK(sig.scrapes_unusable() == 9);
+  // replica 1 removed from the endpoint list: no longer counted at all
+  sig.forget(1);
+  sig.forget(2);
+  const llmscale::Signals& s = sig.tick(at_seconds(10));
+  CHECK(s.engines.replicas_stale == 0);
+  CHECK_FALSE(s.engine.stale);
+  CHECK(sig.watched() == 1);
+}
+
+TEST_CASE("ScrapedSignals: an engine restart (counters reset) and bad input") {
+  llmscale::ScrapedSignals sig(config(), at_seconds(0));
+  sig.watch(0, at_seconds(0));
+  REQUIRE(sig.observe(0, page(1, 0, 0.1, 1000, 3000), at_seconds(1)));
+  // restarted: the counters start again from 0 and have 5 requests taking 15 s
+  REQUIRE(sig.observe(0, page(1, 0, 0.1, 5, 15), at_seconds(2)));
+  const llmscale::Signals& s = sig.tick(at_seconds(2));
+  CHECK(s.completion_rate == doctest::Approx(5.0 / 2.0));
+  CHECK(s.mean_e2e_latency_s == doctest::Approx(3.0));
+
+  CHECK_FALSE(sig.observe(0, page(1, 0, 0.1, 6, 18), at_seconds(2)));        // not after the last
+  CHECK_FALSE(sig.observe(0, page(-1, 0, 0.1, 6, 18), at_seconds(3)));       // negative running
+  CHECK_FALSE(sig.observe(0, page(NAN, 0, 0.1, 6, 18), at_seconds(3)));      // NaN
+  CHECK_FALSE(sig.observe(3, page(1, 0, 0.1, 6, 18), at_seconds(3)));        // slot not watched
+  CHECK_FALSE(sig.observe(99, page(1, 0, 0.1, 6, 18), at_seconds(3)));       // out of range
+  CHECK(sig.scrapes_unusable() == 5);
+  const llmscale::Signals& later = sig.tick(at_seconds(1));  // backwards: ignored, counted
+  CHECK(later.ignored_ticks == 1);
+  CHECK(later.at == at_seconds(2));
+  CHECK(std::isfinite(later.mean_e2e_latency_s));
+  CHECK_FALSE(sig.watch(4, at_seconds(3)));
+
+  llmscale::SignalsConfig bad = config();
+  bad.stale_after_s = -1;
+  CHECK_THROWS_WITH_AS(llmscale::ScrapedSignals(bad, at_seconds(0)), doctest::Contains("stale_after_s"),
+                       std::invalid_argument);
+}
