@@ -1,0 +1,309 @@
+// llmscale-scaler end to end over loopback: three fake vLLM engines following a script, the
+// scaler (in-process, ticking every 0.1 s) and a gRPC client acting as KEDA. The expected
+// replica counts are Ray Serve's formula by hand: ceil(total ongoing / 2).
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <unistd.h>
+
+#include <grpcpp/grpcpp.h>
+
+#include "adapters/fake_engines.hpp"
+#include "externalscaler.grpc.pb.h"
+#include "scaler.hpp"
+
+namespace es = externalscaler;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+bool eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout = 8000ms) {
+  const auto until = Clock::now() + timeout;
+  while (Clock::now() < until) {
+    if (done()) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return done();
+}
+
+// KEDA's side of the contract.
+class Keda {
+ public:
+  explicit Keda(int port)
+      : stub_(es::ExternalScaler::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()))) {
+    ref_.set_name("vllm");
+    ref_.set_namespace_("llm");
+    (*ref_.mutable_scalermetadata())["scalerAddress"] = "llmscale-scaler.llm:9090";
+  }
+
+  std::optional<long> metric() {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 2s);
+    es::GetMetricsRequest req;
+    *req.mutable_scaledobjectref() = ref_;
+    req.set_metricname("llmscale_desired_replicas");
+    es::GetMetricsResponse res;
+    if (!stub_->GetMetrics(&ctx, req, &res).ok() || res.metricvalues_size() != 1) return std::nullopt;
+    const es::MetricValue& v = res.metricvalues(0);
+    // both fields set, and equal: KEDA reads the float one when > 0, older KEDA the int one
+    if (static_cast<double>(v.metricvalue()) != v.metricvaluefloat() || v.metricname() != "llmscale_desired_replicas") return std::nullopt;
+    return static_cast<long>(v.metricvalue());
+  }
+
+  std::optional<bool> active() {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 2s);
+    es::IsActiveResponse res;
+    if (!stub_->IsActive(&ctx, ref_, &res).ok()) return std::nullopt;
+    return res.result();
+  }
+
+  es::GetMetricSpecResponse spec() {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 2s);
+    es::GetMetricSpecResponse res;
+    REQUIRE(stub_->GetMetricSpec(&ctx, ref_, &res).ok());
+    return res;
+  }
+
+  // StreamIsActive, read on a thread of its own.
+  void open_stream() {
+    stream_ctx_ = std::make_unique<grpc::ClientContext>();
+    reader_ = stub_->StreamIsActive(stream_ctx_.get(), ref_);
+    stream_thread_ = std::thread([this] {
+      es::IsActiveResponse r;
+      while (reader_->Read(&r)) {
+        std::lock_guard<std::mutex> lock(mu_);
+        pushed_.push_back(r.result());
+      }
+    });
+  }
+  std::vector<bool> pushed() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return pushed_;
+  }
+  void close_stream() {
+    if (!stream_ctx_) return;
+    stream_ctx_->TryCancel();
+    stream_thread_.join();
+    reader_->Finish();
+    stream_ctx_.reset();
+  }
+  ~Keda() { close_stream(); }
+
+ private:
+  std::unique_ptr<es::ExternalScaler::Stub> stub_;
+  es::ScaledObjectRef ref_;
+  std::unique_ptr<grpc::ClientContext> stream_ctx_;
+  std::unique_ptr<grpc::ClientReader<es::IsActiveResponse>> reader_;
+  std::thread stream_thread_;
+  std::mutex mu_;
+  std::vector<bool> pushed_;
+};
+
+// GET http://127.0.0.1:port/path; the body, or "" on failure.
+std::string http_get(unsigned short port, const std::string& path, int* status = nullptr) {
+  namespace http = boost::beast::http;
+  boost::asio::io_context io;
+  boost::beast::tcp_stream stream(io);
+  boost::system::error_code ec;
+  stream.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port), ec);
+  if (ec) return "";
+  http::request<http::empty_body> req(http::verb::get, path, 11);
+  req.set(http::field::host, "127.0.0.1");
+  http::write(stream, req, ec);
+  boost::beast::flat_buffer buffer;
+  http::response<http::string_body> res;
+  http::read(stream, buffer, res, ec);
+  if (ec && ec != http::error::end_of_stream) return "";
+  if (status) *status = res.result_int();
+  return res.body();
+}
+
+llmscale_scaler::Options loopback_options() {
+  llmscale_scaler::Options o;
+  o.policy = "ray-serve";
+  o.tick_s = 0.1;
+  o.scrape_timeout_s = 0.08;
+  o.grpc_listen = "127.0.0.1:0";
+  o.http_listen = "127.0.0.1:0";
+  o.min_replicas = 1;
+  o.max_replicas = 30;
+  o.quiet = true;
+  o.sets = {"ray_serve.look_back_period_s=1",        "ray_serve.upscale_delay_s=0",        "ray_serve.downscale_delay_s=0",
+            "ray_serve.target_ongoing_requests=2",   "governor.scale_up_stabilization_s=0", "governor.scale_down_stabilization_s=2",
+            "governor.scale_up_period_s=0.1",        "governor.scale_down_period_s=0.1",    "governor.scale_up_percent=1000",
+            "governor.scale_down_percent=100",       "signals.window_s=1",                  "signals.granularity_s=0.1",
+            "signals.stale_after_s=0.6"};
+  return o;
+}
+
+llmscale_test::EngineState load(double running, double waiting) {
+  llmscale_test::EngineState s;
+  s.running = running;
+  s.waiting = waiting;
+  s.kv = 0.1 * running;
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("scaler over loopback: KEDA sees the metric rise with the queue, fall after stabilization, and hold when an engine dies") {
+  llmscale_test::FakeEngines engines(3);
+  llmscale_scaler::Options o = loopback_options();
+  for (std::size_t i = 0; i < 3; ++i) {
+    std::string error;
+    o.endpoints.push_back(*llmscale_scaler::parse_endpoint(engines.endpoint(i), error));
+  }
+  llmscale_scaler::Scaler scaler(o);
+  scaler.start();
+  REQUIRE(scaler.grpc_port() > 0);
+  Keda keda(scaler.grpc_port());
+  const auto all = [&](double running, double waiting) {
+    for (std::size_t i = 0; i < engines.size(); ++i) engines.set(i, load(running, waiting));
+  };
+
+  // The metric KEDA hands the HPA: the desired count, target 1 (both fields).
+  const es::GetMetricSpecResponse spec = keda.spec();
+  REQUIRE(spec.metricspecs_size() == 1);
+  CHECK(spec.metricspecs(0).metricname() == "llmscale_desired_replicas");
+  CHECK(spec.metricspecs(0).targetsize() == 1);
+  CHECK(spec.metricspecs(0).targetsizefloat() == 1.0);
+
+  // Zero load: not active, the minimum.
+  REQUIRE(eventually([&] { return keda.active() == false; }));
+  REQUIRE(eventually([&] { return keda.metric() == 1; }));
+  keda.open_stream();
+  REQUIRE(eventually([&] { return keda.pushed().size() == 1; }));
+  CHECK(keda.pushed().front() == false);
+
+  // The queue grows: 3 x (2 running + q waiting) ongoing -> ceil(total / 2).
+  std::vector<long> seen;
+  for (const double q : {1.0, 3.0, 6.0}) {
+    all(2, q);
+    const long expected = static_cast<long>(std::ceil(3.0 * (2.0 + q) / 2.0));  // 5, 8, 12
+    CHECK_MESSAGE(eventually([&] { return keda.metric() == expected; }), "queue ", q, ": want ", expected, ", have ",
+                  keda.metric().value_or(-1));
+    seen.push_back(keda.metric().value_or(-1));
+  }
+  CHECK(seen == std::vector<long>{5, 8, 12});
+  CHECK(keda.active() == true);
+  REQUIRE(eventually([&] { return keda.pushed().size() >= 2; }));
+  CHECK(keda.pushed()[1] == true);
+
+  // The load falls to 3 ongoing (2 replicas' worth): held for the 2 s stabilization window,
+  // then down.
+  all(1, 0);
+  const auto dropped = Clock::now();
+  while (Clock::now() - dropped < 1500ms) {
+    CHECK(keda.metric() == 12);
+    std::this_thread::sleep_for(100ms);
+  }
+  REQUIRE(eventually([&] { return keda.metric() == 2; }));
+  CHECK(Clock::now() - dropped >= 1900ms);
+
+  // No load at all: KEDA's stream is told, without asking.
+  all(0, 0);
+  REQUIRE(eventually([&] { return keda.pushed().size() >= 3; }));
+  CHECK(keda.pushed()[2] == false);
+  CHECK(keda.active() == false);
+
+  // Load again, then one engine dies: its signals go stale, the count does not drop.
+  all(2, 3);
+  REQUIRE(eventually([&] { return keda.metric() == 8; }));
+  engines.down(2);
+  const auto died = Clock::now();
+  while (Clock::now() - died < 2000ms) {
+    CHECK(keda.metric().value_or(0) >= 8);
+    std::this_thread::sleep_for(100ms);
+  }
+  const std::string metrics = http_get(scaler.http_port(), "/metrics");
+  CHECK(metrics.find("llmscale_signal_stale{signal=\"engine\"} 1\n") != std::string::npos);
+  CHECK(metrics.find("llmscale_endpoint_up{endpoint=\"" + engines.endpoint(2) + "\"} 0\n") != std::string::npos);
+  CHECK(metrics.find("llmscale_endpoint_up{endpoint=\"" + engines.endpoint(0) + "\"} 1\n") != std::string::npos);
+  CHECK(metrics.find("llmscale_binding_constraint{constraint=\"stale_signals\"} 1\n") != std::string::npos);
+  CHECK(metrics.find("llmscale_scrape_errors_total{reason=\"connect\"} 0\n") == std::string::npos);  // refused: counted
+  CHECK(keda.active() == true);  // blind is not idle
+  int status = 0;
+  CHECK(http_get(scaler.http_port(), "/healthz", &status) == "ok\n");
+  CHECK(status == 200);
+  keda.close_stream();
+  scaler.stop();
+  // Stopped: KEDA's calls fail, so its fallback (and no scale-down) takes over.
+  CHECK_FALSE(keda.metric().has_value());
+}
+
+TEST_CASE("scaler: the endpoint file is re-read when it changes, a bad one keeps the last list") {
+  llmscale_test::FakeEngines engines(3);
+  const std::filesystem::path file = std::filesystem::temp_directory_path() /
+                                     ("llmscale-endpoints-" + std::to_string(::getpid()) + ".txt");
+  const auto write = [&](const std::string& text) {
+    const auto tmp = file.string() + ".tmp";
+    std::ofstream(tmp) << text;
+    std::filesystem::rename(tmp, file);  // as a ConfigMap update does: replaced, never half-written
+  };
+  write("# two replicas\n" + engines.endpoint(0) + "\n" + engines.endpoint(1) + "\n");
+  llmscale_scaler::Options o = loopback_options();
+  o.endpoints_file = file.string();
+  llmscale_scaler::Scaler scaler(o);
+  scaler.start();
+  const auto listed = [&](int n) {
+    return http_get(scaler.http_port(), "/metrics").find("llmscale_endpoints{state=\"listed\"} " + std::to_string(n) + "\n") !=
+           std::string::npos;
+  };
+  REQUIRE(eventually([&] { return listed(2); }));
+  std::this_thread::sleep_for(20ms);  // a different modification time
+  write(engines.endpoint(0) + "\n" + engines.endpoint(1) + "\n" + engines.endpoint(2) + "\nstarting 2\n");
+  REQUIRE(eventually([&] { return listed(3); }));
+  CHECK(eventually([&] {
+    return http_get(scaler.http_port(), "/metrics").find("llmscale_starting_replicas 2\n") != std::string::npos;
+  }));
+  std::this_thread::sleep_for(20ms);
+  write("not an endpoint\n");
+  CHECK(eventually([&] {
+    return http_get(scaler.http_port(), "/metrics").find("llmscale_endpoints_file_errors_total 1\n") != std::string::npos;
+  }));
+  CHECK(listed(3));
+  scaler.stop();
+  std::filesystem::remove(file);
+}
+
+TEST_CASE("scaler: endpoints and endpoint lists, and what is wrong with them") {
+  std::string error;
+  auto e = llmscale_scaler::parse_endpoint("http://10.0.0.7:8000/metrics", error);
+  REQUIRE(e);
+  CHECK(e->host == "10.0.0.7");
+  CHECK(e->port == "8000");
+  CHECK(e->target == "/metrics");
+  e = llmscale_scaler::parse_endpoint("vllm-0.vllm.llm.svc:8000", error);
+  REQUIRE(e);
+  CHECK(e->target == "/metrics");
+  e = llmscale_scaler::parse_endpoint("[fd00::7]:8000/m", error);
+  REQUIRE(e);
+  CHECK(e->host == "fd00::7");
+  CHECK(e->target == "/m");
+  for (const char* bad : {"10.0.0.7", "10.0.0.7:0", "10.0.0.7:70000", ":8000", "10.0.0.7:80x", "https://a:443", "a b:80"}) {
+    CHECK_MESSAGE(!llmscale_scaler::parse_endpoint(bad, error), bad);
+    CHECK(error.find(bad) != std::string::npos);
+  }
+  auto list = llmscale_scaler::parse_endpoint_list("# pods\n10.0.0.1:8000\n\n10.0.0.2:8000 # second\n10.0.0.1:8000\nstarting 3\n", error);
+  REQUIRE(list);
+  CHECK(list->ready.size() == 2);  // the duplicate once
+  CHECK(list->starting == 3);
+  CHECK_FALSE(llmscale_scaler::parse_endpoint_list("10.0.0.1:8000\nstarting many\n", error));
+  CHECK(error.find("line 2") != std::string::npos);
+  CHECK_FALSE(llmscale_scaler::parse_endpoint_list("10.0.0.1:8000\n10.0.0.2\n", error));
+  CHECK(error.find("line 2") != std::string::npos);
+}

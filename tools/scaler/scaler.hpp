@@ -1,0 +1,130 @@
+// llmscale-scaler: the Kubernetes path. Scrapes the engines' Prometheus pages every tick, feeds
+// ScrapedSignals, runs the configured Autoscaler and publishes the decision: to KEDA over its
+// external-scaler gRPC service (keda_service.hpp), on /metrics and /healthz, and as one JSON
+// line per tick on stdout. docs/kubernetes.md is the user's guide.
+//
+// Threads: one I/O thread runs the tick timer, the scrapes (Boost.Beast, with a deadline and a
+// concurrency limit) and the HTTP listener; it alone touches the signals and the autoscaler.
+// gRPC's threads read the published state under a mutex.
+#ifndef LLMSCALE_TOOLS_SCALER_HPP
+#define LLMSCALE_TOOLS_SCALER_HPP
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "llmscale/core/decision.hpp"
+
+namespace llmscale_scaler {
+
+/// A mistake on the command line or in a file named there: the tool exits 2 with the message.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+/// One engine's metrics page: http://host:port/path.
+struct Endpoint {
+  std::string host;
+  std::string port;
+  std::string target = "/metrics";
+  [[nodiscard]] std::string text() const { return host + ":" + port + target; }
+  friend bool operator==(const Endpoint& a, const Endpoint& b) { return a.text() == b.text(); }
+};
+
+/// "host:port", "host:port/path" or "http://host:port/path" ([v6]:port for IPv6); nullopt
+/// and `error` saying why otherwise.
+std::optional<Endpoint> parse_endpoint(std::string_view text, std::string& error);
+
+/// The endpoint file (one endpoint per line; `#` comments and blank lines skipped; a line
+/// `starting N` says N replicas are starting and not yet listed, as a Kubernetes Endpoints
+/// object's notReadyAddresses would).
+struct EndpointList {
+  std::vector<Endpoint> ready;
+  std::optional<int> starting;  ///< nullopt: not said (the scaler estimates it)
+};
+std::optional<EndpointList> parse_endpoint_list(std::string_view text, std::string& error);
+
+struct Options {
+  std::vector<Endpoint> endpoints;  ///< --endpoints
+  std::string endpoints_file;       ///< --endpoints-file (re-read when it changes)
+  std::string engine = "vllm";      ///< --engine preset
+  std::string engine_map_file;      ///< --engine-map key=value file (instead of a preset)
+  std::string policy = "llmd-saturation";
+  std::string profile, model = "llama2-70b", hardware = "h100-80gb";
+  int tp = 4;
+  int min_replicas = 1;
+  int max_replicas = 64;
+  std::vector<std::string> sets;  ///< name.key=value
+  double tick_s = 1.0;
+  double scrape_timeout_s = 0.5;
+  int scrape_concurrency = 32;
+  std::size_t max_page_bytes = 8u << 20;
+  std::int64_t kv_capacity_tokens = 1'000'000;
+  int replica_slots = 1024;
+  std::string grpc_listen = "0.0.0.0:9090";
+  std::string http_listen = "0.0.0.0:8080";
+  std::string tls_cert, tls_key, tls_client_ca;
+  std::string metric_name = "llmscale_desired_replicas";
+  bool quiet = false;   ///< no JSON lines on stdout
+  double run_for_s = 0; ///< stop after this long (0: until SIGTERM/SIGINT)
+};
+
+/// The command line; throws UsageError. `help` is set for --help (the caller prints usage()).
+Options parse_args(const std::vector<std::string>& args, bool& help);
+const char* usage();
+
+/// What the scaler has decided, as KEDA and /metrics see it.
+struct Published {
+  bool decided = false;          ///< at least one decision
+  int desired = 0;
+  bool active = false;           ///< demand (or stale signals): KEDA's IsActive
+  std::uint64_t ticks = 0;
+  std::chrono::steady_clock::time_point decided_at{};
+  std::uint64_t version = 0;     ///< bumped when `active` changes
+};
+
+/// The running scaler. Construction checks everything (throws UsageError for what the user
+/// must change); start() binds the listeners and starts the threads.
+class Scaler {
+ public:
+  explicit Scaler(const Options& options);
+  ~Scaler();
+  Scaler(const Scaler&) = delete;
+  Scaler& operator=(const Scaler&) = delete;
+
+  /// Binds the HTTP and gRPC listeners (throws std::runtime_error when one cannot bind) and
+  /// starts ticking.
+  void start();
+  /// Stops the tick loop, the listeners and open KEDA streams; idempotent.
+  void stop();
+
+  [[nodiscard]] unsigned short http_port() const;
+  [[nodiscard]] int grpc_port() const;
+  [[nodiscard]] const Options& options() const;
+
+  /// The published state (a copy under the lock).
+  [[nodiscard]] Published published() const;
+  /// Blocks until `active` differs from `seen_version`'s value, stop(), or `until`; returns
+  /// the state then. For StreamIsActive.
+  Published wait_for_change(std::uint64_t seen_version, std::chrono::steady_clock::time_point until) const;
+  [[nodiscard]] bool stopping() const;
+  /// Whether the last decision is recent (within three ticks): /healthz, and GetMetrics
+  /// answers UNAVAILABLE otherwise so that KEDA's fallback takes over.
+  [[nodiscard]] bool healthy() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace llmscale_scaler
+
+#endif  // LLMSCALE_TOOLS_SCALER_HPP
