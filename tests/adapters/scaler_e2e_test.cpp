@@ -254,16 +254,26 @@ TEST_CASE("scaler: the endpoint file is re-read when it changes, a bad one keeps
     std::ofstream(tmp) << text;
     std::filesystem::rename(tmp, file);  // as a ConfigMap update does: replaced, never half-written
   };
-  write("# two replicas\n" + engines.endpoint(0) + "\n" + engines.endpoint(1) + "\n");
+  std::filesystem::remove(file);
   llmscale_scaler::Options o = loopback_options();
   o.endpoints_file = file.string();
   llmscale_scaler::Scaler scaler(o);
   scaler.start();
+  // No file yet (its sidecar has not written it): no decision, so KEDA gets UNAVAILABLE and
+  // keeps the fleet (its fallback) rather than a count made from nothing.
+  Keda keda(scaler.grpc_port());
+  std::this_thread::sleep_for(500ms);
+  CHECK_FALSE(keda.metric().has_value());
+  int status = 0;
+  http_get(scaler.http_port(), "/healthz", &status);
+  CHECK(status == 503);
+  write("# two replicas\n" + engines.endpoint(0) + "\n" + engines.endpoint(1) + "\n");
   const auto listed = [&](int n) {
     return http_get(scaler.http_port(), "/metrics").find("llmscale_endpoints{state=\"listed\"} " + std::to_string(n) + "\n") !=
            std::string::npos;
   };
   REQUIRE(eventually([&] { return listed(2); }));
+  CHECK(eventually([&] { return keda.metric().has_value(); }));
   std::this_thread::sleep_for(20ms);  // a different modification time
   write(engines.endpoint(0) + "\n" + engines.endpoint(1) + "\n" + engines.endpoint(2) + "\nstarting 2\n");
   REQUIRE(eventually([&] { return listed(3); }));

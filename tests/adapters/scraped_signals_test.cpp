@@ -36,8 +36,8 @@ llmscale::SignalsConfig config() {
 
 TEST_CASE("ScrapedSignals: rates, means and time-weighted concurrency from two replicas' pages") {
   llmscale::ScrapedSignals sig(config(), at_seconds(0));
-  REQUIRE(sig.watch(0, at_seconds(0)));
-  REQUIRE(sig.watch(1, at_seconds(0)));
+  REQUIRE(sig.watch(0));
+  REQUIRE(sig.watch(1));
   CHECK(sig.watched() == 2);
 
   REQUIRE(sig.observe(0, page(4, 2, 0.5, 100, 200, 100, 10), at_seconds(1)));
@@ -76,18 +76,18 @@ TEST_CASE("ScrapedSignals: rates, means and time-weighted concurrency from two r
   CHECK_FALSE(s3.engine.stale);
 }
 
-TEST_CASE("ScrapedSignals: a replica that stops answering, or never answers, is stale, not idle") {
+TEST_CASE("ScrapedSignals: a replica that stops answering, or has not answered yet, is stale, not idle") {
   llmscale::ScrapedSignals sig(config(), at_seconds(0));
-  sig.watch(0, at_seconds(0));
-  sig.watch(1, at_seconds(0));
-  sig.watch(2, at_seconds(3));  // appears at 3 s and never gives a usable page
+  sig.watch(0);
+  sig.watch(1);
   for (int t = 1; t <= 9; ++t) {
+    if (t == 3) sig.watch(2);  // appears at 3 s and never gives a usable page
     REQUIRE(sig.observe(0, page(4, 1, 0.5, 10.0 * t, 20.0 * t), at_seconds(t)));
     if (t <= 2) REQUIRE(sig.observe(1, page(8, 3, 0.9, 0, 0), at_seconds(t)));
     CHECK_FALSE(sig.observe(2, llmscale::EngineScrape{}, at_seconds(t)));  // no running/waiting
     const llmscale::Signals& s = sig.tick(at_seconds(t));
     const bool one_stale = t - 2 > 5;  // replica 1's last sample is older than stale_after_s
-    const bool pending_stale = t - 3 > 5;
+    const bool pending_stale = t >= 3;  // from the moment it is watched: unknown is not idle
     CHECK(s.engines.replicas_stale == int{one_stale} + int{pending_stale});
     CHECK(s.engine.stale == (one_stale || pending_stale));
     CHECK(s.requests.stale == s.engine.stale);
@@ -104,7 +104,7 @@ TEST_CASE("ScrapedSignals: a replica that stops answering, or never answers, is 
 
 TEST_CASE("ScrapedSignals: an engine restart (counters reset) and bad input") {
   llmscale::ScrapedSignals sig(config(), at_seconds(0));
-  sig.watch(0, at_seconds(0));
+  sig.watch(0);
   REQUIRE(sig.observe(0, page(1, 0, 0.1, 1000, 3000), at_seconds(1)));
   // restarted: the counters start again from 0 and have 5 requests taking 15 s
   REQUIRE(sig.observe(0, page(1, 0, 0.1, 5, 15), at_seconds(2)));
@@ -122,7 +122,7 @@ TEST_CASE("ScrapedSignals: an engine restart (counters reset) and bad input") {
   CHECK(later.ignored_ticks == 1);
   CHECK(later.at == at_seconds(2));
   CHECK(std::isfinite(later.mean_e2e_latency_s));
-  CHECK_FALSE(sig.watch(4, at_seconds(3)));
+  CHECK_FALSE(sig.watch(4));
 
   llmscale::SignalsConfig bad = config();
   bad.stale_after_s = -1;

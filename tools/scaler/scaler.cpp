@@ -478,6 +478,8 @@ struct Scaler::Impl {
   std::filesystem::file_time_type file_time{};
   std::uintmax_t file_size = 0;
   bool file_loaded = false;
+  bool file_missing = false;
+  bool list_known = false;  ///< no decision (KEDA: UNAVAILABLE, so its fallback) before the fleet is known
 
   bool round_running = false;
   std::size_t next = 0, outstanding = 0;
@@ -500,12 +502,17 @@ struct Scaler::Impl {
     for (std::size_t i = static_cast<std::size_t>(opt.replica_slots); i-- > 0;) free_slots.push_back(i);
     if (opt.endpoints_file.empty()) {
       set_targets(EndpointList{opt.endpoints, std::nullopt});
-    } else {
+      list_known = true;
+    } else if (std::filesystem::exists(opt.endpoints_file)) {
       std::string error;
       auto list = parse_endpoint_list(read_file(opt.endpoints_file), error);
       if (!list) throw UsageError("--endpoints-file '" + opt.endpoints_file + "': " + error);
       note_file_state();
       set_targets(*list);
+      list_known = true;
+    } else {
+      // a sidecar writes it (deploy/): wait for it, deciding nothing meanwhile
+      std::fprintf(stderr, "llmscale-scaler: %s does not exist yet; no decision until it does\n", opt.endpoints_file.c_str());
     }
     listen_endpoint("--http-listen", opt.http_listen);
     if (!opt.tls_cert.empty()) {
@@ -540,12 +547,16 @@ struct Scaler::Impl {
     std::error_code ec;
     const auto t = std::filesystem::last_write_time(opt.endpoints_file, ec);
     const auto size = ec ? 0 : std::filesystem::file_size(opt.endpoints_file, ec);
-    if (ec) {
-      if (file_loaded) std::fprintf(stderr, "llmscale-scaler: %s: %s; keeping the last list\n", opt.endpoints_file.c_str(), ec.message().c_str());
+    if (ec) {  // gone: counted and logged once, until it is back
+      if (!file_missing && list_known) {
+        std::fprintf(stderr, "llmscale-scaler: %s: %s; keeping the last list\n", opt.endpoints_file.c_str(), ec.message().c_str());
+        ++file_errors;
+      }
+      file_missing = true;
       file_loaded = false;
-      ++file_errors;
       return;
     }
+    file_missing = false;
     if (file_loaded && t == file_time && size == file_size) return;
     std::string text, error;
     try {
@@ -564,6 +575,7 @@ struct Scaler::Impl {
       return;
     }
     set_targets(*list);
+    list_known = true;
     std::fprintf(stderr, "llmscale-scaler: %s: %zu endpoints\n", opt.endpoints_file.c_str(), targets.size());
   }
 
@@ -588,7 +600,7 @@ struct Scaler::Impl {
       t.endpoint = e;
       t.slot = free_slots.back();
       free_slots.pop_back();
-      signals.watch(t.slot, now());
+      signals.watch(t.slot);
       kept.push_back(std::move(t));
     }
     targets = std::move(kept);
@@ -631,7 +643,7 @@ struct Scaler::Impl {
   void finish_round() {
     last_round_s = std::chrono::duration<double>(SteadyClock::now() - round_started).count();
     round_running = false;
-    decide();
+    if (list_known) decide();
   }
 
   void decide() {

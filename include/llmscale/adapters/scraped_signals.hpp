@@ -6,7 +6,7 @@
 // Recorder the request path writes to, this one is fed one EngineScrape per replica per round:
 //
 //     llmscale::ScrapedSignals signals(config, start);
-//     signals.watch(slot, now);                        // an endpoint appeared
+//     signals.watch(slot);                             // an endpoint appeared
 //     signals.observe(slot, read_engine_metrics(page, map, parser), scraped_at);
 //     signals.scrape_failed(slot);                     // a timeout, a refused connection, a 502
 //     const llmscale::Signals& s = signals.tick(now);  // then Autoscaler::tick(now, s, fleet)
@@ -22,8 +22,9 @@
 //
 // Health: a replica whose page is unusable (no running/waiting figures, a truncated page) or
 // whose scrapes fail keeps its last sample, which ages into stale after stale_after_s; a
-// watched replica never scraped successfully counts as stale once watched that long. So a dead
-// engine reads as stale (the governor holds the fleet), never as an idle replica.
+// watched replica not yet scraped successfully is stale until it is (its load is unknown, and
+// unknown is not zero). So a dead engine reads as stale (the governor holds the fleet), never
+// as an idle replica, and neither does a fleet the scaler has only just started watching.
 #ifndef LLMSCALE_ADAPTERS_SCRAPED_SIGNALS_HPP
 #define LLMSCALE_ADAPTERS_SCRAPED_SIGNALS_HPP
 
@@ -52,10 +53,9 @@ class ScrapedSignals {
 
   [[nodiscard]] std::size_t slots() const noexcept { return slots_.size(); }
 
-  /// Slot `slot` now holds a replica (seen from `now`): until its first usable scrape it is
-  /// pending, and stale once pending for stale_after_s. Forgets what the slot held before.
-  /// False for a slot out of range.
-  bool watch(std::size_t slot, TimePoint now) noexcept;
+  /// Slot `slot` now holds a replica: until its first usable scrape it counts
+  /// as stale. Forgets what the slot held before. False for a slot out of range.
+  bool watch(std::size_t slot) noexcept;
   /// The replica in `slot` is gone (scaled down, removed from the endpoint list).
   void forget(std::size_t slot) noexcept;
 
@@ -83,7 +83,6 @@ class ScrapedSignals {
   struct Slot {
     bool watched = false;
     bool seen = false;  ///< a usable scrape since watch()
-    TimePoint since{};  ///< watch() time
     TimePoint at{};     ///< the last usable scrape's time
     HistogramTotals ttft, queue_time, e2e;
   };
@@ -121,11 +120,10 @@ inline ScrapedSignals::ScrapedSignals(const SignalsConfig& config, TimePoint sta
   last_.at = start;
 }
 
-inline bool ScrapedSignals::watch(std::size_t slot, TimePoint now) noexcept {
+inline bool ScrapedSignals::watch(std::size_t slot) noexcept {
   if (slot >= slots_.size()) return false;
   forget(slot);
   slots_[slot].watched = true;
-  slots_[slot].since = now;
   ++watched_;
   return true;
 }
@@ -188,11 +186,9 @@ inline const Signals& ScrapedSignals::tick(TimePoint now) noexcept {
   Signals& s = last_;
   s.at = now;
   s.engines = gauges_.summarize(now, stale_after_);
-  // watched replicas never scraped successfully for stale_after_s are stale too
+  // watched replicas not yet scraped successfully are stale too
   int pending_stale = 0;
-  for (const Slot& slot : slots_) {
-    if (slot.watched && !slot.seen && now - slot.since > stale_after_) ++pending_stale;
-  }
+  for (const Slot& slot : slots_) pending_stale += slot.watched && !slot.seen;
   s.engines.replicas_stale += pending_stale;
 
   const double running = static_cast<double>(s.engines.running_total);
