@@ -181,8 +181,19 @@ Options parse_args(const std::vector<std::string>& args, bool& help) {
   Options o;
   help = false;
   bool have_endpoints = false;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
+  // --name=value is --name value
+  std::vector<std::string> split;
+  for (const std::string& a : args) {
+    const std::size_t eq = a.find('=');
+    if (a.rfind("--", 0) == 0 && eq != std::string::npos) {
+      split.push_back(a.substr(0, eq));
+      split.push_back(a.substr(eq + 1));
+    } else {
+      split.push_back(a);
+    }
+  }
+  for (std::size_t i = 0; i < split.size(); ++i) {
+    const std::string& a = split[i];
     if (a == "--help" || a == "-h") {
       help = true;
       return o;
@@ -192,8 +203,8 @@ Options parse_args(const std::vector<std::string>& args, bool& help) {
       continue;
     }
     if (a.rfind("--", 0) != 0) throw UsageError("unexpected argument '" + a + "'");
-    if (i + 1 >= args.size()) throw UsageError(a + " needs a value");
-    const std::string& v = args[++i];
+    if (i + 1 >= split.size()) throw UsageError(a + " needs a value");
+    const std::string& v = split[++i];
     if (a == "--endpoints") {
       std::string rest = v;
       while (!rest.empty()) {

@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""deploy/*.yaml parse as YAML and agree with each other and with llmscale-scaler itself:
+the ScaledObject's scalerAddress names the scaler's Service and its gRPC port, which is the
+container port the scaler listens on; the scaled Deployment and the Service the sidecar lists
+exist; the sidecar writes the file the scaler reads, with the engines' real port; and the
+scaler accepts the manifest's own arguments (it is started with them, on loopback ports).
+
+usage: manifests_test.py LLMSCALE_SCALER_EXE   (from the project root; exit 77: no PyYAML)
+"""
+import glob
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+try:
+    import yaml
+except ImportError:
+    print("skipped: no PyYAML (Debian: python3-yaml)")
+    sys.exit(77)
+
+failures = []
+
+
+def check(ok, what):
+    if not ok:
+        failures.append(what)
+        print("FAIL:", what)
+
+
+def main():
+    exe = sys.argv[1]
+    docs = []
+    for path in sorted(glob.glob("deploy/*.yaml")):
+        with open(path) as f:
+            docs += [(path, d) for d in yaml.safe_load_all(f) if d]
+    check(len(docs) >= 8, f"{len(docs)} objects in deploy/*.yaml")
+    objects = {(d["kind"], d["metadata"]["name"]): d for _, d in docs}
+
+    def get(kind, name):
+        o = objects.get((kind, name))
+        check(o is not None, f"no {kind} {name}")
+        return o or {}
+
+    so = next((d for _, d in docs if d["kind"] == "ScaledObject"), None)
+    check(so is not None and so["apiVersion"] == "keda.sh/v1alpha1", "a keda.sh/v1alpha1 ScaledObject")
+    ns = so["metadata"]["namespace"]
+    trigger = so["spec"]["triggers"][0]
+    check(trigger["type"] == "external", "the trigger is external")
+    check(trigger.get("metricType", "AverageValue") == "AverageValue", "AverageValue (the HPA divides by target 1)")
+    host, port = trigger["metadata"]["scalerAddress"].rsplit(":", 1)
+    svc_name = host.split(".")[0]
+    check(host in (f"{svc_name}.{ns}", f"{svc_name}.{ns}.svc", f"{svc_name}.{ns}.svc.cluster.local"),
+          f"scalerAddress host {host} is a Service in namespace {ns}")
+    fb = so["spec"].get("fallback", {})
+    check(fb.get("failureThreshold", 0) >= 1 and fb.get("behavior") == "currentReplicasIfHigher",
+          "a fallback that never scales down")
+
+    # The scaler's Service and the port KEDA dials.
+    svc = get("Service", svc_name)
+    check(svc["metadata"]["namespace"] == ns, "the scaler's Service is in the ScaledObject's namespace")
+    grpc_port = next((p for p in svc["spec"]["ports"] if p["port"] == int(port)), None)
+    check(grpc_port is not None, f"Service {svc_name} has port {port}")
+    if grpc_port is None:
+        return 1
+    dep = next(d for _, d in docs if d["kind"] == "Deployment" and d["spec"]["selector"]["matchLabels"] == svc["spec"]["selector"])
+    pod = dep["spec"]["template"]["spec"]
+    scaler = next(c for c in pod["containers"] if c["name"] == "scaler")
+    named = {p["name"]: p["containerPort"] for p in scaler["ports"]}
+    target = grpc_port["targetPort"]
+    container_port = named.get(target) if isinstance(target, str) else target
+    args = dict(a[2:].split("=", 1) for a in scaler["args"])
+    check(args["grpc-listen"].endswith(f":{container_port}"), f"--grpc-listen {args['grpc-listen']} is the Service's target port {container_port}")
+    check(args["http-listen"].endswith(f":{named['http']}"), "--http-listen is the http container port")
+    probe = scaler["readinessProbe"]["httpGet"]
+    check(probe["path"] == "/healthz" and probe["port"] in ("http", named["http"]), "readiness on /healthz")
+    check(int(args["min-replicas"]) == so["spec"]["minReplicaCount"], "--min-replicas = minReplicaCount")
+    check(int(args["max-replicas"]) == so["spec"]["maxReplicaCount"], "--max-replicas = maxReplicaCount")
+
+    # The scaled Deployment, its Service, and what the sidecar writes.
+    target_name = so["spec"]["scaleTargetRef"]["name"]
+    vllm = get("Deployment", target_name)
+    check("replicas" not in vllm["spec"], "the scaled Deployment leaves replicas to the HPA")
+    vllm_port = next(p["containerPort"] for c in vllm["spec"]["template"]["spec"]["containers"] for p in c["ports"])
+    sidecar = next(c for c in pod["containers"] if c["name"] == "endpoints")
+    script = sidecar["args"][0]
+    listed = re.search(r"kubernetes\.io/service-name=(\S+)", script).group(1)
+    vllm_svc = get("Service", listed)
+    check(vllm_svc["spec"].get("clusterIP") == "None", "the engines' Service is headless")
+    check(vllm_svc["spec"]["selector"] == vllm["spec"]["selector"]["matchLabels"], "the engines' Service selects the scaled pods")
+    check(f":{vllm_port}/metrics" in script, f"the sidecar writes the engines' port {vllm_port}")
+    check(f"mv /run/llmscale/endpoints.tmp {args['endpoints-file']}" in script, "the sidecar replaces the file the scaler reads")
+    role = get("Role", "llmscale-scaler-endpoints")
+    check(any("endpointslices" in r["resources"] for r in role.get("rules", [])), "the sidecar may list EndpointSlices")
+
+    # The scaler takes the manifest's arguments as they are (files and ports made local).
+    with tempfile.TemporaryDirectory() as tmp:
+        endpoints = os.path.join(tmp, "endpoints")
+        with open(endpoints, "w") as f:
+            f.write("127.0.0.1:9/metrics\nstarting 1\n")
+        argv = [exe] + [a for a in scaler["args"] if not a.startswith(("--endpoints-file", "--grpc-listen", "--http-listen"))]
+        argv += [f"--endpoints-file={endpoints}", "--grpc-listen=127.0.0.1:0", "--http-listen=127.0.0.1:0",
+                 "--run-for=0.3", "--quiet"]
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        check(r.returncode == 0, f"llmscale-scaler runs with the manifest's arguments (exit {r.returncode}: {r.stderr.strip()})")
+        help_text = subprocess.run([exe, "--help"], capture_output=True, text=True).stdout
+        check(f"default 0.0.0.0:{container_port}" in help_text, f"the scaler's default gRPC port is the manifest's {container_port}")
+
+    if failures:
+        print(f"{len(failures)} failed")
+        return 1
+    print(f"manifests agree: {len(docs)} objects; KEDA -> {host}:{port} -> container port {container_port}; "
+          f"engines {listed}:{vllm_port}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
