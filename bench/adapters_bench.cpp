@@ -1,10 +1,12 @@
-// Adapters/...: parsing an engine's /metrics page. Baseline in the same run:
-// Adapters/Baseline/memchr, finding every newline of the same page with memchr.
+// Adapters/...: parsing an engine's /metrics page, and reading a replica's gauges from it (what
+// llmscale-scaler does per scrape). Baseline in the same run: Adapters/Baseline/memchr, finding
+// every newline of the same page with memchr.
 #include <benchmark/benchmark.h>
 
 #include <cstring>
 #include <string>
 
+#include "llmscale/adapters/engine_metrics.hpp"
 #include "llmscale/adapters/prometheus.hpp"
 
 namespace {
@@ -58,6 +60,20 @@ void Adapters_Prometheus_parse(benchmark::State& state) {
   state.counters["page_kB"] = static_cast<double>(text.size()) / 1000.0;
 }
 BENCHMARK(Adapters_Prometheus_parse)->Name("Adapters/Prometheus/parse");
+
+// read_engine_metrics with the vLLM preset: only its names are parsed beyond the name.
+void Adapters_Engine_read_vllm(benchmark::State& state) {
+  const std::string& text = page();
+  const llmscale::EngineMetricMap map = *llmscale::engine_preset("vllm");
+  llmscale::PrometheusParser parser;
+  for (auto _ : state) {
+    const llmscale::EngineScrape s = llmscale::read_engine_metrics(text, map, parser);
+    if (!s.usable()) state.SkipWithError("page not usable");
+    benchmark::DoNotOptimize(s);
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * text.size()));
+}
+BENCHMARK(Adapters_Engine_read_vllm)->Name("Adapters/Engine/read_vllm");
 
 void Adapters_Baseline_memchr(benchmark::State& state) {
   const std::string& text = page();

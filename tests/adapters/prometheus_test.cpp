@@ -284,3 +284,32 @@ TEST_CASE("counter increases and window means survive a counter reset") {
   CHECK(llmscale::window_mean(12.5, 100, 3.0, 6) == doctest::Approx(0.5));  // reset: all since
   CHECK(std::isnan(llmscale::window_mean(12.5, 100, 12.5, 100)));
 }
+
+TEST_CASE("a wants filter: declined lines are skipped unread, wanted ones parsed and checked") {
+  const std::string page =
+      "# TYPE a gauge\n"
+      "a{x=\"1\"} 1\n"
+      "b{x=\"1\" 2\n"        // malformed, but declined: not read, not an error
+      "b_total 7\n"
+      "a{x=\"2\"} oops\n"    // malformed and wanted: an error on line 5
+      "a{x=\"3\"} 3\n";
+  llmscale::PrometheusParser parser;
+  std::vector<double> seen;
+  const auto on = [&](const llmscale::PrometheusSample& s) {
+    CHECK(s.name == "a");
+    seen.push_back(s.value);
+  };
+  const auto wants = [](std::string_view name) { return name == "a"; };
+  parser.feed(page, on, wants);
+  const llmscale::PrometheusResult r = parser.finish(on, wants);
+  CHECK(seen == std::vector<double>{1, 3});
+  CHECK(r.lines == 6);
+  CHECK(r.samples == 2);
+  CHECK(r.errors == 1);
+  CHECK(r.first_error.line == 5);
+  // without the filter the same page has two malformed lines and three samples
+  std::size_t all = 0;
+  const llmscale::PrometheusResult full = llmscale::parse_prometheus(page, [&](const llmscale::PrometheusSample&) { ++all; });
+  CHECK(all == 3);
+  CHECK(full.errors == 2);
+}

@@ -277,8 +277,18 @@ inline EngineScrape read_engine_metrics(std::string_view page, const EngineMetri
     count(map.queue_time, s, r.queue_time);
     count(map.e2e, s, r.e2e);
   };
-  parser.feed(page, on);
-  r.parse = parser.finish(on);
+  // only the mapped names are read: the rest of a big page is skipped after its names
+  const auto wants = [&map](std::string_view name) {
+    for (std::size_t k = 0; k < 2; ++k) {
+      if (name == map.running[k].name || name == map.waiting[k].name || name == map.kv_fraction[k].name) return true;
+    }
+    for (const std::string* family : {&map.ttft, &map.queue_time, &map.e2e}) {
+      if (!family->empty() && name.size() > family->size() && name.compare(0, family->size(), *family) == 0) return true;
+    }
+    return false;
+  };
+  parser.feed(page, on, wants);
+  r.parse = parser.finish(on, wants);
   r.running = running[0] ? running[0] : running[1];
   r.waiting = waiting[0] ? waiting[0] : waiting[1];
   r.kv_fraction = kv[0] ? kv[0] : kv[1];

@@ -110,26 +110,34 @@ struct PrometheusResult {
   [[nodiscard]] bool ok() const noexcept { return errors == 0 && !truncated; }
 };
 
+/// The default `wants` of PrometheusParser::feed: every metric.
+struct PrometheusAnyName {
+  constexpr bool operator()(std::string_view) const noexcept { return true; }
+};
+
 class PrometheusParser {
  public:
   /// Allocates its buffers; throws std::invalid_argument for invalid limits.
   explicit PrometheusParser(const PrometheusLimits& limits = {});
 
   /// Parses the complete lines of `chunk` (keeping a trailing partial line for the next
-  /// feed), calling `on_sample(const PrometheusSample&)` for each sample.
-  template <class OnSample>
-  void feed(std::string_view chunk, OnSample&& on_sample);
+  /// feed), calling `on_sample(const PrometheusSample&)` for each sample. `wants(name)`, when
+  /// given, is asked for each sample's metric name first: a line it declines is skipped
+  /// unread (its labels and value are neither parsed nor checked), so that a reader of a few
+  /// metrics of a big page pays little for the rest.
+  template <class OnSample, class Wants = PrometheusAnyName>
+  void feed(std::string_view chunk, OnSample&& on_sample, const Wants& wants = Wants{});
   /// Parses a last line without a newline and returns the page's result; the parser is then
   /// ready for the next page.
-  template <class OnSample>
-  PrometheusResult finish(OnSample&& on_sample);
+  template <class OnSample, class Wants = PrometheusAnyName>
+  PrometheusResult finish(OnSample&& on_sample, const Wants& wants = Wants{});
 
   [[nodiscard]] const PrometheusResult& result() const noexcept { return result_; }
   [[nodiscard]] const PrometheusLimits& limits() const noexcept { return limits_; }
 
  private:
-  template <class OnSample>
-  void parse_line(std::string_view line, OnSample& on_sample);
+  template <class OnSample, class Wants>
+  void parse_line(std::string_view line, OnSample& on_sample, const Wants& wants);
   void fail(std::size_t column, const char* message) noexcept;
   bool halted() const noexcept { return result_.errors >= limits_.max_errors; }
 
@@ -198,8 +206,8 @@ inline void PrometheusParser::fail(std::size_t column, const char* message) noex
   if (result_.errors >= limits_.max_errors) result_.truncated = true;
 }
 
-template <class OnSample>
-void PrometheusParser::feed(std::string_view chunk, OnSample&& on_sample) {
+template <class OnSample, class Wants>
+void PrometheusParser::feed(std::string_view chunk, OnSample&& on_sample, const Wants& wants) {
   if (halted()) return;
   if (bytes_ + chunk.size() > limits_.max_bytes) {
     chunk = chunk.substr(0, limits_.max_bytes - bytes_);
@@ -233,23 +241,23 @@ void PrometheusParser::feed(std::string_view chunk, OnSample&& on_sample) {
         fail(limits_.max_line_bytes + 1, "line longer than max_line_bytes");
       } else {
         partial_.append(piece.data(), piece.size());
-        parse_line(partial_, on_sample);
+        parse_line(partial_, on_sample, wants);
       }
       partial_.clear();
     } else if (piece.size() > limits_.max_line_bytes) {
       fail(limits_.max_line_bytes + 1, "line longer than max_line_bytes");
     } else {
-      parse_line(piece, on_sample);
+      parse_line(piece, on_sample, wants);
     }
     if (halted()) return;
   }
 }
 
-template <class OnSample>
-PrometheusResult PrometheusParser::finish(OnSample&& on_sample) {
+template <class OnSample, class Wants>
+PrometheusResult PrometheusParser::finish(OnSample&& on_sample, const Wants& wants) {
   if (!skipping_ && !partial_.empty() && !halted()) {
     ++result_.lines;
-    parse_line(partial_, on_sample);
+    parse_line(partial_, on_sample, wants);
   }
   PrometheusResult r = result_;
   partial_.clear();
@@ -312,8 +320,8 @@ inline bool prom_in_family(std::string_view name, std::string_view family) noexc
 
 }  // namespace detail
 
-template <class OnSample>
-void PrometheusParser::parse_line(std::string_view line, OnSample& on_sample) {
+template <class OnSample, class Wants>
+void PrometheusParser::parse_line(std::string_view line, OnSample& on_sample, const Wants& wants) {
   using namespace detail;
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   std::size_t i = 0;
@@ -348,6 +356,7 @@ void PrometheusParser::parse_line(std::string_view line, OnSample& on_sample) {
   while (i < n && prom_name_char(line[i])) ++i;
   PrometheusSample s;
   s.name = line.substr(name_start, i - name_start);
+  if (!wants(s.name)) return;
   s.line = result_.lines;
   // labels
   std::size_t count = 0;
