@@ -4,11 +4,13 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -316,4 +318,54 @@ TEST_CASE("scaler: endpoints and endpoint lists, and what is wrong with them") {
   CHECK(error.find("line 2") != std::string::npos);
   CHECK_FALSE(llmscale_scaler::parse_endpoint_list("10.0.0.1:8000\n10.0.0.2\n", error));
   CHECK(error.find("line 2") != std::string::npos);
+}
+
+TEST_CASE("scaler: gRPC over TLS from certificate files, and a client certificate when a CA is given") {
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("llmscale-tls-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string d = dir.string();
+  // a CA, the scaler's certificate for 127.0.0.1 signed by it, and a client certificate
+  const std::string make =
+      "cd '" + d + "' && openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=test-ca -keyout ca.key -out ca.pem"
+      " && openssl req -newkey rsa:2048 -nodes -subj /CN=llmscale-scaler -keyout server.key -out server.csr"
+      " && printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n' > san.ext"
+      " && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -extfile san.ext -out server.pem"
+      " && openssl req -newkey rsa:2048 -nodes -subj /CN=keda -keyout client.key -out client.csr"
+      " && openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -out client.pem";
+  REQUIRE_MESSAGE(std::system((make + " >/dev/null 2>&1").c_str()) == 0, "openssl could not make the test certificates");
+  const auto slurp = [&](const char* name) {
+    std::ifstream in(dir / name);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  llmscale_test::FakeEngines engines(1);
+  llmscale_scaler::Options o = loopback_options();
+  std::string error;
+  o.endpoints.push_back(*llmscale_scaler::parse_endpoint(engines.endpoint(0), error));
+  o.tls_cert = d + "/server.pem";
+  o.tls_key = d + "/server.key";
+  o.tls_client_ca = d + "/ca.pem";
+  llmscale_scaler::Scaler scaler(o);
+  scaler.start();
+  const std::string address = "127.0.0.1:" + std::to_string(scaler.grpc_port());
+  const auto active = [&](const std::shared_ptr<grpc::ChannelCredentials>& credentials) {
+    auto stub = es::ExternalScaler::NewStub(grpc::CreateChannel(address, credentials));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 2s);
+    es::ScaledObjectRef ref;
+    es::IsActiveResponse res;
+    return stub->IsActive(&ctx, ref, &res);
+  };
+  grpc::SslCredentialsOptions with_cert;
+  with_cert.pem_root_certs = slurp("ca.pem");
+  with_cert.pem_private_key = slurp("client.key");
+  with_cert.pem_cert_chain = slurp("client.pem");
+  grpc::SslCredentialsOptions without_cert;
+  without_cert.pem_root_certs = slurp("ca.pem");
+  // KEDA with the CA and its client certificate: answered (once a decision exists)
+  CHECK(eventually([&] { return active(grpc::SslCredentials(with_cert)).ok(); }));
+  // no client certificate, or no TLS at all: refused
+  CHECK_FALSE(active(grpc::SslCredentials(without_cert)).ok());
+  CHECK_FALSE(active(grpc::InsecureChannelCredentials()).ok());
+  scaler.stop();
+  std::filesystem::remove_all(dir);
 }
