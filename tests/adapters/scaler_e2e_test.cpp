@@ -235,6 +235,8 @@ TEST_CASE("scaler over loopback: KEDA sees the metric rise with the queue, fall 
   CHECK(metrics.find("llmscale_signal_stale{signal=\"engine\"} 1\n") != std::string::npos);
   CHECK(metrics.find("llmscale_endpoint_up{endpoint=\"" + engines.endpoint(2) + "\"} 0\n") != std::string::npos);
   CHECK(metrics.find("llmscale_endpoint_up{endpoint=\"" + engines.endpoint(0) + "\"} 1\n") != std::string::npos);
+  CHECK(metrics.find("llmscale_endpoint_scrape_errors_total{endpoint=\"" + engines.endpoint(0) + "\"} 0\n") != std::string::npos);
+  CHECK(metrics.find("llmscale_endpoint_scrape_errors_total{endpoint=\"" + engines.endpoint(2) + "\"} 0\n") == std::string::npos);
   CHECK(metrics.find("llmscale_binding_constraint{constraint=\"stale_signals\"} 1\n") != std::string::npos);
   CHECK(metrics.find("llmscale_scrape_errors_total{reason=\"connect\"} 0\n") == std::string::npos);  // refused: counted
   CHECK(keda.active() == true);  // blind is not idle

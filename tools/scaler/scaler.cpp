@@ -363,8 +363,7 @@ struct Box final : PolicyBox {
 };
 
 template <class Config>
-void apply(Config& c, const std::string& name, const std::string& key_value, const std::string& whole_set) {
-  (void)name;
+void apply(Config& c, const std::string& key_value, const std::string& whole_set) {
   if (auto problem = llmscale::set_config(c, key_value)) throw UsageError("--set '" + whole_set + "': " + problem->message());
 }
 
@@ -391,15 +390,15 @@ Configs configs_for(const Options& o) {
     const std::size_t dot = s.find('.');
     if (dot == std::string::npos || s.find('=') == std::string::npos) throw UsageError("--set '" + s + "': want name.key=value");
     const std::string name = s.substr(0, dot), kv = s.substr(dot + 1);
-    if (name == "signals") apply(c.signals, name, kv, s);
-    else if (name == "governor") apply(c.governor, name, kv, s);
-    else if (name == "kpa") apply(c.kpa, name, kv, s);
-    else if (name == "ray_serve") apply(c.ray_serve, name, kv, s);
-    else if (name == "aibrix_apa") apply(c.aibrix_apa, name, kv, s);
-    else if (name == "llmd_saturation") apply(c.llmd_saturation, name, kv, s);
-    else if (name == "slo") apply(c.slo, name, kv, s);
-    else if (name == "pid") apply(c.pid, name, kv, s);
-    else if (name == "predictive") apply(c.predictive, name, kv, s);
+    if (name == "signals") apply(c.signals, kv, s);
+    else if (name == "governor") apply(c.governor, kv, s);
+    else if (name == "kpa") apply(c.kpa, kv, s);
+    else if (name == "ray_serve") apply(c.ray_serve, kv, s);
+    else if (name == "aibrix_apa") apply(c.aibrix_apa, kv, s);
+    else if (name == "llmd_saturation") apply(c.llmd_saturation, kv, s);
+    else if (name == "slo") apply(c.slo, kv, s);
+    else if (name == "pid") apply(c.pid, kv, s);
+    else if (name == "predictive") apply(c.predictive, kv, s);
     else throw UsageError("--set '" + s + "': unknown config '" + name + "' (allowed signals, governor, kpa, ray_serve, aibrix_apa, llmd_saturation, slo, pid, predictive)");
   }
   if (auto p = c.governor.validate()) throw UsageError(p->message());
@@ -461,7 +460,6 @@ struct Scaler::Impl {
     Endpoint endpoint;
     std::size_t slot = 0;
     bool up = false;
-    bool ever_answered = false;
     std::uint64_t errors = 0;
   };
 
@@ -772,6 +770,10 @@ struct Scaler::Impl {
     gauge(out, "llmscale_endpoints", "state=\"stale\"", s.engines.replicas_stale);
     help(out, "llmscale_endpoint_up", "gauge", "1 when the endpoint's last scrape gave a usable page.");
     for (const Target& t : targets) gauge(out, "llmscale_endpoint_up", "endpoint=\"" + label_value(t.endpoint.text()) + "\"", t.up ? 1 : 0);
+    help(out, "llmscale_endpoint_scrape_errors_total", "counter", "Scrapes of the endpoint that gave no usable page.");
+    for (const Target& t : targets) {
+      gauge(out, "llmscale_endpoint_scrape_errors_total", "endpoint=\"" + label_value(t.endpoint.text()) + "\"", static_cast<double>(t.errors));
+    }
     help(out, "llmscale_scrapes_total", "counter", "Scrapes attempted.");
     gauge(out, "llmscale_scrapes_total", "", static_cast<double>(scrapes));
     help(out, "llmscale_scrape_errors_total", "counter", "Scrapes that gave no usable page, by reason.");
@@ -915,9 +917,7 @@ void Scaler::Impl::scraped(std::size_t index, bool ok, Reason why, std::unique_p
   }
   buffer_pool.push_back(std::move(page));
   t.up = ok;
-  if (ok) {
-    t.ever_answered = true;
-  } else {
+  if (!ok) {
     ++errors[why];
     ++t.errors;
   }
