@@ -23,6 +23,7 @@
 
 #include "adapters/fake_engines.hpp"
 #include "externalscaler.grpc.pb.h"
+#include "llmscale/adapters/prometheus.hpp"
 #include "scaler.hpp"
 
 namespace es = externalscaler;
@@ -232,6 +233,11 @@ TEST_CASE("scaler over loopback: KEDA sees the metric rise with the queue, fall 
     std::this_thread::sleep_for(100ms);
   }
   const std::string metrics = http_get(scaler.http_port(), "/metrics");
+  // the scaler's own page is valid exposition text (read back with the library's parser)
+  std::size_t series = 0;
+  const llmscale::PrometheusResult parsed = llmscale::parse_prometheus(metrics, [&](const llmscale::PrometheusSample&) { ++series; });
+  CHECK(parsed.ok());
+  CHECK(series > 40);
   CHECK(metrics.find("llmscale_signal_stale{signal=\"engine\"} 1\n") != std::string::npos);
   CHECK(metrics.find("llmscale_endpoint_up{endpoint=\"" + engines.endpoint(2) + "\"} 0\n") != std::string::npos);
   CHECK(metrics.find("llmscale_endpoint_up{endpoint=\"" + engines.endpoint(0) + "\"} 1\n") != std::string::npos);
@@ -308,6 +314,8 @@ TEST_CASE("scaler: endpoints and endpoint lists, and what is wrong with them") {
   REQUIRE(e);
   CHECK(e->host == "fd00::7");
   CHECK(e->target == "/m");
+  CHECK(e->authority() == "[fd00::7]:8000");  // the Host header: brackets kept
+  CHECK(e->text() == "[fd00::7]:8000/m");
   for (const char* bad : {"10.0.0.7", "10.0.0.7:0", "10.0.0.7:70000", ":8000", "10.0.0.7:80x", "https://a:443", "a b:80"}) {
     CHECK_MESSAGE(!llmscale_scaler::parse_endpoint(bad, error), bad);
     CHECK(error.find(bad) != std::string::npos);

@@ -849,7 +849,7 @@ void Scrape::run(const Endpoint& e, double timeout_s, std::size_t max_bytes) {
   request.version(11);
   request.method(http::verb::get);
   request.target(e.target);
-  request.set(http::field::host, e.host + ":" + e.port);
+  request.set(http::field::host, e.authority());
   request.set(http::field::user_agent, "llmscale-scaler");
   request.set(http::field::accept, "text/plain");
   request.keep_alive(false);

@@ -34,7 +34,11 @@ struct Endpoint {
   std::string host;
   std::string port;
   std::string target = "/metrics";
-  [[nodiscard]] std::string text() const { return host + ":" + port + target; }
+  /// host:port, with an IPv6 host in brackets (the HTTP Host header, and how it is written).
+  [[nodiscard]] std::string authority() const {
+    return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + port;
+  }
+  [[nodiscard]] std::string text() const { return authority() + target; }
   friend bool operator==(const Endpoint& a, const Endpoint& b) { return a.text() == b.text(); }
 };
 
