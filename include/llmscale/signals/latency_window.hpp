@@ -62,32 +62,34 @@ class LatencyWindow {
         snap_groups_(parts * Layout::group_count, 0),
         snap_totals_(parts, 0),
         changed_(parts, 0),
-        before_(parts * Layout::bucket_count, 0),
-        newest_(Layout::bucket_count, 0),
-        head_(detail::bucket_index(start, part_)) {}
+        buckets_((parts + 1) * Layout::bucket_count, 0) {
+    move_head(detail::bucket_index(start, part_));
+  }
 
   /// Moves the window to `now` (taking a snapshot at a part boundary) and counts its samples.
   /// Times earlier than the last update's part are treated as that part.
   void update(TimePoint now) noexcept {
-    const std::int64_t p = detail::bucket_index(now, part_);
-    if (p > head_) {
+    if (now.time_since_epoch().count() >= next_part_ns_) {
+      const std::int64_t p = detail::bucket_index(now, part_);
       const auto n = static_cast<std::int64_t>(parts_);
-      take_snapshot(slot(head_), slot(p));
+      const std::size_t to = slot(p);
+      take_snapshot(head_slot_, to);
       if (p - head_ >= n) {
         // a whole window without updates: what was recorded meanwhile cannot be placed in
         // time, so the window starts empty now (every part starts at this snapshot)
-        for (std::int64_t k = p - n + 1; k < p; ++k) copy_snapshot(slot(p), slot(k));
-        changed_[slot(p)] = 0;
+        for (std::int64_t k = p - n + 1; k < p; ++k) copy_snapshot(to, slot(k));
+        changed_[to] = 0;
       } else {
         // parts missed in a shorter gap start where the last snapshot did: samples recorded
         // during the gap stay in the window until it moves past the gap
-        for (std::int64_t k = head_ + 1; k < p; ++k) copy_snapshot(slot(head_), slot(k));
+        for (std::int64_t k = head_ + 1; k < p; ++k) copy_snapshot(head_slot_, slot(k));
       }
-      head_ = p;
+      move_head(p);
+      prefetch();  // the oldest snapshot moved: what the quantiles will read is elsewhere now
     }
     // Read after the snapshot: a writer caught between publishing a sample's group and its
     // count can make the difference briefly negative; it counts as none.
-    const std::uint32_t in_window = recorder_->read_count(which_) - snap_totals_[oldest()];
+    const std::uint32_t in_window = recorder_->read_count(which_) - snap_totals_[base_slot_];
     total_ = in_window < (std::uint32_t{1} << 31) ? in_window : 0;
   }
 
@@ -98,20 +100,19 @@ class LatencyWindow {
   /// update; 0 when empty.
   template <std::size_t K>
   void quantiles(const std::array<double, K>& qs, std::array<double, K>& out) const noexcept {
-    const std::int64_t base = head_ - static_cast<std::int64_t>(parts_) + 1;
-    const std::uint32_t* base_groups = &snap_groups_[slot(base) * Layout::group_count];
     // Groups and buckets are read after the count, so they hold at least its samples; per
     // group and per bucket, differences are exact modulo 2^32 (counts only grow).
     std::uint32_t groups[Layout::group_count];
-    recent_count_ = 0;
     recorder_->read_groups(which_, groups);
-    for (std::size_t g = 0; g < Layout::group_count; ++g) groups[g] -= base_groups[g];
+    const std::uint32_t* base = &snap_groups_[base_slot_ * Layout::group_count];
+    for (std::size_t g = 0; g < Layout::group_count; ++g) groups[g] -= base[g];
+    recent_count_ = 0;
     detail::nearest_rank_quantiles(
         total_, qs, groups,
         [&](std::size_t g, std::uint32_t* counts) {
           if (recent_count_ < recent_.size()) recent_[recent_count_++] = static_cast<std::uint8_t>(g);
           recorder_->read_group_buckets(which_, g, counts);
-          const std::uint32_t* snap = snapshot_buckets(base, g);
+          const std::uint32_t* snap = &buckets_[base_buckets_[g]];
           for (std::size_t i = 0; i < Layout::group_size; ++i) counts[i] -= snap[i];
         },
         out);
@@ -121,13 +122,12 @@ class LatencyWindow {
   /// loading the memory they will probably read (the oldest snapshot's group totals, and the
   /// buckets of the groups the last `quantiles` used, in the recorder and in the snapshots).
   void prefetch() const noexcept {
-    const std::int64_t base = head_ - static_cast<std::int64_t>(parts_) + 1;
-    const std::uint32_t* groups = &snap_groups_[slot(base) * Layout::group_count];
+    const std::uint32_t* groups = &snap_groups_[base_slot_ * Layout::group_count];
     for (std::size_t i = 0; i < Layout::group_count; i += 16) detail::prefetch(groups + i);
-    detail::prefetch(&snap_totals_[slot(base)]);
+    detail::prefetch(&snap_totals_[base_slot_]);
     for (std::size_t i = 0; i < recent_count_; ++i) {
       recorder_->prefetch(which_, recent_[i]);
-      const std::uint32_t* buckets = snapshot_buckets(base, recent_[i]);
+      const std::uint32_t* buckets = &buckets_[base_buckets_[recent_[i]]];
       detail::prefetch(buckets);
       detail::prefetch(buckets + 16);
     }
@@ -137,20 +137,39 @@ class LatencyWindow {
 
  private:
   static_assert(Layout::group_count <= 64, "a snapshot's changed groups are one 64-bit mask");
+  // buckets_ holds the newest snapshot's buckets, then each part's `before` buckets
+  static constexpr std::uint32_t newest = 0;
 
   [[nodiscard]] std::size_t slot(std::int64_t p) const noexcept { return detail::ring_slot(p, parts_); }
-  // the snapshot at the start of the oldest part in the window
-  [[nodiscard]] std::size_t oldest() const noexcept { return slot(head_ - static_cast<std::int64_t>(parts_) + 1); }
+  [[nodiscard]] std::uint32_t before(std::size_t s) const noexcept {
+    return static_cast<std::uint32_t>((s + 1) * Layout::bucket_count);
+  }
 
-  // The buckets of group g in the snapshot of part `p` (in the window): the state before the
-  // first later snapshot that changed the group, else the newest snapshot's.
-  [[nodiscard]] const std::uint32_t* snapshot_buckets(std::int64_t p, std::size_t g) const noexcept {
-    const std::uint64_t bit = std::uint64_t{1} << g;
-    for (std::int64_t k = p + 1; k <= head_; ++k) {
-      const std::size_t s = slot(k);
-      if ((changed_[s] & bit) != 0) return &before_[s * Layout::bucket_count + g * Layout::group_size];
+  // The window's newest part becomes p: the slots, the next part's start and where the oldest
+  // snapshot's buckets are (all fixed until the next part; worked out here, once per part).
+  void move_head(std::int64_t p) noexcept {
+    head_ = p;
+    head_slot_ = slot(p);
+    base_slot_ = slot(p - static_cast<std::int64_t>(parts_) + 1);
+    const std::int64_t g = part_.count();
+    next_part_ns_ = p < INT64_MAX / g - 1 ? (p + 1) * g : INT64_MAX;
+    // Group g of the oldest snapshot: the `before` copy of the first later snapshot that
+    // changed it, else the newest snapshot's.
+    std::uint64_t left = ~std::uint64_t{0} >> (64 - Layout::group_count);
+    std::size_t s = base_slot_;
+    for (std::size_t k = 1; k < parts_ && left != 0; ++k) {
+      s = s + 1 == parts_ ? 0 : s + 1;
+      const std::uint64_t hit = changed_[s] & left;
+      for (std::uint64_t m = hit; m != 0; m &= m - 1) {
+        const std::size_t grp = detail::lowest_bit(m);
+        base_buckets_[grp] = before(s) + static_cast<std::uint32_t>(grp * Layout::group_size);
+      }
+      left &= ~hit;
     }
-    return &newest_[g * Layout::group_size];
+    for (std::uint64_t m = left; m != 0; m &= m - 1) {
+      const std::size_t grp = detail::lowest_bit(m);
+      base_buckets_[grp] = newest + static_cast<std::uint32_t>(grp * Layout::group_size);
+    }
   }
 
   // Part `to` starts at the same snapshot as part `from` (no change between them).
@@ -166,22 +185,36 @@ class LatencyWindow {
   // whose totals moved since `prev` keep their previous buckets in `to`'s `before` and read
   // their new ones into the newest buckets.
   void take_snapshot(std::size_t prev, std::size_t to) noexcept {
+    const std::uint32_t* prev_groups = &snap_groups_[prev * Layout::group_count];
+    std::uint32_t* groups = &snap_groups_[to * Layout::group_count];
+    for (std::size_t i = 0; i < Layout::group_count; i += 16) {
+      detail::prefetch(prev_groups + i);
+      detail::prefetch_for_write(groups + i);
+    }
     std::array<std::uint32_t, Layout::group_count> current;
     recorder_->read_groups(which_, current.data());
-    const std::uint32_t* prev_groups = &snap_groups_[prev * Layout::group_count];
     std::uint64_t changed = 0;
     for (std::size_t g = 0; g < Layout::group_count; ++g) {
       changed |= static_cast<std::uint64_t>(current[g] != prev_groups[g]) << g;
     }
-    std::uint32_t* before = &before_[to * Layout::bucket_count];
+    std::uint32_t* saved = &buckets_[before(to)];
+    // Most of what a snapshot touches was last touched a part or a window ago: ask for all of
+    // it before copying, so that the loads overlap.
     for (std::uint64_t m = changed; m != 0; m &= m - 1) {
       const std::size_t g = detail::lowest_bit(m);
-      std::uint32_t* newest = &newest_[g * Layout::group_size];
-      std::memcpy(before + g * Layout::group_size, newest, Layout::group_size * sizeof(std::uint32_t));
-      recorder_->read_group_buckets(which_, g, newest);
+      for (std::size_t i = 0; i < Layout::group_size; i += 16) {
+        detail::prefetch(&buckets_[newest + g * Layout::group_size + i]);
+        detail::prefetch_for_write(saved + g * Layout::group_size + i);
+      }
+      recorder_->prefetch_buckets(which_, g);
+    }
+    for (std::uint64_t m = changed; m != 0; m &= m - 1) {
+      const std::size_t g = detail::lowest_bit(m);
+      std::uint32_t* latest = &buckets_[newest + g * Layout::group_size];
+      std::memcpy(saved + g * Layout::group_size, latest, Layout::group_size * sizeof(std::uint32_t));
+      recorder_->read_group_buckets(which_, g, latest);
     }
     std::uint32_t total = 0;  // modulo 2^32
-    std::uint32_t* groups = &snap_groups_[to * Layout::group_count];
     for (std::size_t g = 0; g < Layout::group_count; ++g) {
       groups[g] = current[g];
       total += current[g];
@@ -197,10 +230,13 @@ class LatencyWindow {
   std::vector<std::uint32_t> snap_groups_;  // parts x groups: each snapshot's group totals, modulo 2^32
   std::vector<std::uint32_t> snap_totals_;  // parts: each snapshot's groups summed, modulo 2^32
   std::vector<std::uint64_t> changed_;      // parts: the groups that changed at each snapshot
-  std::vector<std::uint32_t> before_;       // parts x buckets: changed groups' buckets before it
-  std::vector<std::uint32_t> newest_;       // buckets: the newest snapshot's
+  std::vector<std::uint32_t> buckets_;      // the newest snapshot's buckets, then parts x changed groups' before it
   std::uint64_t total_ = 0;
-  std::int64_t head_;
+  std::int64_t head_ = 0;           // the newest part
+  std::size_t head_slot_ = 0;       // its slot
+  std::size_t base_slot_ = 0;       // the oldest snapshot's slot
+  std::int64_t next_part_ns_ = 0;   // where the part after head_ starts
+  std::array<std::uint32_t, Layout::group_count> base_buckets_{};  // group g of the oldest snapshot, in buckets_
   // the groups whose buckets the last `quantiles` read: what `prefetch` loads
   mutable std::array<std::uint8_t, 4> recent_{};
   mutable std::size_t recent_count_ = 0;

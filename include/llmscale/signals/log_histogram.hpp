@@ -87,6 +87,40 @@ struct LogHistogramLayout {
 
 namespace detail {
 
+/// Where the `r`-th sample (r >= 1, at most the samples in `v`) lies among the N counts `v`
+/// whose running sums at the end of each block of 8 are `block_end`: its index, and in
+/// `before` the samples in the counts before it. Independent comparisons rather than a search
+/// over running sums, so the work does not wait on a chain of loads.
+template <std::size_t N, class Count>
+std::size_t rank_position(const Count* v, const std::uint64_t* block_end, std::uint64_t r,
+                          std::uint64_t& before) noexcept {
+  constexpr std::size_t block = 8;
+  std::size_t b = 0;  // blocks whose samples all rank below r
+  LLMSCALE_UNROLL for (std::size_t i = 0; i + 1 < N / block; ++i) b += block_end[i] < r ? 1 : 0;
+  std::uint64_t run = b > 0 ? block_end[b - 1] : 0;
+  before = run;
+  std::size_t j = 0;  // counts in block b whose samples all rank below r
+  LLMSCALE_UNROLL for (std::size_t i = 0; i + 1 < block; ++i) {
+    run += v[b * block + i];
+    const bool below = run < r;
+    j += below ? 1 : 0;
+    before = below ? run : before;
+  }
+  return b * block + j;
+}
+
+/// The running sums at the end of each block of 8 of N counts.
+template <std::size_t N, class Count>
+std::uint64_t block_ends(const Count* v, std::uint64_t* block_end) noexcept {
+  std::uint64_t sum = 0;
+  LLMSCALE_UNROLL for (std::size_t b = 0; b < N / 8; ++b) {
+    Count s = 0;  // 32-bit counts add modulo 2^32: exact while a window holds under 2^31 samples
+    LLMSCALE_UNROLL for (std::size_t i = 0; i < 8; ++i) s += v[b * 8 + i];
+    block_end[b] = sum += s;
+  }
+  return sum;
+}
+
 /// Nearest-rank quantiles of a LogHistogramLayout histogram with `total` samples: for each q
 /// (ascending, in (0, 1]) the midpoint of the bucket holding sample ceil(q total).
 /// `group_counts` holds the samples of each bucket group (group_count values, a 32- or 64-bit
@@ -97,44 +131,38 @@ namespace detail {
 /// hold as its last non-empty bucket. `out` is 0 for every q when `total` is 0 or the groups
 /// are empty.
 ///
-/// Without data-dependent branches (which buckets are empty varies from tick to tick): running
-/// sums over the groups and over a group's buckets, searched by branch-free binary searches.
+/// Without data-dependent branches (which buckets are empty varies from tick to tick): sums
+/// per block of 8 groups (or buckets), then the block and the place in it found by counting
+/// the running sums below the rank.
 template <std::size_t K, class Count, class GroupBuckets>
 void nearest_rank_quantiles(std::uint64_t total, const std::array<double, K>& qs, const Count* group_counts,
                             GroupBuckets&& group_buckets, std::array<double, K>& out) noexcept {
   using Layout = LogHistogramLayout;
-  static_assert(Layout::group_count == 64 && Layout::group_size == 32, "the searches below halve 64 and 32");
+  static_assert(Layout::group_count % 8 == 0 && Layout::group_size % 8 == 0, "counts are summed in blocks of 8");
   out.fill(0.0);
   if (total == 0) return;
-  std::uint64_t running[Layout::group_count];  // samples in groups 0..g
-  std::uint64_t sum = 0;
-  LLMSCALE_UNROLL for (std::size_t g = 0; g < Layout::group_count; ++g) running[g] = sum += group_counts[g];
+  std::uint64_t group_end[Layout::group_count / 8];
+  const std::uint64_t sum = block_ends<Layout::group_count>(group_counts, group_end);
   if (sum == 0) return;
-  // the rank of each q, at most what the groups hold
-  std::array<std::uint64_t, K> ranks{};
-  for (std::size_t k = 0; k < K; ++k) {
-    const double r = std::ceil(qs[k] * static_cast<double>(total));
-    const std::uint64_t rank = r < 1 ? 1 : (r > static_cast<double>(total) ? total : static_cast<std::uint64_t>(r));
-    ranks[k] = rank < sum ? rank : sum;
-  }
-  std::size_t fetched = Layout::group_count;  // the group whose buckets `in_group` holds
+  std::size_t fetched = Layout::group_count;  // the group whose buckets `counts` holds
   Count counts[Layout::group_size];
-  std::uint64_t in_group[Layout::group_size] = {};  // samples in the fetched group's buckets 0..i
+  std::uint64_t bucket_end[Layout::group_size / 8] = {};
   for (std::size_t k = 0; k < K; ++k) {
-    const std::uint64_t r = ranks[k];
-    std::size_t g = 0;  // groups whose running sum stays below r: r lies in group g
-    for (std::size_t step = 32; step > 0; step >>= 1) g += running[g + step - 1] < r ? step : 0;
+    // the rank of q, at most what the groups hold
+    const double rq = std::ceil(qs[k] * static_cast<double>(total));
+    std::uint64_t r = rq < 1 ? 1 : (rq > static_cast<double>(total) ? total : static_cast<std::uint64_t>(rq));
+    r = r < sum ? r : sum;
+    std::uint64_t before = 0;
+    const std::size_t g = rank_position<Layout::group_count>(group_counts, group_end, r, before);
     if (g != fetched) {
       group_buckets(g, counts);
-      std::uint64_t s = 0;
-      LLMSCALE_UNROLL for (std::size_t i = 0; i < Layout::group_size; ++i) in_group[i] = s += counts[i];
+      block_ends<Layout::group_size>(counts, bucket_end);
       fetched = g;
     }
-    const std::uint64_t before = g > 0 ? running[g - 1] : 0;
-    const std::uint64_t held = in_group[Layout::group_size - 1];
+    const std::uint64_t held = bucket_end[Layout::group_size / 8 - 1];
     const std::uint64_t in = r - before < held ? r - before : held;  // r > before
-    std::size_t below = 0;
-    for (std::size_t step = 16; step > 0; step >>= 1) below += in_group[below + step - 1] < in ? step : 0;
+    std::uint64_t unused = 0;
+    const std::size_t below = rank_position<Layout::group_size>(counts, bucket_end, in, unused);
     out[k] = Layout::midpoint_seconds(g * Layout::group_size + below);
   }
 }

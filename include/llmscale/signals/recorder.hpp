@@ -160,6 +160,8 @@ class Recorder {
   /// A hint: starts loading, for every writer, the cache lines of a latency histogram's group
   /// counts and of group `group`'s buckets, so that reading them later on does not wait.
   void prefetch(LatencyHistogram which, std::size_t group) const noexcept;
+  /// A hint: starts loading, for every writer, the cache lines of group `group`'s buckets.
+  void prefetch_buckets(LatencyHistogram which, std::size_t group) const noexcept;
 
   [[nodiscard]] const RecorderConfig& config() const noexcept { return config_; }
   /// Drains ignored because `now` went backwards.
@@ -473,6 +475,14 @@ inline void Recorder::prefetch(LatencyHistogram which, std::size_t group) const 
   for_each_active_shard([&](const Shard& s, std::uint32_t) {
     const Histogram& h = histogram(s, which);
     for (std::size_t i = 0; i < Layout::group_count; i += 16) detail::prefetch(&h.groups[i]);
+    for (std::size_t i = 0; i < Layout::group_size; i += 16) detail::prefetch(&h.buckets[group * Layout::group_size + i]);
+  });
+}
+
+inline void Recorder::prefetch_buckets(LatencyHistogram which, std::size_t group) const noexcept {
+  if (group >= Layout::group_count) return;
+  for_each_active_shard([&](const Shard& s, std::uint32_t) {
+    const Histogram& h = histogram(s, which);
     for (std::size_t i = 0; i < Layout::group_size; i += 16) detail::prefetch(&h.buckets[group * Layout::group_size + i]);
   });
 }

@@ -41,6 +41,15 @@ inline void prefetch(const void* p) noexcept {
 #endif
 }
 
+/// Starts loading the cache line holding `p` for writing (a hint, as prefetch).
+inline void prefetch_for_write(const void* p) noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+  __builtin_prefetch(p, 1, 3);
+#else
+  (void)p;
+#endif
+}
+
 /// The index of the lowest set bit of `m` (m != 0).
 inline std::size_t lowest_bit(std::uint64_t m) noexcept {
 #if defined(__GNUC__) || defined(__clang__)
