@@ -1,6 +1,7 @@
 // Many writer threads and one ticking thread (labels: signals, concurrency; run under tsan).
 #include <doctest/doctest.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -112,4 +113,100 @@ TEST_CASE("a collector ticking while request threads record and a host thread se
   stop = true;
   for (auto& t : threads) t.join();
   CHECK(ticks > 0);
+}
+
+TEST_CASE("engine gauges: writers on many threads, a summary never mixes two samples or half an update") {
+  // Each sample a writer sets holds queue = running = k and KV used = 1000 k (k varies), so
+  // every consistent summary has queue total = running total and KV used = 1000 x running
+  // total; a summary that read half of a writer's update, or one replica's sample half old and
+  // half new, breaks an equality. Two writers own 8 slots each and clear them now and then; a
+  // third sets and clears any of the 16 (writers may share slots). At the end, with the
+  // writers done, the summary must equal the recount of the samples they left.
+  llmscale::EngineGauges gauges(16);
+  std::atomic<bool> stop{false};
+  std::atomic<int> done_writers{0};
+  std::vector<std::thread> threads;
+  const auto sample = [](std::int64_t k, double t) {
+    llmscale::ReplicaGauges g;
+    g.queue_length = k;
+    g.running = k;
+    g.max_batch = 64;
+    g.kv_tokens_used = 1000 * k;
+    g.kv_tokens_capacity = 100000;
+    g.sampled_at = at_seconds(t);
+    return g;
+  };
+  std::atomic<int> refused{0};  // samples an owner set that were refused (none may be)
+  std::array<std::int64_t, 16> final_k{};
+  std::array<bool, 16> final_live{};
+  for (int w = 0; w < 2; ++w) {
+    threads.emplace_back([&, w] {
+      std::int64_t i = 0;
+      std::array<std::int64_t, 8> k{};
+      std::array<bool, 8> live{};
+      while (!stop.load(std::memory_order_relaxed) || i < 20000) {
+        const auto s = static_cast<std::size_t>(i % 8);
+        if (i % 13 == 0) {
+          gauges.clear(static_cast<std::size_t>(w * 8) + s);
+          live[s] = false;
+        } else {
+          k[s] = (i * 7 + w) % 64;
+          if (!gauges.set(static_cast<std::size_t>(w * 8) + s, sample(k[s], 100.0 + static_cast<double>(i) * 1e-6))) {
+            refused.fetch_add(1);
+          }
+          live[s] = true;
+        }
+        ++i;
+      }
+      for (std::size_t s = 0; s < 8; ++s) {
+        final_k[static_cast<std::size_t>(w * 8) + s] = k[s];
+        final_live[static_cast<std::size_t>(w * 8) + s] = live[s];
+      }
+      done_writers.fetch_add(1);
+    });
+  }
+  // the third writer: older samples than the owners' (rejected as out of order once an owner
+  // has written the slot) and clears, racing the owners on the same slots
+  threads.emplace_back([&] {
+    std::int64_t i = 0;
+    while (!stop.load(std::memory_order_relaxed)) {
+      const auto s = static_cast<std::size_t>((i * 5) % 16);
+      if (i % 3 == 0) {
+        gauges.clear(s);
+      } else {
+        (void)gauges.set(s, sample(i % 64, 99.0));
+      }
+      ++i;
+    }
+  });
+  std::uint64_t summaries = 0, inconsistent = 0;
+  while (summaries < 20000 || done_writers.load() < 2) {
+    const llmscale::FleetGauges f = gauges.summarize(at_seconds(100.5), 10s);
+    const bool consistent = f.queue_length_total == f.running_total && f.kv_tokens_used == 1000 * f.running_total &&
+                            f.replicas_reporting <= 16 && f.kv_tokens_capacity == 100000 * f.replicas_reporting;
+    inconsistent += consistent ? 0 : 1;
+    ++summaries;
+    if (summaries == 20000) stop = true;
+  }
+  stop = true;
+  for (auto& t : threads) t.join();
+  CHECK(inconsistent == 0);
+  CHECK(refused.load() == 0);
+  // the third writer may have cleared an owner's slot last: set them all again, then recount
+  std::int64_t running = 0;
+  int reporting = 0;
+  for (std::size_t s = 0; s < 16; ++s) {
+    if (!final_live[s]) {
+      gauges.clear(s);
+      continue;
+    }
+    REQUIRE(gauges.set(s, sample(final_k[s], 200.0)));
+    running += final_k[s];
+    ++reporting;
+  }
+  const llmscale::FleetGauges f = gauges.summarize(at_seconds(200.0), 10s);
+  CHECK(f.replicas_reporting == reporting);
+  CHECK(f.running_total == running);
+  CHECK(f.queue_length_total == running);
+  CHECK(f.kv_tokens_used == 1000 * running);
 }

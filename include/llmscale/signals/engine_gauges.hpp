@@ -10,11 +10,16 @@
 // are fixed at construction).
 //
 // What a summary needs of each sample (masked figures, KV use, saturation flags) is worked out
-// once in `set`, so `summarize` reads one cache line per slot and adds.
+// once in `set`, which also keeps the fleet's sums up to date (adding the new sample's share and
+// taking the old one's away, in integers, so nothing drifts). `summarize` then reads those sums
+// and looks at each slot only for its sample time, queue length and KV use (staleness and the
+// extremes); a slot found stale has its share taken back out of the sums.
 //
-// Threading: each slot may be written by one thread at a time (the host's thread for that
-// replica, or the control thread); `summarize` may run concurrently on the control thread.
-// Each slot is a sequence lock, so a summary never mixes two samples of one replica.
+// Threading: any thread may `set` or `clear` any slot; writers take turns on a spin lock held
+// for a few dozen nanoseconds. `summarize` may run concurrently (on the control thread): the
+// sums and slots are one sequence lock, so a summary never mixes two samples of one replica or
+// a half-applied update; when it keeps finding a writer mid-update (one preempted inside
+// `set`), it waits for that writer.
 #ifndef LLMSCALE_SIGNALS_ENGINE_GAUGES_HPP
 #define LLMSCALE_SIGNALS_ENGINE_GAUGES_HPP
 
@@ -28,9 +33,11 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include "llmscale/core/abi.hpp"
 #include "llmscale/core/time.hpp"
+#include "llmscale/signals/detail/hardware.hpp"
 
 LLMSCALE_NAMESPACE_BEGIN
 
@@ -115,34 +122,49 @@ class EngineGauges {
   }
 
  private:
-  // A slot's fields, as `set` stores them.
-  enum Field : std::size_t {
-    time,           // the sample time in ns; `empty` while the slot has no replica
-    queue_running,  // queue length | running << 32
-    batch,          // running | max batch << 32, both 0 when the max batch is unknown
-    kv_used,        // KV tokens used, 0 when the capacity is unknown
-    kv_capacity,
-    kv_use,         // the bits of the double used / capacity (0 when unknown)
-    flags,          // saturation flags, one per 16-bit lane (see flag_lane)
-    field_count
+  // The fleet's sums over live (non-empty) slots; each slot keeps its own share to take back.
+  enum Sum : std::size_t {
+    live, queue_total, running_total,
+    batch_running, batch_total,  // running and max batch over slots that know their max batch
+    kv_used, kv_capacity,        // over slots that know their capacity
+    batch_full, kv_high, queue_high, saturated,  // saturation counts
+    unsaturated_queue, unsaturated_use,          // queue and KV use (fixed point) where not saturated
+    sum_count
   };
-  // Lanes of the flags field; a summary adds flags words for up to 65535 slots at a time.
-  enum FlagLane : unsigned { batch_full = 0, kv_high = 16, queue_high = 32, saturated = 48 };
-  static constexpr std::size_t flag_chunk = 65535;
+  // KV use fractions are summed as integers in units of 2^-40 (exact sums; 2^60 at 10^6 slots).
+  static constexpr double use_scale = 1099511627776.0;  // 2^40
   static constexpr std::int64_t empty = INT64_MIN;
-  struct alignas(64) Slot {  // one cache line
-    std::atomic<std::uint64_t> seq;
-    std::atomic<std::int64_t> fields[field_count];
+  // What summarize reads of every slot.
+  struct Scan {
+    std::atomic<std::int64_t> time;        // the sample time in ns; `empty` while the slot has no replica
+    std::atomic<std::int64_t> queue;       // its queue length
+    std::atomic<std::uint64_t> use_bits;   // the bits of the double KV used / capacity (0 when unknown)
   };
-  static_assert(sizeof(Slot) == 64, "a slot is one cache line");
+  // A slot's share of the sums.
+  struct Share {
+    std::atomic<std::uint64_t> v[sum_count];
+  };
+  // Written by writers holding the lock; read by summaries.
+  struct alignas(64) Fleet {
+    std::atomic<std::uint64_t> seq{0};
+    std::atomic<std::uint64_t> sums[sum_count] = {};
+  };
 
-  bool read(const Slot& s, std::int64_t (&v)[field_count]) const noexcept;
-  template <bool Retry>
-  FleetGauges summarize_slots(TimePoint now, Duration stale_after, bool& torn) const noexcept;
+  void lock() const noexcept;
+  void unlock() const noexcept { locked_.store(false, std::memory_order_release); }
+  // Replaces slot i's share of the sums and its scan entry, inside the sequence lock; the
+  // caller holds the writer lock.
+  void write_slot(std::size_t i, const std::uint64_t (&share)[sum_count], std::int64_t time, std::int64_t queue,
+                  std::uint64_t use_bits) noexcept;
+  // One consistent pass, or false when a writer was seen mid-update.
+  bool try_summarize(TimePoint now, Duration stale_after, FleetGauges& out) const noexcept;
 
   std::size_t slot_count_;
   SaturationThresholds thresholds_;
-  std::unique_ptr<Slot[]> slots_;
+  std::unique_ptr<Scan[]> scan_;
+  std::unique_ptr<Share[]> shares_;
+  Fleet fleet_;
+  alignas(64) mutable std::atomic<bool> locked_{false};
   std::atomic<std::uint64_t> invalid_{0};
   std::atomic<std::uint64_t> out_of_order_{0};
 };
@@ -151,7 +173,7 @@ class EngineGauges {
 // Implementation.
 
 inline EngineGauges::EngineGauges(std::size_t replica_slots, const SaturationThresholds& thresholds)
-    : slot_count_(replica_slots), thresholds_(thresholds), slots_(nullptr) {
+    : slot_count_(replica_slots), thresholds_(thresholds) {
   if (replica_slots < 1 || replica_slots > 1'000'000) {
     throw std::invalid_argument("engine_gauges.replica_slots = " + std::to_string(replica_slots) +
                                 " is out of range; allowed: [1, 1000000]");
@@ -164,8 +186,38 @@ inline EngineGauges::EngineGauges(std::size_t replica_slots, const SaturationThr
     throw std::invalid_argument("engine_gauges.queue_length = " + std::to_string(thresholds.queue_length) +
                                 " is out of range; allowed: [1, 2147483648]");
   }
-  slots_.reset(new Slot[replica_slots]());
-  for (std::size_t i = 0; i < replica_slots; ++i) slots_[i].fields[time].store(empty, std::memory_order_relaxed);
+  scan_.reset(new Scan[replica_slots]());
+  shares_.reset(new Share[replica_slots]());
+  for (std::size_t i = 0; i < replica_slots; ++i) scan_[i].time.store(empty, std::memory_order_relaxed);
+}
+
+inline void EngineGauges::lock() const noexcept {
+  for (int spins = 0;; ++spins) {
+    if (!locked_.load(std::memory_order_relaxed) && !locked_.exchange(true, std::memory_order_acquire)) return;
+    if (spins < 1000) {
+      detail::spin_pause();
+    } else {
+      std::this_thread::yield();  // the holder may have been preempted
+    }
+  }
+}
+
+inline void EngineGauges::write_slot(std::size_t i, const std::uint64_t (&share)[sum_count], std::int64_t time,
+                                     std::int64_t queue, std::uint64_t use_bits) noexcept {
+  constexpr auto relaxed = std::memory_order_relaxed;
+  constexpr auto release = std::memory_order_release;
+  Share& old = shares_[i];
+  const std::uint64_t q = fleet_.seq.load(relaxed);
+  fleet_.seq.store(q + 1, relaxed);  // the release stores below cannot pass it
+  for (std::size_t k = 0; k < sum_count; ++k) {
+    const std::uint64_t before = old.v[k].load(relaxed);
+    fleet_.sums[k].store(fleet_.sums[k].load(relaxed) + share[k] - before, release);  // modulo 2^64
+    old.v[k].store(share[k], release);
+  }
+  scan_[i].time.store(time, release);
+  scan_[i].queue.store(queue, release);
+  scan_[i].use_bits.store(use_bits, release);
+  fleet_.seq.store(q + 2, release);
 }
 
 inline bool EngineGauges::set(std::size_t slot, const ReplicaGauges& g) noexcept {
@@ -175,161 +227,122 @@ inline bool EngineGauges::set(std::size_t slot, const ReplicaGauges& g) noexcept
     invalid_.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
-  Slot& s = slots_[slot];
-  if (t < s.fields[time].load(std::memory_order_relaxed)) {  // (`empty` is below every time)
-    out_of_order_.fetch_add(1, std::memory_order_relaxed);
-    return false;
-  }
   const bool batch_known = g.max_batch > 0;
   const bool kv_known = g.kv_tokens_capacity > 0;
   const double use =
       kv_known ? static_cast<double>(g.kv_tokens_used) / static_cast<double>(g.kv_tokens_capacity) : 0.0;
-  std::int64_t use_bits = 0;
+  std::uint64_t use_bits = 0;
   std::memcpy(&use_bits, &use, sizeof use);
   const bool full = batch_known && g.running >= g.max_batch;
   const bool kv = kv_known && use >= thresholds_.kv_utilization;
   const bool queued = g.queue_length >= thresholds_.queue_length;
-  const auto lane = [](bool on, FlagLane l) { return static_cast<std::int64_t>(on) << l; };
-  std::int64_t values[field_count] = {};
-  values[time] = t;
-  values[queue_running] = g.queue_length | (g.running << 32);  // both below 2^31 (valid())
-  values[batch] = batch_known ? g.running | (g.max_batch << 32) : 0;
-  values[kv_used] = kv_known ? g.kv_tokens_used : 0;
-  values[kv_capacity] = g.kv_tokens_capacity;
-  values[kv_use] = use_bits;
-  values[flags] = lane(full, batch_full) | lane(kv, kv_high) | lane(queued, queue_high) |
-                  lane(full || kv || queued, saturated);
-  const std::uint64_t q = s.seq.load(std::memory_order_relaxed);
-  s.seq.store(q + 1, std::memory_order_relaxed);  // the release stores below cannot pass it
-  for (std::size_t i = 0; i < field_count; ++i) s.fields[i].store(values[i], std::memory_order_release);
-  s.seq.store(q + 2, std::memory_order_release);
+  const bool saturated_now = full || kv || queued;
+  const auto u = [](std::int64_t v) { return static_cast<std::uint64_t>(v); };  // all non-negative (valid())
+  std::uint64_t share[sum_count] = {};
+  share[live] = 1;
+  share[queue_total] = u(g.queue_length);
+  share[running_total] = u(g.running);
+  share[batch_running] = batch_known ? u(g.running) : 0;
+  share[batch_total] = batch_known ? u(g.max_batch) : 0;
+  share[kv_used] = kv_known ? u(g.kv_tokens_used) : 0;
+  share[kv_capacity] = u(g.kv_tokens_capacity);
+  share[batch_full] = full;
+  share[kv_high] = kv;
+  share[queue_high] = queued;
+  share[saturated] = saturated_now;
+  share[unsaturated_queue] = saturated_now ? 0 : u(g.queue_length);
+  share[unsaturated_use] = saturated_now ? 0 : static_cast<std::uint64_t>(use * use_scale + 0.5);
+  lock();
+  if (t < scan_[slot].time.load(std::memory_order_relaxed)) {  // (`empty` is below every time)
+    unlock();
+    out_of_order_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  write_slot(slot, share, t, g.queue_length, use_bits);
+  unlock();
   return true;
 }
 
 inline void EngineGauges::clear(std::size_t slot) noexcept {
   if (slot >= slot_count_) return;
-  Slot& s = slots_[slot];
-  const std::uint64_t q = s.seq.load(std::memory_order_relaxed);
-  s.seq.store(q + 1, std::memory_order_relaxed);  // the release stores below cannot pass it
-  s.fields[time].store(empty, std::memory_order_release);
-  s.seq.store(q + 2, std::memory_order_release);
-}
-
-inline bool EngineGauges::read(const Slot& s, std::int64_t (&v)[field_count]) const noexcept {
-  static_assert(field_count == 7, "the loads below are written out");
-  const auto attempt = [&s, &v]() noexcept {
-    // acquire loads: the second sequence load cannot pass them (no fence, which ThreadSanitizer
-    // cannot see; on x86 these are plain moves)
-    constexpr auto acquire = std::memory_order_acquire;
-    const std::uint64_t before = s.seq.load(acquire);
-    v[0] = s.fields[0].load(acquire);  // written out: compilers keep a loop over atomics as a loop
-    v[1] = s.fields[1].load(acquire);
-    v[2] = s.fields[2].load(acquire);
-    v[3] = s.fields[3].load(acquire);
-    v[4] = s.fields[4].load(acquire);
-    v[5] = s.fields[5].load(acquire);
-    v[6] = s.fields[6].load(acquire);
-    return ((before & 1U) == 0) & (s.seq.load(std::memory_order_relaxed) == before);
-  };
-  if (attempt()) return true;  // the usual case: no writer active
-  for (int tries = 0; tries < 256; ++tries) {
-    if (attempt()) return true;
-  }
-  return false;  // a writer stayed mid-update: not reporting this time
+  const std::uint64_t none[sum_count] = {};
+  lock();
+  write_slot(slot, none, empty, 0, 0);
+  unlock();
 }
 
 inline FleetGauges EngineGauges::summarize(TimePoint now, Duration stale_after) const noexcept {
-  // The usual case: no writer in the middle of a slot; otherwise once more, retrying such slots.
-  bool torn = false;
-  const FleetGauges f = summarize_slots<false>(now, stale_after, torn);
-  return torn ? summarize_slots<true>(now, stale_after, torn) : f;
+  FleetGauges f;
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    if (try_summarize(now, stale_after, f)) return f;
+    detail::spin_pause();
+  }
+  // A writer stayed mid-update (preempted inside set): wait for it, then read undisturbed.
+  lock();
+  try_summarize(now, stale_after, f);  // no writer can move the sequence now: consistent
+  unlock();
+  return f;
 }
 
-template <bool Retry>
-FleetGauges EngineGauges::summarize_slots(TimePoint now, Duration stale_after, bool& torn) const noexcept {
-  // Written for speed: sums in locals, and the usual slot (consistent, live, fresh) takes one
-  // well-predicted branch into plain additions; an empty or stale slot leaves early.
-  std::int64_t reporting = 0, stale = 0, queue_total = 0, queue_max = 0, running_total = 0;
-  std::int64_t batch_running = 0, batch_total = 0, kv_used_total = 0, kv_capacity_total = 0, oldest = 0;
-  std::int64_t counts[4] = {};  // batch full, KV high, queue high, saturated
-  std::int64_t unsaturated_queue = 0;
-  double max_use = 0, unsaturated_use = 0;
+inline bool EngineGauges::try_summarize(TimePoint now, Duration stale_after, FleetGauges& f) const noexcept {
+  // acquire loads: the second sequence load cannot pass them (no fence, which ThreadSanitizer
+  // cannot see; on x86 these are plain moves)
+  constexpr auto acquire = std::memory_order_acquire;
+  const std::uint64_t seq = fleet_.seq.load(acquire);
+  if ((seq & 1U) != 0) return false;
+  std::uint64_t sums[sum_count];
+  for (std::size_t k = 0; k < sum_count; ++k) sums[k] = fleet_.sums[k].load(acquire);
+  // Written for speed: the usual slot (live, fresh) takes one well-predicted branch into three
+  // loads and three maxima; an empty slot leaves early, a stale one takes its share back out.
+  std::int64_t stale = 0, queue_max = 0, oldest = 0;
+  double max_use = 0;
   const std::int64_t now_ns = now.time_since_epoch().count();
   const std::int64_t stale_ns = stale_after.count();
-  constexpr std::uint64_t low = 0xFFFFFFFFU;
-  for (std::size_t start = 0; start < slot_count_; start += flag_chunk) {
-    const std::size_t stop = std::min(slot_count_, start + flag_chunk);
-    std::uint64_t lanes = 0;  // flags added lane by lane: at most flag_chunk per lane
-    for (std::size_t i = start; i < stop; ++i) {
-      const Slot& slot = slots_[i];
-      constexpr auto acquire = std::memory_order_acquire;
-      const std::uint64_t seq = slot.seq.load(acquire);
-      std::int64_t v[field_count] = {slot.fields[0].load(acquire), slot.fields[1].load(acquire),
-                                     slot.fields[2].load(acquire), slot.fields[3].load(acquire),
-                                     slot.fields[4].load(acquire), slot.fields[5].load(acquire),
-                                     slot.fields[6].load(acquire)};
-      bool consistent = ((seq & 1U) == 0) & (slot.seq.load(std::memory_order_relaxed) == seq);
-      if constexpr (Retry) {
-        if (!consistent) consistent = read(slot, v);
-      } else {
-        torn |= !consistent;
-      }
-      if (!consistent || v[time] == empty) continue;
-      const std::int64_t age = now_ns - v[time];  // sample times are within +-2^61 ns
-      if (age > stale_ns) {
-        ++stale;
-        continue;
-      }
-      ++reporting;
-      oldest = std::max(oldest, age);
-      const auto qr = static_cast<std::uint64_t>(v[queue_running]);
-      const auto queue = static_cast<std::int64_t>(qr & low);
-      queue_total += queue;
-      queue_max = std::max(queue_max, queue);
-      running_total += static_cast<std::int64_t>(qr >> 32);
-      const auto b = static_cast<std::uint64_t>(v[batch]);
-      batch_running += static_cast<std::int64_t>(b & low);
-      batch_total += static_cast<std::int64_t>(b >> 32);
-      kv_used_total += v[kv_used];
-      kv_capacity_total += v[kv_capacity];
-      const auto use_bits = static_cast<std::uint64_t>(v[kv_use]);
-      double use;
-      std::memcpy(&use, &use_bits, sizeof use);
-      max_use = std::max(max_use, use);
-      const auto f = static_cast<std::uint64_t>(v[flags]);
-      lanes += f;
-      const std::uint64_t unsaturated = ((f >> saturated) & 1U) - 1U;  // all ones when not saturated
-      unsaturated_queue += static_cast<std::int64_t>(qr & unsaturated & low);
-      const std::uint64_t spare_bits = use_bits & unsaturated;
-      double spare_use;
-      std::memcpy(&spare_use, &spare_bits, sizeof spare_use);
-      unsaturated_use += spare_use;
+  for (std::size_t i = 0; i < slot_count_; ++i) {
+    const Scan& e = scan_[i];
+    const std::int64_t t = e.time.load(acquire);
+    if (t == empty) continue;
+    const std::int64_t age = now_ns - t;  // sample times are within +-2^61 ns
+    if (age > stale_ns) {
+      ++stale;
+      for (std::size_t k = 0; k < sum_count; ++k) sums[k] -= shares_[i].v[k].load(acquire);
+      continue;
     }
-    for (int l = 0; l < 4; ++l) counts[l] += static_cast<std::int64_t>((lanes >> (16 * l)) & 0xFFFFU);
+    oldest = std::max(oldest, age);
+    queue_max = std::max(queue_max, e.queue.load(acquire));
+    const std::uint64_t bits = e.use_bits.load(acquire);
+    double use;
+    std::memcpy(&use, &bits, sizeof use);
+    max_use = std::max(max_use, use);
   }
-  FleetGauges f;
-  f.replicas_reporting = static_cast<int>(reporting);
+  if (fleet_.seq.load(std::memory_order_relaxed) != seq) return false;
+  const auto sum = [&sums](Sum k) { return static_cast<std::int64_t>(sums[k]); };
+  f = FleetGauges{};
+  f.replicas_reporting = static_cast<int>(sum(live));
   f.replicas_stale = static_cast<int>(stale);
-  f.replicas_batch_full = static_cast<int>(counts[0]);
-  f.replicas_kv_high = static_cast<int>(counts[1]);
-  f.replicas_queue_high = static_cast<int>(counts[2]);
-  f.replicas_saturated = static_cast<int>(counts[3]);
-  f.unsaturated_kv_use_sum = unsaturated_use;
-  f.unsaturated_queue_total = unsaturated_queue;
-  f.queue_length_total = queue_total;
+  f.replicas_batch_full = static_cast<int>(sum(batch_full));
+  f.replicas_kv_high = static_cast<int>(sum(kv_high));
+  f.replicas_queue_high = static_cast<int>(sum(queue_high));
+  f.replicas_saturated = static_cast<int>(sum(saturated));
+  f.unsaturated_kv_use_sum = static_cast<double>(sum(unsaturated_use)) / use_scale;
+  f.unsaturated_queue_total = sum(unsaturated_queue);
+  f.queue_length_total = sum(queue_total);
   f.queue_length_max = queue_max;
-  f.running_total = running_total;
-  f.max_batch_total = batch_total;
-  f.kv_tokens_used = kv_used_total;
-  f.kv_tokens_capacity = kv_capacity_total;
+  f.running_total = sum(running_total);
+  f.max_batch_total = sum(batch_total);
+  f.kv_tokens_used = sum(kv_used);
+  f.kv_tokens_capacity = sum(kv_capacity);
   f.oldest_sample_age_s = to_seconds(Duration(oldest));
   f.kv_utilization_max = max_use;
-  if (reporting > 0) f.queue_length_mean = static_cast<double>(queue_total) / static_cast<double>(reporting);
-  if (batch_total > 0) f.batch_occupancy = static_cast<double>(batch_running) / static_cast<double>(batch_total);
-  if (kv_capacity_total > 0) {
-    f.kv_utilization = static_cast<double>(kv_used_total) / static_cast<double>(kv_capacity_total);
+  const std::int64_t reporting = sum(live);
+  if (reporting > 0) f.queue_length_mean = static_cast<double>(f.queue_length_total) / static_cast<double>(reporting);
+  if (f.max_batch_total > 0) {
+    f.batch_occupancy = static_cast<double>(sum(batch_running)) / static_cast<double>(f.max_batch_total);
   }
-  return f;
+  if (f.kv_tokens_capacity > 0) {
+    f.kv_utilization = static_cast<double>(f.kv_tokens_used) / static_cast<double>(f.kv_tokens_capacity);
+  }
+  return true;
 }
 
 LLMSCALE_NAMESPACE_END

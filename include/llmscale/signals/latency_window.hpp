@@ -11,17 +11,18 @@
 // the start of the oldest part still in it (so the window covers between parts - 1 and parts
 // parts of time).
 //
-// Snapshots are kept as changes, so that taking one writes only what changed: the window keeps
-// the buckets of the newest snapshot in full, and each snapshot keeps its bucket-group totals,
-// a mask of the groups that changed since the previous snapshot and, for those groups only,
-// their buckets as they were before. A bucket group of an older snapshot is the `before` copy
-// of the first later snapshot that changed it, or the newest snapshot's if none did.
+// Snapshots are kept as changes, so that taking one writes only what changed: each snapshot
+// keeps its bucket-group totals, a mask of the groups that changed since the previous snapshot
+// and, for those groups only, their buckets as they are now, in a block (32 buckets) from a
+// pool. When a snapshot leaves the window its blocks become the floor: for each group, its
+// buckets at the last snapshot older than the window that changed it. A bucket group of the
+// oldest snapshot is its own block if it changed the group, else the floor's. Blocks move
+// between snapshots, the floor and the pool by index: no bucket is copied twice.
 //
 // An update reads one count per writer; a snapshot (once per part) reads the group totals and
-// the buckets of the groups that changed; quantiles read the group totals up to the highest
-// one wanted and the buckets of the groups that hold the wanted ranks. Accuracy is the
-// layout's: within 1 % of the exact nearest-rank quantile of the window's samples for values
-// of at least 64 us.
+// the buckets of the groups that changed; quantiles read the group totals and the buckets of
+// the groups that hold the wanted ranks. Accuracy is the layout's: within 1 % of the exact
+// nearest-rank quantile of the window's samples for values of at least 64 us.
 //
 // Snapshots keep the low 32 bits of each count; differences are taken modulo 2^32, exact as
 // long as one window holds fewer than 2^31 samples.
@@ -34,6 +35,7 @@
 #define LLMSCALE_SIGNALS_LATENCY_WINDOW_HPP
 
 #include <array>
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -62,7 +64,13 @@ class LatencyWindow {
         snap_groups_(parts * Layout::group_count, 0),
         snap_totals_(parts, 0),
         changed_(parts, 0),
-        buckets_((parts + 1) * Layout::bucket_count, 0) {
+        block_of_(parts * Layout::group_count, zero_block),
+        blocks_(pool_blocks(parts) * Layout::group_size, 0),
+        free_(pool_blocks(parts) - 1) {
+    // every snapshot and the floor start as the empty histogram (the zero block, never written)
+    floor_.fill(zero_block);
+    for (std::size_t b = 0; b < free_.size(); ++b) free_[b] = static_cast<std::uint32_t>(b + 1);
+    free_count_ = free_.size();
     move_head(detail::bucket_index(start, part_));
   }
 
@@ -71,18 +79,22 @@ class LatencyWindow {
   void update(TimePoint now) noexcept {
     if (now.time_since_epoch().count() >= next_part_ns_) {
       const std::int64_t p = detail::bucket_index(now, part_);
-      const auto n = static_cast<std::int64_t>(parts_);
-      const std::size_t to = slot(p);
-      take_snapshot(head_slot_, to);
-      if (p - head_ >= n) {
+      if (p - head_ >= static_cast<std::int64_t>(parts_)) {
         // a whole window without updates: what was recorded meanwhile cannot be placed in
         // time, so the window starts empty now (every part starts at this snapshot)
-        for (std::int64_t k = p - n + 1; k < p; ++k) copy_snapshot(to, slot(k));
-        changed_[to] = 0;
+        restart();
       } else {
         // parts missed in a shorter gap start where the last snapshot did: samples recorded
         // during the gap stay in the window until it moves past the gap
-        for (std::int64_t k = head_ + 1; k < p; ++k) copy_snapshot(head_slot_, slot(k));
+        for (std::int64_t k = head_ + 1; k <= p; ++k) {
+          const std::size_t s = slot(k);
+          retire(s);
+          if (k < p) {
+            copy_snapshot(head_slot_, s);
+          } else {
+            take_snapshot(head_slot_, s);
+          }
+        }
       }
       move_head(p);
       prefetch();  // the oldest snapshot moved: what the quantiles will read is elsewhere now
@@ -112,7 +124,7 @@ class LatencyWindow {
         [&](std::size_t g, std::uint32_t* counts) {
           if (recent_count_ < recent_.size()) recent_[recent_count_++] = static_cast<std::uint8_t>(g);
           recorder_->read_group_buckets(which_, g, counts);
-          const std::uint32_t* snap = &buckets_[base_buckets_[g]];
+          const std::uint32_t* snap = base_buckets(g);
           for (std::size_t i = 0; i < Layout::group_size; ++i) counts[i] -= snap[i];
         },
         out);
@@ -125,9 +137,10 @@ class LatencyWindow {
     const std::uint32_t* groups = &snap_groups_[base_slot_ * Layout::group_count];
     for (std::size_t i = 0; i < Layout::group_count; i += 16) detail::prefetch(groups + i);
     detail::prefetch(&snap_totals_[base_slot_]);
+    recorder_->prefetch_groups(which_);
     for (std::size_t i = 0; i < recent_count_; ++i) {
-      recorder_->prefetch(which_, recent_[i]);
-      const std::uint32_t* buckets = &buckets_[base_buckets_[recent_[i]]];
+      recorder_->prefetch_buckets(which_, recent_[i]);
+      const std::uint32_t* buckets = base_buckets(recent_[i]);
       detail::prefetch(buckets);
       detail::prefetch(buckets + 16);
     }
@@ -137,44 +150,52 @@ class LatencyWindow {
 
  private:
   static_assert(Layout::group_count <= 64, "a snapshot's changed groups are one 64-bit mask");
-  // buckets_ holds the newest snapshot's buckets, then each part's `before` buckets
-  static constexpr std::uint32_t newest = 0;
+  static constexpr std::uint32_t zero_block = 0;  // all zeros, never written nor freed
+  // Blocks in use at most: the parts' changed groups and the floor, plus the zero block.
+  static constexpr std::size_t pool_blocks(std::size_t parts) { return (parts + 1) * Layout::group_count + 1; }
 
   [[nodiscard]] std::size_t slot(std::int64_t p) const noexcept { return detail::ring_slot(p, parts_); }
-  [[nodiscard]] std::uint32_t before(std::size_t s) const noexcept {
-    return static_cast<std::uint32_t>((s + 1) * Layout::bucket_count);
+  [[nodiscard]] const std::uint32_t* block(std::uint32_t b) const noexcept { return &blocks_[b * Layout::group_size]; }
+  [[nodiscard]] std::uint32_t* block(std::uint32_t b) noexcept { return &blocks_[b * Layout::group_size]; }
+  std::uint32_t allocate() noexcept {
+    assert(free_count_ > 0 && "latency_window: more blocks in use than its parts and floor can hold");
+    return free_[--free_count_];
+  }
+  void release(std::uint32_t b) noexcept {
+    if (b != zero_block) free_[free_count_++] = b;
   }
 
-  // The window's newest part becomes p: the slots, the next part's start and where the oldest
-  // snapshot's buckets are (all fixed until the next part; worked out here, once per part).
+  // The window's newest part becomes p: its slot, the oldest snapshot's and the next part's
+  // start (fixed until the next part; worked out here, once per part).
   void move_head(std::int64_t p) noexcept {
     head_ = p;
     head_slot_ = slot(p);
     base_slot_ = slot(p - static_cast<std::int64_t>(parts_) + 1);
     const std::int64_t g = part_.count();
     next_part_ns_ = p < INT64_MAX / g - 1 ? (p + 1) * g : INT64_MAX;
-    // Group g of the oldest snapshot: the `before` copy of the first later snapshot that
-    // changed it, else the newest snapshot's.
-    std::uint64_t left = ~std::uint64_t{0} >> (64 - Layout::group_count);
-    std::size_t s = base_slot_;
-    for (std::size_t k = 1; k < parts_ && left != 0; ++k) {
-      s = s + 1 == parts_ ? 0 : s + 1;
-      const std::uint64_t hit = changed_[s] & left;
-      for (std::uint64_t m = hit; m != 0; m &= m - 1) {
-        const std::size_t grp = detail::lowest_bit(m);
-        base_buckets_[grp] = before(s) + static_cast<std::uint32_t>(grp * Layout::group_size);
-      }
-      left &= ~hit;
+  }
+
+  // Group g's buckets in the oldest snapshot: its own block if it changed the group, else the
+  // floor's.
+  [[nodiscard]] const std::uint32_t* base_buckets(std::size_t g) const noexcept {
+    const bool own = ((changed_[base_slot_] >> g) & 1U) != 0;
+    return block(own ? block_of_[base_slot_ * Layout::group_count + g] : floor_[g]);
+  }
+
+  // The snapshot in slot s leaves the window: the groups it changed have their buckets at it as
+  // the floor now (the floor's blocks for them go back to the pool).
+  void retire(std::size_t s) noexcept {
+    const std::uint32_t* blocks = &block_of_[s * Layout::group_count];
+    for (std::uint64_t m = changed_[s]; m != 0; m &= m - 1) {
+      const std::size_t g = detail::lowest_bit(m);
+      release(floor_[g]);
+      floor_[g] = blocks[g];
     }
-    for (std::uint64_t m = left; m != 0; m &= m - 1) {
-      const std::size_t grp = detail::lowest_bit(m);
-      base_buckets_[grp] = newest + static_cast<std::uint32_t>(grp * Layout::group_size);
-    }
+    changed_[s] = 0;
   }
 
   // Part `to` starts at the same snapshot as part `from` (no change between them).
   void copy_snapshot(std::size_t from, std::size_t to) noexcept {
-    if (from == to) return;
     std::memcpy(&snap_groups_[to * Layout::group_count], &snap_groups_[from * Layout::group_count],
                 Layout::group_count * sizeof(std::uint32_t));
     snap_totals_[to] = snap_totals_[from];
@@ -182,8 +203,7 @@ class LatencyWindow {
   }
 
   // Snapshot `to` = the current cumulative histogram, taken after snapshot `prev`: the groups
-  // whose totals moved since `prev` keep their previous buckets in `to`'s `before` and read
-  // their new ones into the newest buckets.
+  // whose totals moved since `prev` get a block with their buckets now.
   void take_snapshot(std::size_t prev, std::size_t to) noexcept {
     const std::uint32_t* prev_groups = &snap_groups_[prev * Layout::group_count];
     std::uint32_t* groups = &snap_groups_[to * Layout::group_count];
@@ -197,22 +217,20 @@ class LatencyWindow {
     for (std::size_t g = 0; g < Layout::group_count; ++g) {
       changed |= static_cast<std::uint64_t>(current[g] != prev_groups[g]) << g;
     }
-    std::uint32_t* saved = &buckets_[before(to)];
-    // Most of what a snapshot touches was last touched a part or a window ago: ask for all of
-    // it before copying, so that the loads overlap.
-    for (std::uint64_t m = changed; m != 0; m &= m - 1) {
-      const std::size_t g = detail::lowest_bit(m);
-      for (std::size_t i = 0; i < Layout::group_size; i += 16) {
-        detail::prefetch(&buckets_[newest + g * Layout::group_size + i]);
-        detail::prefetch_for_write(saved + g * Layout::group_size + i);
-      }
-      recorder_->prefetch_buckets(which_, g);
+    // Blocks come back to the pool a window after they were last written: ask for all of them
+    // (and the recorder's buckets) before writing, so that the loads overlap.
+    for (std::size_t i = 0, m = detail::popcount(changed); i < m && i < free_count_; ++i) {
+      const std::uint32_t* b = block(free_[free_count_ - 1 - i]);
+      detail::prefetch_for_write(b);
+      detail::prefetch_for_write(b + 16);
     }
+    for (std::uint64_t m = changed; m != 0; m &= m - 1) recorder_->prefetch_buckets(which_, detail::lowest_bit(m));
+    std::uint32_t* blocks = &block_of_[to * Layout::group_count];
     for (std::uint64_t m = changed; m != 0; m &= m - 1) {
       const std::size_t g = detail::lowest_bit(m);
-      std::uint32_t* latest = &buckets_[newest + g * Layout::group_size];
-      std::memcpy(saved + g * Layout::group_size, latest, Layout::group_size * sizeof(std::uint32_t));
-      recorder_->read_group_buckets(which_, g, latest);
+      const std::uint32_t b = allocate();
+      recorder_->read_group_buckets(which_, g, block(b));
+      blocks[g] = b;
     }
     std::uint32_t total = 0;  // modulo 2^32
     for (std::size_t g = 0; g < Layout::group_count; ++g) {
@@ -223,6 +241,25 @@ class LatencyWindow {
     changed_[to] = changed;
   }
 
+  // After a whole window without updates: every part starts at a snapshot taken now, kept as
+  // the floor (every group's buckets now).
+  void restart() noexcept {
+    for (std::size_t s = 0; s < parts_; ++s) retire(s);
+    std::array<std::uint32_t, Layout::group_count> current;
+    recorder_->read_groups(which_, current.data());
+    std::uint32_t total = 0;  // modulo 2^32
+    for (std::size_t g = 0; g < Layout::group_count; ++g) {
+      release(floor_[g]);
+      floor_[g] = allocate();
+      recorder_->read_group_buckets(which_, g, block(floor_[g]));
+      total += current[g];
+    }
+    for (std::size_t s = 0; s < parts_; ++s) {
+      std::memcpy(&snap_groups_[s * Layout::group_count], current.data(), Layout::group_count * sizeof(std::uint32_t));
+      snap_totals_[s] = total;
+    }
+  }
+
   const Recorder* recorder_;
   LatencyHistogram which_;
   Duration part_;
@@ -230,13 +267,16 @@ class LatencyWindow {
   std::vector<std::uint32_t> snap_groups_;  // parts x groups: each snapshot's group totals, modulo 2^32
   std::vector<std::uint32_t> snap_totals_;  // parts: each snapshot's groups summed, modulo 2^32
   std::vector<std::uint64_t> changed_;      // parts: the groups that changed at each snapshot
-  std::vector<std::uint32_t> buckets_;      // the newest snapshot's buckets, then parts x changed groups' before it
+  std::vector<std::uint32_t> block_of_;     // parts x groups: the block of each changed group
+  std::vector<std::uint32_t> blocks_;       // the pool: blocks of group_size bucket counts
+  std::vector<std::uint32_t> free_;         // the blocks not in use (a stack)
+  std::size_t free_count_ = 0;
+  std::array<std::uint32_t, Layout::group_count> floor_{};        // each group's block below the window
   std::uint64_t total_ = 0;
-  std::int64_t head_ = 0;           // the newest part
-  std::size_t head_slot_ = 0;       // its slot
-  std::size_t base_slot_ = 0;       // the oldest snapshot's slot
-  std::int64_t next_part_ns_ = 0;   // where the part after head_ starts
-  std::array<std::uint32_t, Layout::group_count> base_buckets_{};  // group g of the oldest snapshot, in buckets_
+  std::int64_t head_ = 0;          // the newest part
+  std::size_t head_slot_ = 0;      // its slot
+  std::size_t base_slot_ = 0;      // the oldest snapshot's slot
+  std::int64_t next_part_ns_ = 0;  // where the part after head_ starts
   // the groups whose buckets the last `quantiles` read: what `prefetch` loads
   mutable std::array<std::uint8_t, 4> recent_{};
   mutable std::size_t recent_count_ = 0;

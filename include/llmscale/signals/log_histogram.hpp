@@ -17,10 +17,20 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "llmscale/core/abi.hpp"
 #include "llmscale/core/time.hpp"
 #include "llmscale/signals/detail/hardware.hpp"
+
+// The quantile searches use SSE2 where the compiler targets it (every x86-64 compiler does);
+// defining LLMSCALE_NO_SIMD keeps them portable C++ (the tests build both).
+#if defined(__SSE2__) && !defined(LLMSCALE_NO_SIMD)
+#include <emmintrin.h>
+#define LLMSCALE_SIGNALS_SSE2 1
+#else
+#define LLMSCALE_SIGNALS_SSE2 0
+#endif
 
 LLMSCALE_NAMESPACE_BEGIN
 
@@ -87,6 +97,36 @@ struct LogHistogramLayout {
 
 namespace detail {
 
+#if LLMSCALE_SIGNALS_SSE2
+/// rank_position within one block of 8 32-bit counts `v` whose samples rank after `base`:
+/// running sums in two vectors, compared with the rank all at once.
+inline std::size_t rank_in_block(const std::uint32_t* v, std::uint64_t base, std::uint64_t r,
+                                 std::uint64_t& before) noexcept {
+  const std::uint64_t want = r - base;  // r > base
+  const std::uint32_t t = want < 0xFFFFFFFFU ? static_cast<std::uint32_t>(want) : 0xFFFFFFFFU;
+  __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(v));
+  __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(v + 4));
+  lo = _mm_add_epi32(lo, _mm_slli_si128(lo, 4));
+  lo = _mm_add_epi32(lo, _mm_slli_si128(lo, 8));
+  hi = _mm_add_epi32(hi, _mm_slli_si128(hi, 4));
+  hi = _mm_add_epi32(hi, _mm_slli_si128(hi, 8));
+  hi = _mm_add_epi32(hi, _mm_shuffle_epi32(lo, 0xFF));
+  // unsigned a < t as signed (a ^ 2^31) < (t ^ 2^31)
+  const __m128i bias = _mm_set1_epi32(INT32_MIN);
+  const __m128i tb = _mm_xor_si128(_mm_set1_epi32(static_cast<std::int32_t>(t)), bias);
+  const int below_lo = _mm_movemask_ps(_mm_castsi128_ps(_mm_cmplt_epi32(_mm_xor_si128(lo, bias), tb)));
+  const int below_hi = _mm_movemask_ps(_mm_castsi128_ps(_mm_cmplt_epi32(_mm_xor_si128(hi, bias), tb)));
+  const auto below = static_cast<std::uint64_t>(below_lo | (below_hi << 4));
+  std::size_t j = lowest_bit(~below);  // the first count whose running sum reaches the rank
+  j = j < 7 ? j : 7;
+  alignas(16) std::uint32_t run[8];
+  _mm_store_si128(reinterpret_cast<__m128i*>(run), lo);
+  _mm_store_si128(reinterpret_cast<__m128i*>(run + 4), hi);
+  before = base + (j > 0 ? run[j - 1] : 0);
+  return j;
+}
+#endif
+
 /// Where the `r`-th sample (r >= 1, at most the samples in `v`) lies among the N counts `v`
 /// whose running sums at the end of each block of 8 are `block_end`: its index, and in
 /// `before` the samples in the counts before it. Independent comparisons rather than a search
@@ -98,6 +138,11 @@ std::size_t rank_position(const Count* v, const std::uint64_t* block_end, std::u
   std::size_t b = 0;  // blocks whose samples all rank below r
   LLMSCALE_UNROLL for (std::size_t i = 0; i + 1 < N / block; ++i) b += block_end[i] < r ? 1 : 0;
   std::uint64_t run = b > 0 ? block_end[b - 1] : 0;
+#if LLMSCALE_SIGNALS_SSE2
+  if constexpr (std::is_same<Count, std::uint32_t>::value) {
+    return b * block + rank_in_block(v + b * block, run, r, before);
+  }
+#endif
   before = run;
   std::size_t j = 0;  // counts in block b whose samples all rank below r
   LLMSCALE_UNROLL for (std::size_t i = 0; i + 1 < block; ++i) {
@@ -113,6 +158,18 @@ std::size_t rank_position(const Count* v, const std::uint64_t* block_end, std::u
 template <std::size_t N, class Count>
 std::uint64_t block_ends(const Count* v, std::uint64_t* block_end) noexcept {
   std::uint64_t sum = 0;
+#if LLMSCALE_SIGNALS_SSE2
+  if constexpr (std::is_same<Count, std::uint32_t>::value) {
+    for (std::size_t b = 0; b < N / 8; ++b) {
+      __m128i s = _mm_add_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(v + b * 8)),
+                                _mm_loadu_si128(reinterpret_cast<const __m128i*>(v + b * 8 + 4)));
+      s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));  // lanes 2 3 0 1
+      s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));  // lanes 1 0 3 2
+      block_end[b] = sum += static_cast<std::uint32_t>(_mm_cvtsi128_si32(s));
+    }
+    return sum;
+  }
+#endif
   LLMSCALE_UNROLL for (std::size_t b = 0; b < N / 8; ++b) {
     Count s = 0;  // 32-bit counts add modulo 2^32: exact while a window holds under 2^31 samples
     LLMSCALE_UNROLL for (std::size_t i = 0; i < 8; ++i) s += v[b * 8 + i];
@@ -149,8 +206,12 @@ void nearest_rank_quantiles(std::uint64_t total, const std::array<double, K>& qs
   std::uint64_t bucket_end[Layout::group_size / 8] = {};
   for (std::size_t k = 0; k < K; ++k) {
     // the rank of q, at most what the groups hold
-    const double rq = std::ceil(qs[k] * static_cast<double>(total));
-    std::uint64_t r = rq < 1 ? 1 : (rq > static_cast<double>(total) ? total : static_cast<std::uint64_t>(rq));
+    const double x = qs[k] * static_cast<double>(total);
+    std::uint64_t r = 1;  // ceil(x), at least 1 and at most what the groups hold
+    if (x > 1) {
+      r = x < static_cast<double>(total) ? static_cast<std::uint64_t>(x) : total;
+      r += static_cast<double>(r) < x ? 1 : 0;
+    }
     r = r < sum ? r : sum;
     std::uint64_t before = 0;
     const std::size_t g = rank_position<Layout::group_count>(group_counts, group_end, r, before);

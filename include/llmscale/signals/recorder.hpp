@@ -158,9 +158,9 @@ class Recorder {
   void read_group_buckets(LatencyHistogram which, std::size_t group, std::uint32_t* out) const noexcept;
 
   /// A hint: starts loading, for every writer, the cache lines of a latency histogram's group
-  /// counts and of group `group`'s buckets, so that reading them later on does not wait.
-  void prefetch(LatencyHistogram which, std::size_t group) const noexcept;
-  /// A hint: starts loading, for every writer, the cache lines of group `group`'s buckets.
+  /// counts, so that reading them later on does not wait.
+  void prefetch_groups(LatencyHistogram which) const noexcept;
+  /// A hint, as prefetch_groups: the cache lines of group `group`'s buckets.
   void prefetch_buckets(LatencyHistogram which, std::size_t group) const noexcept;
 
   [[nodiscard]] const RecorderConfig& config() const noexcept { return config_; }
@@ -470,12 +470,10 @@ inline void Recorder::read_group_buckets(LatencyHistogram which, std::size_t gro
       [which, group](const Shard& s) { return &histogram(s, which).buckets[group * Layout::group_size]; }, out);
 }
 
-inline void Recorder::prefetch(LatencyHistogram which, std::size_t group) const noexcept {
-  if (group >= Layout::group_count) return;
+inline void Recorder::prefetch_groups(LatencyHistogram which) const noexcept {
   for_each_active_shard([&](const Shard& s, std::uint32_t) {
     const Histogram& h = histogram(s, which);
     for (std::size_t i = 0; i < Layout::group_count; i += 16) detail::prefetch(&h.groups[i]);
-    for (std::size_t i = 0; i < Layout::group_size; i += 16) detail::prefetch(&h.buckets[group * Layout::group_size + i]);
   });
 }
 

@@ -214,6 +214,10 @@ inline const Signals& SignalCollector::tick(TimePoint now) noexcept {
   wait_q_.prefetch();
   ttft_q_.prefetch();
   const RecorderDelta d = recorder_.drain(now);
+  // The latency windows move first: at a part boundary they start loading the new oldest
+  // snapshot, which the sums and the engine gauges then give time to arrive.
+  wait_q_.update(now);
+  ttft_q_.update(now);
   const TimePoint from = d.from < now ? d.from : now;
   const auto u = [](std::uint64_t v) { return static_cast<double>(v); };
   sums_.add_spread(from, now,
@@ -225,8 +229,6 @@ inline const Signals& SignalCollector::tick(TimePoint now) noexcept {
   dropped_stale_ += d.dropped_stale;
   Signals& s = signals_;
   s.engines = gauges_.summarize(now, stale_after_);
-  wait_q_.update(now);
-  ttft_q_.update(now);
 
   const auto& t = sums_.totals();
   const double covered = sums_.covered_seconds(now, start_);

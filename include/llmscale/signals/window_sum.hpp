@@ -71,6 +71,12 @@ class WindowSums {
       accumulate(ring_.at(last), amounts, 1.0);
       return;
     }
+    if (first_index + 1 == last && t1 == TimePoint(g * last) && ring_.live(first_index)) {
+      // as common: an interval ending on a bucket boundary (ticks on whole seconds) lies in
+      // the bucket before it
+      accumulate(ring_.at(first_index), amounts, 1.0);
+      return;
+    }
     const double span = static_cast<double>((t1 - t0).count());
     const auto n = static_cast<std::int64_t>(ring_.size());
     const std::int64_t first = std::max(first_index, last - n + 1);

@@ -64,6 +64,17 @@ inline std::size_t lowest_bit(std::uint64_t m) noexcept {
 #endif
 }
 
+/// The number of set bits of `m`.
+inline std::size_t popcount(std::uint64_t m) noexcept {
+#if defined(__GNUC__) || defined(__clang__)
+  return static_cast<std::size_t>(__builtin_popcountll(m));
+#else
+  std::size_t n = 0;
+  for (; m != 0; m &= m - 1) ++n;
+  return n;
+#endif
+}
+
 }  // namespace detail
 LLMSCALE_NAMESPACE_END
 
