@@ -11,14 +11,18 @@
 //
 // What a summary needs of each sample (masked figures, KV use, saturation flags) is worked out
 // once in `set`, which also keeps the fleet's sums up to date (adding the new sample's share and
-// taking the old one's away, in integers, so nothing drifts). `summarize` then reads those sums
-// and looks at each slot only for its sample time, queue length and KV use (staleness and the
-// extremes); a slot found stale has its share taken back out of the sums.
+// taking the old one's away, in integers, so nothing drifts) and the extremes in a tournament
+// tree over the slots (each node: the earliest sample time, the largest queue and the largest KV
+// use below it; a set walks from its slot towards the root and stops where nothing changes).
+// `summarize` reads the sums and the root; only when the earliest sample is stale does it go
+// down the tree, into the subtrees that hold a stale slot, taking those slots' shares back out of
+// the sums. A summary costs the same for 8 slots or 10^6 while every replica reports; k stale
+// slots add about k log2(slots) node reads.
 //
 // Threading: any thread may `set` or `clear` any slot; writers take turns on a spin lock held
 // for a few dozen nanoseconds. `summarize` may run concurrently (on the control thread): the
-// sums and slots are one sequence lock, so a summary never mixes two samples of one replica or
-// a half-applied update; when it keeps finding a writer mid-update (one preempted inside
+// sums and the tree are one sequence lock, so a summary never mixes two samples of one replica
+// or a half-applied update; when it keeps finding a writer mid-update (one preempted inside
 // `set`), it waits for that writer.
 #ifndef LLMSCALE_SIGNALS_ENGINE_GAUGES_HPP
 #define LLMSCALE_SIGNALS_ENGINE_GAUGES_HPP
@@ -133,12 +137,15 @@ class EngineGauges {
   };
   // KV use fractions are summed as integers in units of 2^-40 (exact sums; 2^60 at 10^6 slots).
   static constexpr double use_scale = 1099511627776.0;  // 2^40
-  static constexpr std::int64_t empty = INT64_MIN;
-  // What summarize reads of every slot.
-  struct Scan {
-    std::atomic<std::int64_t> time;        // the sample time in ns; `empty` while the slot has no replica
-    std::atomic<std::int64_t> queue;       // its queue length
-    std::atomic<std::uint64_t> use_bits;   // the bits of the double KV used / capacity (0 when unknown)
+  // A node of the extremes' tree: over the live slots below it, the earliest sample time in ns
+  // (`no_sample` when none), the largest queue length and the largest KV use fraction (its bits:
+  // non-negative doubles order as their bits). Slot i is leaf leaves_ + i; node n's children are
+  // 2n and 2n + 1; the root is node 1.
+  static constexpr std::int64_t no_sample = INT64_MAX;
+  struct Node {
+    std::atomic<std::int64_t> time;
+    std::atomic<std::int64_t> queue;
+    std::atomic<std::uint64_t> use_bits;
   };
   // A slot's share of the sums.
   struct Share {
@@ -152,8 +159,8 @@ class EngineGauges {
 
   void lock() const noexcept;
   void unlock() const noexcept { locked_.store(false, std::memory_order_release); }
-  // Replaces slot i's share of the sums and its scan entry, inside the sequence lock; the
-  // caller holds the writer lock.
+  // Replaces slot i's share of the sums and its leaf (then the nodes above it that change),
+  // inside the sequence lock; the caller holds the writer lock.
   void write_slot(std::size_t i, const std::uint64_t (&share)[sum_count], std::int64_t time, std::int64_t queue,
                   std::uint64_t use_bits) noexcept;
   // One consistent pass, or false when a writer was seen mid-update.
@@ -161,7 +168,8 @@ class EngineGauges {
 
   std::size_t slot_count_;
   SaturationThresholds thresholds_;
-  std::unique_ptr<Scan[]> scan_;
+  std::size_t leaves_;              // a power of two, at least slot_count_
+  std::unique_ptr<Node[]> tree_;   // 2 leaves_ nodes (node 0 unused)
   std::unique_ptr<Share[]> shares_;
   Fleet fleet_;
   alignas(64) mutable std::atomic<bool> locked_{false};
@@ -173,7 +181,7 @@ class EngineGauges {
 // Implementation.
 
 inline EngineGauges::EngineGauges(std::size_t replica_slots, const SaturationThresholds& thresholds)
-    : slot_count_(replica_slots), thresholds_(thresholds) {
+    : slot_count_(replica_slots), thresholds_(thresholds), leaves_(1) {
   if (replica_slots < 1 || replica_slots > 1'000'000) {
     throw std::invalid_argument("engine_gauges.replica_slots = " + std::to_string(replica_slots) +
                                 " is out of range; allowed: [1, 1000000]");
@@ -186,9 +194,10 @@ inline EngineGauges::EngineGauges(std::size_t replica_slots, const SaturationThr
     throw std::invalid_argument("engine_gauges.queue_length = " + std::to_string(thresholds.queue_length) +
                                 " is out of range; allowed: [1, 2147483648]");
   }
-  scan_.reset(new Scan[replica_slots]());
+  while (leaves_ < replica_slots) leaves_ *= 2;
+  tree_.reset(new Node[2 * leaves_]());
   shares_.reset(new Share[replica_slots]());
-  for (std::size_t i = 0; i < replica_slots; ++i) scan_[i].time.store(empty, std::memory_order_relaxed);
+  for (std::size_t n = 0; n < 2 * leaves_; ++n) tree_[n].time.store(no_sample, std::memory_order_relaxed);
 }
 
 inline void EngineGauges::lock() const noexcept {
@@ -214,9 +223,25 @@ inline void EngineGauges::write_slot(std::size_t i, const std::uint64_t (&share)
     fleet_.sums[k].store(fleet_.sums[k].load(relaxed) + share[k] - before, release);  // modulo 2^64
     old.v[k].store(share[k], release);
   }
-  scan_[i].time.store(time, release);
-  scan_[i].queue.store(queue, release);
-  scan_[i].use_bits.store(use_bits, release);
+  std::size_t n = leaves_ + i;
+  tree_[n].time.store(time, release);
+  tree_[n].queue.store(queue, release);
+  tree_[n].use_bits.store(use_bits, release);
+  // up towards the root, while the node's extremes change (above an unchanged node nothing does)
+  for (; n > 1; n /= 2) {
+    const Node& sibling = tree_[n ^ 1];
+    time = std::min(time, sibling.time.load(relaxed));
+    queue = std::max(queue, sibling.queue.load(relaxed));
+    use_bits = std::max(use_bits, sibling.use_bits.load(relaxed));
+    Node& parent = tree_[n / 2];
+    if (parent.time.load(relaxed) == time && parent.queue.load(relaxed) == queue &&
+        parent.use_bits.load(relaxed) == use_bits) {
+      break;
+    }
+    parent.time.store(time, release);
+    parent.queue.store(queue, release);
+    parent.use_bits.store(use_bits, release);
+  }
   fleet_.seq.store(q + 2, release);
 }
 
@@ -253,7 +278,8 @@ inline bool EngineGauges::set(std::size_t slot, const ReplicaGauges& g) noexcept
   share[unsaturated_queue] = saturated_now ? 0 : u(g.queue_length);
   share[unsaturated_use] = saturated_now ? 0 : static_cast<std::uint64_t>(use * use_scale + 0.5);
   lock();
-  if (t < scan_[slot].time.load(std::memory_order_relaxed)) {  // (`empty` is below every time)
+  const std::int64_t last = tree_[leaves_ + slot].time.load(std::memory_order_relaxed);
+  if (last != no_sample && t < last) {
     unlock();
     out_of_order_.fetch_add(1, std::memory_order_relaxed);
     return false;
@@ -267,7 +293,7 @@ inline void EngineGauges::clear(std::size_t slot) noexcept {
   if (slot >= slot_count_) return;
   const std::uint64_t none[sum_count] = {};
   lock();
-  write_slot(slot, none, empty, 0, 0);
+  write_slot(slot, none, no_sample, 0, 0);
   unlock();
 }
 
@@ -292,29 +318,42 @@ inline bool EngineGauges::try_summarize(TimePoint now, Duration stale_after, Fle
   if ((seq & 1U) != 0) return false;
   std::uint64_t sums[sum_count];
   for (std::size_t k = 0; k < sum_count; ++k) sums[k] = fleet_.sums[k].load(acquire);
-  // Written for speed: the usual slot (live, fresh) takes one well-predicted branch into three
-  // loads and three maxima; an empty slot leaves early, a stale one takes its share back out.
-  std::int64_t stale = 0, queue_max = 0, oldest = 0;
-  double max_use = 0;
+  // A slot is stale when its sample time is before `fresh_from`. Down the tree from the root: a
+  // node whose earliest sample is fresh gives its extremes whole; one that is not is opened,
+  // down to its stale leaves. While every replica reports, that is the root alone.
   const std::int64_t now_ns = now.time_since_epoch().count();
   const std::int64_t stale_ns = stale_after.count();
-  for (std::size_t i = 0; i < slot_count_; ++i) {
-    const Scan& e = scan_[i];
-    const std::int64_t t = e.time.load(acquire);
-    if (t == empty) continue;
-    const std::int64_t age = now_ns - t;  // sample times are within +-2^61 ns
-    if (age > stale_ns) {
-      ++stale;
-      for (std::size_t k = 0; k < sum_count; ++k) sums[k] -= shares_[i].v[k].load(acquire);
-      continue;
-    }
-    oldest = std::max(oldest, age);
-    queue_max = std::max(queue_max, e.queue.load(acquire));
-    const std::uint64_t bits = e.use_bits.load(acquire);
-    double use;
-    std::memcpy(&use, &bits, sizeof use);
-    max_use = std::max(max_use, use);
+  std::int64_t fresh_from = INT64_MIN;  // now - stale_after, saturated
+  if (stale_ns < 0) {
+    fresh_from = now_ns > INT64_MAX + stale_ns ? INT64_MAX : now_ns - stale_ns;
+  } else if (now_ns >= INT64_MIN + stale_ns) {
+    fresh_from = now_ns - stale_ns;
   }
+  std::int64_t stale = 0, queue_max = 0, earliest = no_sample;
+  std::uint64_t use_max = 0;
+  std::size_t open[64];  // nodes still to look at: at most one per level below the root, plus one
+  std::size_t pending = 0;
+  open[pending++] = 1;
+  while (pending > 0) {
+    const std::size_t n = open[--pending];
+    const Node& node = tree_[n];
+    const std::int64_t t = node.time.load(acquire);
+    if (t >= fresh_from) {  // no stale slot below (an empty subtree reads no_sample)
+      earliest = std::min(earliest, t);
+      queue_max = std::max(queue_max, node.queue.load(acquire));
+      use_max = std::max(use_max, node.use_bits.load(acquire));
+    } else if (n >= leaves_) {  // a stale slot: its share comes back out
+      ++stale;
+      const Share& share = shares_[n - leaves_];
+      for (std::size_t k = 0; k < sum_count; ++k) sums[k] -= share.v[k].load(acquire);
+    } else {  // (the tree is at most 21 levels deep: 10^6 slots)
+      open[pending++] = 2 * n + 1;
+      open[pending++] = 2 * n;
+    }
+  }
+  const std::int64_t oldest = earliest == no_sample ? 0 : std::max<std::int64_t>(0, now_ns - earliest);
+  double max_use;
+  std::memcpy(&max_use, &use_max, sizeof max_use);
   if (fleet_.seq.load(std::memory_order_relaxed) != seq) return false;
   const auto sum = [&sums](Sum k) { return static_cast<std::int64_t>(sums[k]); };
   f = FleetGauges{};
