@@ -100,7 +100,7 @@ class ScrapedSignals {
   double in_system_last_ = 0;
   bool primed_ = false;
   int watched_ = 0;
-  std::uint64_t usable_ = 0, unusable_ = 0, failed_ = 0, rejected_ = 0;
+  std::uint64_t usable_ = 0, unusable_ = 0, failed_ = 0;
   Signals last_;
 };
 
