@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <random>
@@ -197,25 +198,32 @@ TEST_CASE("latency window: the bucket of the exact quantile, across irregular ti
 }
 
 TEST_CASE("latency window: samples from several writer shards and the shared one are summed exactly") {
-  // Five threads record in turn into a recorder with 2 own shards: two threads get one each,
-  // the other three share the overflow shard. The window's quantiles must be the buckets of the
+  // Five threads record into a recorder with 2 own shards: two threads get one each, the other
+  // three share the overflow shard (all five live until every one has recorded, so that none
+  // takes over a finished thread's shard). The window's quantiles must be the buckets of the
   // exact quantiles of all the samples together.
   llmscale::RecorderConfig rc;
   rc.writer_shards = 2;
   llmscale::Recorder r(rc, at_seconds(0));
   llmscale::LatencyWindow w(r, llmscale::LatencyHistogram::ttft, 60s, 6, at_seconds(0));
+  std::vector<std::vector<llmscale::Duration>> samples(5);
   std::vector<std::size_t> buckets;
   for (int t = 0; t < 5; ++t) {
-    std::vector<llmscale::Duration> mine;
     std::mt19937_64 rng(static_cast<std::uint64_t>(100 + t));
     std::lognormal_distribution<double> dist(std::log(0.02 * (t + 1)), 1.0);
-    for (int i = 0; i < 3000; ++i) mine.push_back(llmscale::from_seconds(dist(rng)));
-    std::thread writer([&] {
-      for (const auto d : mine) r.first_token(at_seconds(1), d);
-    });
-    writer.join();
-    for (const auto d : mine) buckets.push_back(LogHistogramLayout::bucket_of(d));
+    for (int i = 0; i < 3000; ++i) samples[static_cast<std::size_t>(t)].push_back(llmscale::from_seconds(dist(rng)));
+    for (const auto d : samples[static_cast<std::size_t>(t)]) buckets.push_back(LogHistogramLayout::bucket_of(d));
   }
+  std::atomic<int> recorded{0};
+  std::vector<std::thread> writers;
+  for (std::size_t t = 0; t < 5; ++t) {
+    writers.emplace_back([&, t] {
+      for (const auto d : samples[t]) r.first_token(at_seconds(1), d);
+      recorded.fetch_add(1);
+      while (recorded.load() < 5) std::this_thread::yield();
+    });
+  }
+  for (auto& writer : writers) writer.join();
   CHECK(r.writers() == 3);  // two own shards claimed, then the shared one
   w.update(at_seconds(2));
   REQUIRE(w.count() == buckets.size());

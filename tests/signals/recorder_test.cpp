@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <memory>
 #include <random>
 #include <vector>
 
@@ -113,6 +114,25 @@ TEST_CASE("the time sums wrap around 2^64 and the integral stays exact") {
   const auto d = r.drain(at_seconds(36001));
   CHECK(d.arrivals == 2'000'000);
   CHECK(d.queued_integral == doctest::Approx(2'000'000.0).epsilon(1e-12));  // each queued exactly 1 s
+}
+
+TEST_CASE("a thread recording into more recorders than it remembers keeps its own shard in each") {
+  // One thread, 40 recorders used in turn (more than the 16 a thread remembers, and some sharing
+  // a cache entry): each recorder must see one writer, on an own shard, and every event. A
+  // thread that fell back to the overflow shard would show as two writers.
+  RecorderConfig config;
+  config.writer_shards = 2;
+  std::vector<std::unique_ptr<Recorder>> recorders;
+  for (int i = 0; i < 40; ++i) recorders.push_back(std::make_unique<Recorder>(config, at_seconds(0)));
+  for (int round = 0; round < 3; ++round) {
+    for (auto& r : recorders) {
+      for (int i = 0; i < 5; ++i) r->arrived(at_seconds(0.5));
+    }
+  }
+  for (auto& r : recorders) {
+    CHECK(r->writers() == 1);
+    CHECK(r->drain(at_seconds(1)).arrivals == 15);
+  }
 }
 
 TEST_CASE("Little's law: an M/M/1 run's time-weighted concurrency equals arrival rate x time in system") {

@@ -21,6 +21,19 @@
 #define LLMSCALE_UNROLL
 #endif
 
+/// A rare path kept out of line, and the branch to it, so that the hot path around it stays
+/// small (request threads' event functions).
+#if defined(__GNUC__) || defined(__clang__)
+#define LLMSCALE_NOINLINE __attribute__((noinline))
+#define LLMSCALE_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#elif defined(_MSC_VER)
+#define LLMSCALE_NOINLINE __declspec(noinline)
+#define LLMSCALE_UNLIKELY(x) (x)
+#else
+#define LLMSCALE_NOINLINE
+#define LLMSCALE_UNLIKELY(x) (x)
+#endif
+
 LLMSCALE_NAMESPACE_BEGIN
 namespace detail {
 
