@@ -3,8 +3,9 @@
 //
 //   llmscale-replay [--scenario chat-day|code-bursts|flash-crowd]
 //                   [--trace FILE --trace-format azure|csv|mooncake|burstgpt|servegen [--strict]]
-//                   [--rate-scale K] [--policies all|NAME,...] [--profile FILE --model M
-//                   --hardware H --tp N] [--kv-tokens K] [--max-batch B]
+//                   [--rate-scale K] [--policies all|NAME,...] [--tune NAME] [--profile FILE --model M
+//                   --hardware H --tp N] [--kv-tokens K] [--max-batch B] [--max-num-batched-tokens T]
+//                   [--metric-lag default|0|SECONDS]
 //                   [--cold-start S[,S...] | --cold-start-phases provision=S,pull=S,register=S,load=S,warmup=S]
 //                   [--faults crash=RATE,failed-start=P,slow-start=FACTOR,metric-outage=START+LEN]
 //                   [--slo-ttft S] [--slo-tpot S] [--tick S] [--seed N] [--initial-replicas N]
@@ -37,6 +38,7 @@
 
 #include "llmscale/core/version.hpp"
 #include "llmscale/sim/contestants.hpp"
+#include "llmscale/sim/opening_fleet.hpp"
 #include "llmscale/sim/workload.hpp"
 #include "replay_plot.hpp"
 
@@ -45,8 +47,9 @@ namespace {
 constexpr const char* usage =
     "usage: llmscale-replay [--scenario chat-day|code-bursts|flash-crowd]\n"
     "         [--trace FILE --trace-format azure|csv|mooncake|burstgpt|servegen [--strict]]\n"
-    "         [--rate-scale K] [--policies all|NAME,...] [--profile FILE --model M --hardware H --tp N]\n"
-    "         [--kv-tokens K] [--max-batch B] [--cold-start S[,S...]]\n"
+    "         [--rate-scale K] [--policies all|NAME,...] [--tune NAME] [--profile FILE --model M --hardware H --tp N]\n"
+    "         [--kv-tokens K] [--max-batch B] [--max-num-batched-tokens T] [--metric-lag default|0|SECONDS]\n"
+    "         [--cold-start S[,S...]]\n"
     "         [--cold-start-phases provision=S,pull=S,register=S,load=S,warmup=S]\n"
     "         [--faults crash=RATE,failed-start=P,slow-start=FACTOR,metric-outage=START+LEN]\n"
     "         [--slo-ttft S] [--slo-tpot S] [--tick S] [--seed N] [--initial-replicas N]\n"
@@ -56,21 +59,30 @@ constexpr const char* usage =
     "Replays the load once per policy under the rules of SIMULATION.md (router, continuous batching\n"
     "with chunked prefill, KV admission and preemption, cold starts, billing) and prints one row per\n"
     "policy and cold start: requests, SLO attainment, TTFT and TPOT quantiles, GPU-hours, scale events;\n"
-    "then the fluid floor (fluid_bound) in GPU-hours.\n"
+    "p95 batch occupancy and KV use (what binds), then the fluid floor (fluid_bound) in GPU-hours.\n"
     "Load: a built-in scenario (default chat-day: 24 h with a daily cycle and bursts) or a trace file.\n"
-    "Policies: hpa-gpu-util, hpa-gpu-mem, kpa, kpa-tuned, ray-serve, aibrix-apa-kv, llmd-saturation,\n"
-    "llmscale-slo, llmscale-pid, llmscale-predictive, static-best, oracle (all: every one).\n"
+    "Policies: hpa-gpu-util, hpa-gpu-mem, hpa-tuned, kpa, kpa-tuned, ray-serve, ray-serve-tuned,\n"
+    "aibrix-apa-kv, aibrix-tuned, llmd-saturation, llmd-tuned, llmscale-slo, llmscale-pid,\n"
+    "llmscale-predictive, the same three @keda (behind llmscale-scaler and KEDA's HPA), static-best,\n"
+    "oracle (all: every one).\n"
+    "--tune NAME sweeps NAME's main knob and prints the cheapest setting that meets the attainment\n"
+    "target (99 %) with the --set that reproduces it.\n"
     "Defaults: --profile ../shared/data/profile_splitwise_perf_model.csv --model llama2-70b\n"
-    "--hardware h100-80gb --tp 4, --kv-tokens 400000, --max-batch the profile's (64), --cold-start 300,\n"
-    "--slo-ttft 2, --slo-tpot 0.1, --tick 1, --rate-scale 1, --seed 1, --min-replicas 1,\n"
-    "--max-replicas 256, --initial-replicas from Little's law on the first minute, --jobs the cores.\n"
+    "--hardware h100-80gb --tp 4, --kv-tokens 400000, --max-batch 256 (vLLM's max_num_seqs),\n"
+    "--max-num-batched-tokens 0 (no budget), --metric-lag default (each contestant its users' metric\n"
+    "path; 0: every contestant sees every tick; SECONDS: every anchor and @keda scrapes this often),\n"
+    "--cold-start 300, --slo-ttft 2, --slo-tpot 0.1, --tick 1, --rate-scale 1, --seed 1,\n"
+    "--min-replicas 1, --max-replicas 8 x the peak fluid need (at least twice the opening fleet),\n"
+    "--initial-replicas the opening fleet (the smallest fixed fleet meeting 99 % on the arrivals before\n"
+    "the first cold start plus a minute), --jobs the cores.\n"
     "--cold-start 300,600,1200 runs every policy at each; --cold-start-phases sets the phases (their\n"
     "sum is the cold start). --faults: crash = crashes per ready replica-hour, failed-start = the\n"
     "chance a cold start fails, slow-start = actual over nominal cold start, metric-outage = engine\n"
     "metrics missing from START for LEN seconds.\n"
-    "--set changes a contestant's config: name is one of hpa_gpu_util, hpa_gpu_mem, kpa, kpa_tuned,\n"
-    "ray_serve, aibrix_apa, llmd_saturation, slo, pid, predictive, governor (llmscale's and the HPA\n"
-    "baselines'), neutral_governor (the other anchors'); e.g. --set kpa.target_utilization=0.5.\n"
+    "--set changes a contestant's config: name is one of hpa_gpu_util, hpa_gpu_mem, hpa_tuned, kpa,\n"
+    "kpa_tuned, ray_serve, ray_serve_tuned, aibrix_apa, aibrix_tuned, llmd_saturation, llmd_tuned, slo,\n"
+    "pid, predictive, governor (llmscale's and the HPA baselines'), neutral_governor (the other\n"
+    "anchors'); e.g. --set kpa.target_utilization=0.5.\n"
     "--sweep runs the policies once per value, rows labelled NAME[key=value].\n";
 
 struct UsageError : std::runtime_error {
@@ -88,7 +100,8 @@ Args parse(int argc, char** argv) {
       "trace",     "trace-format", "rate-scale", "policies",  "profile",  "model",          "hardware",
       "tp",        "kv-tokens",    "max-batch",  "cold-start", "slo-ttft", "slo-tpot",       "tick",
       "seed",      "initial-replicas", "min-replicas", "max-replicas", "json", "timeseries", "set",
-      "scenario",  "cold-start-phases", "faults", "plot", "sweep", "jobs"};
+      "scenario",  "cold-start-phases", "faults", "plot", "sweep", "jobs", "tune", "metric-lag",
+      "max-num-batched-tokens"};
   Args a;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -177,11 +190,15 @@ void apply_set(llmscale::Contestants& c, const std::string& assignment) {
   llmscale::ConfigResult problem;
   if (name == "hpa_gpu_util") problem = llmscale::set_config(c.hpa_gpu_util, rest);
   else if (name == "hpa_gpu_mem") problem = llmscale::set_config(c.hpa_gpu_mem, rest);
+  else if (name == "hpa_tuned") problem = llmscale::set_config(c.hpa_tuned, rest);
   else if (name == "kpa") problem = llmscale::set_config(c.kpa, rest);
   else if (name == "kpa_tuned") problem = llmscale::set_config(c.kpa_tuned, rest);
   else if (name == "ray_serve") problem = llmscale::set_config(c.ray_serve, rest);
+  else if (name == "ray_serve_tuned") problem = llmscale::set_config(c.ray_serve_tuned, rest);
   else if (name == "aibrix_apa") problem = llmscale::set_config(c.aibrix_apa, rest);
+  else if (name == "aibrix_tuned") problem = llmscale::set_config(c.aibrix_tuned, rest);
   else if (name == "llmd_saturation") problem = llmscale::set_config(c.llmd_saturation, rest);
+  else if (name == "llmd_tuned") problem = llmscale::set_config(c.llmd_tuned, rest);
   else if (name == "slo") problem = llmscale::set_config(c.slo, rest);
   else if (name == "pid") problem = llmscale::set_config(c.pid, rest);
   else if (name == "predictive") problem = llmscale::set_config(c.predictive, rest);
@@ -298,6 +315,13 @@ void parse_faults(const std::string& spec, llmscale::SimConfig& sim) {
   }
 }
 
+// The scrape interval contestant `policy` saw its signals through.
+double c_path_scrape(const std::string& policy, const llmscale::MetricLag& lag) {
+  llmscale::Contestants c;
+  c.metric_lag = lag;
+  return c.path_for(policy, llmscale::SimConfig{}).metric_scrape_s;
+}
+
 struct Job {
   std::string policy, label;  // label: the row's name (the policy, or policy[key=value] in a sweep)
   double cold_start_s = 0;
@@ -366,7 +390,15 @@ int main(int argc, char** argv) {
     input.seed = static_cast<std::uint64_t>(integer(args, "seed", 1, 0, (1LL << 62)));
 
     std::vector<std::string> policies;
-    for (const std::string& name : split(text(args, "policies", "all"), ',')) {
+    const std::string tune = text(args, "tune", "");
+    if (!tune.empty()) {
+      if (!llmscale::is_contestant(tune) || tune == "static-best" || tune == "oracle") {
+        throw UsageError("--tune '" + tune + "': want a policy with a knob (every name --policies takes but static-best and oracle)");
+      }
+      if (args.values.count("policies")) throw UsageError("give --tune or --policies, not both");
+      if (args.values.count("sweep")) throw UsageError("give --tune or --sweep, not both (--tune sweeps the policy's own knob)");
+    }
+    for (const std::string& name : split(tune.empty() ? text(args, "policies", "all") : tune, ',')) {
       if (name == "all") {
         for (const auto& n : llmscale::contestant_names()) policies.push_back(n);
       } else if (llmscale::is_contestant(name)) {
@@ -405,8 +437,9 @@ int main(int argc, char** argv) {
       if (cold_starts.empty()) throw UsageError("--cold-start names no value");
     }
     const int min_replicas = static_cast<int>(integer(args, "min-replicas", 1, 0, llmscale::FleetState::max_replicas));
-    const int max_replicas = static_cast<int>(integer(args, "max-replicas", 256, 1, 100000));
-    if (min_replicas > max_replicas) {
+    const bool max_given = args.values.count("max-replicas") > 0;
+    int max_replicas = static_cast<int>(integer(args, "max-replicas", 100000, 1, 100000));
+    if (max_given && min_replicas > max_replicas) {
       throw UsageError("--min-replicas " + std::to_string(min_replicas) + " is above --max-replicas " +
                        std::to_string(max_replicas));
     }
@@ -422,9 +455,29 @@ int main(int argc, char** argv) {
                          "): " + e.what());
       }
     }();
-    const long long measured_batch = profile.measured().max_batch > 0 ? profile.measured().max_batch : 64;
-    sim.max_batch = integer(args, "max-batch", measured_batch, 1, 100000);
+    sim.max_batch = integer(args, "max-batch", 256, 1, 100000);
+    sim.max_num_batched_tokens = integer(args, "max-num-batched-tokens", 0, 0, 100000000);
     sim.gpus_per_replica = tp;
+    if (const llmscale::ConfigResult p = sim.validate()) {
+      throw UsageError(p->field == "max_num_batched_tokens" ? "--max-num-batched-tokens " + p->value + " is below --max-batch " +
+                                                                  std::to_string(sim.max_batch) + "; allowed: 0 (no budget) or at least the max batch"
+                                                            : p->message());
+    }
+    llmscale::MetricLag lag;
+    {
+      const std::string v = text(args, "metric-lag", "default");
+      if (v != "default") {
+        const double secs = parse_seconds("--metric-lag", v, 0, 3600);
+        lag.mode = secs > 0 ? llmscale::MetricLag::Mode::uniform : llmscale::MetricLag::Mode::none;
+        lag.seconds = secs;
+      }
+    }
+    if (!tune.empty()) {
+      if (cold_starts.size() > 1) throw UsageError("--tune takes one --cold-start (tune at each separately)");
+      const llmscale::TuneKnob knob = llmscale::tune_knob(tune, sim.max_batch);
+      args.values["sweep"] = knob.config + "." + knob.key + "=";
+      for (std::size_t i = 0; i < knob.values.size(); ++i) args.values["sweep"] += (i ? "," : "") + knob.values[i];
+    }
     // --set and --sweep are checked here, once, against a valid base
     {
       llmscale::Contestants check = llmscale::Contestants::for_run(sim, min_replicas, max_replicas);
@@ -446,26 +499,29 @@ int main(int argc, char** argv) {
     const auto jobs_n = static_cast<unsigned>(integer(args, "jobs", cores, 1, 1024));
     const auto make_source = [&] { return ReplaySource(input); };
 
-    // ---- before the runs: the first minute (the initial fleet), the file's malformed rows ------
+    // ---- before the runs: the opening fleet, the replica bound, the file's malformed rows ------
     long long skipped = 0, failed = 0;
     double bucket_s = 0;
     std::vector<std::string> problems;
-    int initial = 0;
-    {
-      ReplaySource first = make_source();
-      llmscale::TraceRequest r;
-      long long n = 0;
-      double prompt = 0, output = 0;
-      while (first.next(r) && r.arrival_s < 60) {
-        ++n;
-        prompt += r.prompt_tokens;
-        output += r.output_tokens;
+    std::map<double, int> initial;  // by cold start: the opening fleet depends on it
+    const bool initial_given = args.values.count("initial-replicas") > 0;
+    for (double cs : cold_starts) {
+      if (initial_given) {
+        initial[cs] = static_cast<int>(integer(args, "initial-replicas", 0, 0, 100000));
+      } else {
+        llmscale::SimConfig run = sim;
+        run.cold_start_s = cs;
+        initial[cs] = llmscale::opening_fleet(make_source, profile, run, 0.99, llmscale::reference_max_replicas).replicas;
       }
-      const llmscale::TokenLengths tokens{n > 0 ? prompt / n : 1155, n > 0 ? output / n : 211};
-      initial = llmscale::littles_law_replicas(profile, static_cast<double>(n) / 60.0, tokens, sim.max_batch);
     }
-    initial = static_cast<int>(integer(args, "initial-replicas", initial, 0, 100000));
-    initial = std::clamp(initial, min_replicas, max_replicas);
+    int most_initial = 0;
+    for (const auto& kv : initial) most_initial = std::max(most_initial, kv.second);
+    if (!max_given) {
+      ReplaySource all = make_source();
+      max_replicas = llmscale::replica_bound(llmscale::peak_fluid_replicas(all, profile, sim), most_initial);
+      max_replicas = std::max(max_replicas, min_replicas);
+    }
+    for (auto& kv : initial) kv.second = std::clamp(kv.second, min_replicas, max_replicas);
     if (!input.scenario) {  // malformed rows, reported once (every run skips the same ones)
       std::ifstream in(input.trace);
       llmscale::TraceReader check(in, input.format, args.strict, 2.0, input.seed);
@@ -515,9 +571,10 @@ int main(int argc, char** argv) {
           llmscale::SimConfig run = sim;
           run.cold_start_s = jobs[i].cold_start_s;
           llmscale::Contestants c = llmscale::Contestants::for_run(run, min_replicas, max_replicas);
+          c.metric_lag = lag;
           for (const auto& s : args.sets) apply_set(c, s);
           if (!jobs[i].sweep_set.empty()) apply_set(c, jobs[i].sweep_set);
-          r = llmscale::run_contestant(jobs[i].policy, c, profile, run, initial, make_source);
+          r = llmscale::run_contestant(jobs[i].policy, c, profile, run, initial.at(jobs[i].cold_start_s), make_source);
           r.policy = jobs[i].label;
         } catch (const std::exception& e) {
           error = e.what();
@@ -536,11 +593,16 @@ int main(int argc, char** argv) {
     for (unsigned k = 0; k < std::min<std::size_t>(jobs_n, jobs.size()); ++k) threads.emplace_back(worker);
 
     const bool list = cold_starts.size() > 1;
-    std::printf("%s: initial fleet %d, cold start%s", source_name.c_str(), initial, list ? "s" : "");
+    std::printf("%s: opening fleet", source_name.c_str());
+    for (std::size_t i = 0; i < cold_starts.size(); ++i) std::printf("%s%d", i ? "," : " ", initial.at(cold_starts[i]));
+    std::printf("%s, max replicas %d%s, max batch %lld, cold start%s", initial_given ? " (given)" : "", max_replicas,
+                max_given ? " (given)" : "", sim.max_batch, list ? "s" : "");
     for (std::size_t i = 0; i < cold_starts.size(); ++i) std::printf("%s%g", i ? "," : " ", cold_starts[i]);
-    std::printf(" s\n");
-    std::printf("%-22s %s%9s %9s %8s %9s %8s %8s %8s %8s %9s %6s\n", "policy", list ? "  cold " : "", "requests",
-                "completed", "rejected", "preempted", "SLO", "TTFT50", "TTFT99", "TPOT99", "GPU-h", "events");
+    std::printf(" s, metric lag %s\n", text(args, "metric-lag", "default").c_str());
+    int width = 26;  // the widest row label
+    for (const Job& j : jobs) width = std::max(width, static_cast<int>(j.label.size()));
+    std::printf("%-*s %s%9s %9s %8s %9s %8s %8s %8s %8s %9s %6s %7s %6s\n", width, "policy", list ? "  cold " : "", "requests",
+                "completed", "rejected", "preempted", "SLO", "TTFT50", "TTFT99", "TPOT99", "GPU-h", "events", "batch95", "kv95");
     std::fflush(stdout);
     Progress progress(jobs.size());
     for (std::size_t i = 0; i < jobs.size(); ++i) {
@@ -554,9 +616,9 @@ int main(int argc, char** argv) {
       const auto& r = *results[i];
       char cold[16] = "";
       if (list) std::snprintf(cold, sizeof cold, "%6.0fs ", jobs[i].cold_start_s);
-      std::printf("%-22s %s%9lld %9lld %8lld %9lld %7.2f%% %7.2fs %7.2fs %7.3fs %9.1f %6lld\n", r.policy.c_str(), cold,
+      std::printf("%-*s %s%9lld %9lld %8lld %9lld %7.2f%% %7.2fs %7.2fs %7.3fs %9.1f %6lld %6.0f%% %5.0f%%\n", width, r.policy.c_str(), cold,
                   r.requests, r.completed, r.rejected, r.preempted, 100 * r.slo_attainment, r.ttft_p50, r.ttft_p99,
-                  r.tpot_p99, r.gpu_hours, r.scale_events);
+                  r.tpot_p99, r.gpu_hours, r.scale_events, 100 * r.batch_occupancy_p95, 100 * r.kv_use_p95);
       std::fflush(stdout);
     }
     for (auto& t : threads) t.join();
@@ -586,6 +648,52 @@ int main(int argc, char** argv) {
         }
       }
     }
+    // a contestant the bound stopped: its result says more about the bound than about it
+    std::vector<bool> at_max(jobs.size(), false);
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+      const auto& r = *results[i];
+      if (r.peak_replicas < max_replicas) continue;
+      at_max[i] = true;
+      std::printf("FLAG: %s reached --max-replicas %d%s\n", r.policy.c_str(), max_replicas,
+                  jobs[i].policy == "static-best" || jobs[i].policy == "oracle" ? " (a reference: not limited by it)"
+                                                                                  : ": the bound, not the policy, stopped it");
+    }
+    if (!tune.empty()) {  // the cheapest setting that meets the target, else the best attainment
+      const std::string knob = sweep_name, key = sweep_name.substr(sweep_name.find('.') + 1);
+      std::size_t best = jobs.size();
+      for (std::size_t i = 0; i < jobs.size(); ++i) {
+        const auto& r = *results[i];
+        const bool meets = r.slo_attainment >= 0.99;
+        if (best == jobs.size()) {
+          best = i;
+          continue;
+        }
+        const auto& b = *results[best];
+        const bool best_meets = b.slo_attainment >= 0.99;
+        if ((meets && (!best_meets || r.gpu_hours < b.gpu_hours)) || (!meets && !best_meets && r.slo_attainment > b.slo_attainment)) best = i;
+      }
+      const auto& b = *results[best];
+      const std::string value = jobs[best].sweep_set.substr(jobs[best].sweep_set.find('=') + 1);
+      std::printf("\ntune %s: %s over %zu values on %s\n", tune.c_str(), knob.c_str(), jobs.size(), source_name.c_str());
+      if (b.slo_attainment >= 0.99) {
+        std::printf("cheapest setting meeting 99.00 %%: %s=%s (%.2f %% at %.1f GPU-h, %lld events)\n", knob.c_str(), value.c_str(),
+                    100 * b.slo_attainment, b.gpu_hours, b.scale_events);
+      } else {
+        std::printf("no setting meets 99.00 %%; the highest attainment: %s=%s (%.2f %% at %.1f GPU-h)\n", knob.c_str(), value.c_str(),
+                    100 * b.slo_attainment, b.gpu_hours);
+      }
+      std::string again;
+      for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (a == "--tune" || a == "--json" || a == "--plot" || a == "--timeseries") {
+          ++i;
+          continue;
+        }
+        again += " " + a;
+      }
+      std::printf("reproduce: llmscale-replay%s --policies %s --set %s=%s\n", again.c_str(), tune.c_str(), knob.c_str(), value.c_str());
+      (void)key;
+    }
     const bool faults = sim.crash_per_replica_hour > 0 || sim.failed_start_probability > 0 || sim.slow_start_factor != 1 ||
                         sim.metric_outage_s > 0;
     if (faults) {
@@ -605,7 +713,8 @@ int main(int argc, char** argv) {
           << ", \"trace_format\": " << json_string(input.format_name) << ", \"rate_scale\": " << json_number(input.rate_scale)
           << ", \"seed\": " << input.seed << ", \"profile\": " << json_string(profile_path)
           << ", \"model\": " << json_string(model) << ", \"hardware\": " << json_string(hardware) << ", \"tp\": " << tp
-          << ", \"max_batch\": " << sim.max_batch << ", \"kv_tokens\": " << json_number(sim.kv_tokens)
+          << ", \"max_batch\": " << sim.max_batch << ", \"max_num_batched_tokens\": " << sim.max_num_batched_tokens
+          << ", \"kv_tokens\": " << json_number(sim.kv_tokens) << ", \"metric_lag\": " << json_string(text(args, "metric-lag", "default"))
           << ", \"cold_start_s\": [";
       for (std::size_t i = 0; i < cold_starts.size(); ++i) out << (i ? ", " : "") << json_number(cold_starts[i]);
       if (phases.empty()) {  // --cold-start: the total, split by the default shares (docs/simulator.md)
@@ -620,7 +729,8 @@ int main(int argc, char** argv) {
           << ", \"metric_outage_start_s\": " << json_number(sim.metric_outage_start_s)
           << ", \"metric_outage_s\": " << json_number(sim.metric_outage_s) << "}"
           << ", \"slo_ttft_s\": " << json_number(sim.slo_ttft_s) << ", \"slo_tpot_s\": " << json_number(sim.slo_tpot_s)
-          << ", \"tick_s\": " << json_number(sim.tick_s) << ", \"initial_replicas\": " << initial
+          << ", \"tick_s\": " << json_number(sim.tick_s) << ", \"initial_replicas\": " << initial.at(cold_starts.front())
+          << ", \"initial_replicas_given\": " << (initial_given ? "true" : "false")
           << ", \"min_replicas\": " << min_replicas << ", \"max_replicas\": " << max_replicas
           << ", \"exact_steps\": " << (sim.exact_steps ? "true" : "false") << ", \"malformed_rows\": " << skipped
           << ", \"failed_requests\": " << failed << ", \"version\": \"" << LLMSCALE_VERSION_MAJOR << "."
@@ -635,7 +745,10 @@ int main(int argc, char** argv) {
             << ", \"tpot_p99\": " << json_number(r.tpot_p99) << ", \"gpu_hours\": " << json_number(r.gpu_hours)
             << ", \"scale_events\": " << r.scale_events << ", \"initial_replicas\": " << r.initial_replicas
             << ", \"requeued\": " << r.requeued << ", \"crashes\": " << r.crashes << ", \"failed_starts\": " << r.failed_starts
-            << ", \"beats_oracle\": " << (beats_oracle[i] ? "true" : "false") << "}";
+            << ", \"beats_oracle\": " << (beats_oracle[i] ? "true" : "false") << ", \"peak_replicas\": " << r.peak_replicas
+            << ", \"at_max_replicas\": " << (at_max[i] ? "true" : "false")
+            << ", \"batch_occupancy_p95\": " << json_number(r.batch_occupancy_p95) << ", \"kv_use_p95\": " << json_number(r.kv_use_p95)
+            << ", \"scrape_s\": " << json_number(c_path_scrape(jobs[i].policy, lag)) << "}";
       }
       out << "]}\n";
     }

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
-"""llmscale-replay end to end: a cold-start list gives the same numbers as separate runs, and
-the picture is well-formed XML with one series per policy. Run from the project root:
-check_replay.py EXE cold_start_list|svg"""
-import json, os, subprocess, sys, tempfile
+"""llmscale-replay end to end: a cold-start list gives the same numbers as separate runs; the
+picture is well-formed XML with one series per policy; --tune picks the cheapest setting that
+meets the target among independent runs of each; every frozen -tuned constant is what --tune
+prints on the development run (slow). Run from the project root:
+check_replay.py EXE cold_start_list|svg|tune|tuned_frozen"""
+import json, os, re, subprocess, sys, tempfile
 import xml.etree.ElementTree as ET
 
 exe, mode = sys.argv[1], sys.argv[2]
@@ -54,5 +56,50 @@ elif mode == "svg":
         if e.get("data-scatter") and len(e.get("points").split()) != 2:
             sys.exit(f"{e.get('data-scatter')}: want a point per cold start")
     print(f"SVG parses; one timeline and one cold-start series for each of {len(policies)} policies")
+elif mode == "tune":
+    # the sweep --tune prints, checked against one independent run per value
+    common = ["--trace", "tests/sim/data/poisson_600.csv", "--trace-format", "csv", "--cold-start", "60"]
+    out = replay(*common, "--tune", "ray-serve")
+    rows = re.findall(r"^ray-serve\[target_ongoing_requests=(\S+)\]\s+\d+\s+\d+\s+\d+\s+\d+\s+([0-9.]+)%\s+\S+\s+\S+\s+\S+\s+([0-9.]+)", out, re.M)
+    if len(rows) < 5:
+        sys.exit(f"want a sweep of >= 5 values, got {rows}\n{out}")
+    sets = re.findall(r"--set\s+(\S+=\S+)", out)
+    if len(sets) != 1:
+        sys.exit(f"want one --set to reproduce, got {sets}")
+    chosen = sets[0].split("=", 1)[1]
+    independent = {}
+    for value, _, _ in rows:
+        replay(*common, "--policies", "ray-serve", "--set", f"ray_serve.target_ongoing_requests={value}", "--json", f"{tmp}/t.json")
+        r = json.load(open(f"{tmp}/t.json"))["results"][0]
+        independent[value] = (r["slo_attainment"], r["gpu_hours"])
+    meeting = [v for v, (a, g) in independent.items() if a >= 0.99]
+    want = min(meeting, key=lambda v: independent[v][1]) if meeting else max(independent, key=lambda v: independent[v][0])
+    if independent[chosen] != independent[want]:
+        sys.exit(f"--tune chose {chosen} {independent[chosen]}, the independent runs say {want} {independent[want]}")
+    for value, att, gpu in rows:
+        a, g = independent[value]
+        if abs(float(att) - 100 * a) > 0.006 or abs(float(gpu) - g) > 0.06:
+            sys.exit(f"sweep row {value}: {att} % {gpu} GPU-h, alone {a} {g}")
+    print(f"--tune ray-serve chose {chosen} ({'meets 99 %' if meeting else 'best attainment'}), as {len(rows)} independent runs say")
+elif mode == "tuned_frozen":
+    data = "../shared/data/azure_llm_2023_conv.csv"
+    dev = ["--trace", data, "--trace-format", "azure", "--rate-scale", "20", "--cold-start", "300", "--slo-ttft", "2", "--slo-tpot", "0.1"]
+    header = open("include/llmscale/sim/contestants.hpp").read()
+    frozen = {"hpa-tuned": ("hpa_tuned.target_1", "hpa_tuned_target"),
+              "kpa-tuned": ("kpa_tuned.target_utilization", "kpa_tuned_target_utilization"),
+              "ray-serve-tuned": ("ray_serve_tuned.target_ongoing_requests", "ray_serve_tuned_target"),
+              "aibrix-tuned": ("aibrix_tuned.target_kv_utilization", "aibrix_tuned_target"),
+              "llmd-tuned": ("llmd_tuned.kv_threshold", "llmd_tuned_kv_threshold")}
+    for name, (knob, constant) in frozen.items():
+        m = re.search(rf"{constant} = ([0-9.]+);", header)
+        if not m:
+            sys.exit(f"no {constant} in contestants.hpp")
+        out = replay(*dev, "--tune", name)
+        sets = re.findall(r"--set\s+(\S+)=(\S+)", out)
+        if len(sets) != 1 or sets[0][0] != knob:
+            sys.exit(f"--tune {name}: want one --set {knob}=V, got {sets}")
+        if float(sets[0][1]) != float(m.group(1)):
+            sys.exit(f"{name}: --tune prints {knob}={sets[0][1]} on the development run, the frozen constant is {m.group(1)}")
+        print(f"{name}: {knob}={sets[0][1]} as frozen")
 else:
     sys.exit(f"unknown mode {mode}")

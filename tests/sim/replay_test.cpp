@@ -86,9 +86,11 @@ TEST_CASE("replay: fluid_bound <= oracle <= static-best on every scenario - both
 TEST_CASE("replay: the fluid bound is the hand computation") {
   // 10 requests of 2,048 prompt and 101 output tokens; prefill 45 + 0.107 x 2048 ms per full
   // chunk; decode 28.8 + 1e-4 X + 0.26 n ms per step of n = 64 at X = 64 x (2048 + 50.5)
+  // (a max batch of 64 set here; the default is vLLM's 256)
   std::vector<TraceRequest> all(10, TraceRequest{0, 2048, 101});
   const auto profile = llama_like();
   SimConfig sim;
+  sim.max_batch = 64;
   llmscale::InMemoryTrace t(all);
   const double prefill_s = 10 * (45 + 0.107 * 2048) / 1000;
   const double step_s = (28.8 + 1e-4 * 64 * 2098.5 + 0.26 * 64) / 1000;

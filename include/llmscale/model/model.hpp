@@ -7,6 +7,7 @@
 #define LLMSCALE_MODEL_MODEL_HPP
 
 #include "llmscale/model/batch_queue.hpp"
+#include "llmscale/model/kv_capacity.hpp"
 #include "llmscale/model/latency_profile.hpp"
 #include "llmscale/model/littles_law.hpp"
 #include "llmscale/model/queueing.hpp"

@@ -3,10 +3,14 @@
 //
 // The contestants of SIMULATION.md by name, each configured as its row says, and run_contestant()
 // to replay one of them. The anchors with a behaviour of their own (KPA, Ray Serve, AIBrix,
-// llm-d) run under a neutral governor (bounds and stale-signal safety only); the two HPA
+// llm-d) run under a neutral governor (bounds and stale-signal safety only); the HPA
 // baselines under the HPA's default behaviour; llmscale's policies under the default governor
 // (the HPA's behaviour: 300 s scale-down stabilization, rate limits). static-best is the
 // smallest fixed fleet meeting the attainment target, found by bisection over whole runs.
+// Each anchor also runs as NAME-tuned, its main knob (tune_knob()) frozen at the value
+// `llmscale-replay --tune` found on the development run; llmscale's policies also run as
+// NAME@keda, behind llmscale-scaler and the HPA KEDA drives. Each contestant sees the signals
+// through its users' metric path (metric_path(); --metric-lag).
 #ifndef LLMSCALE_SIM_CONTESTANTS_HPP
 #define LLMSCALE_SIM_CONTESTANTS_HPP
 
@@ -15,6 +19,8 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <initializer_list>
+#include <cstdint>
 #include <vector>
 
 #include "llmscale/core/abi.hpp"
@@ -27,10 +33,43 @@ LLMSCALE_NAMESPACE_BEGIN
 /// The names `--policies all` runs, in report order.
 inline const std::vector<std::string>& contestant_names() {
   static const std::vector<std::string> names{
-      "hpa-gpu-util", "hpa-gpu-mem",  "kpa",          "kpa-tuned",           "ray-serve",   "aibrix-apa-kv",
-      "llmd-saturation", "llmscale-slo", "llmscale-pid", "llmscale-predictive", "static-best", "oracle"};
+      "hpa-gpu-util",        "hpa-gpu-mem",       "hpa-tuned",         "kpa",
+      "kpa-tuned",           "ray-serve",         "ray-serve-tuned",   "aibrix-apa-kv",
+      "aibrix-tuned",        "llmd-saturation",   "llmd-tuned",        "llmscale-slo",
+      "llmscale-pid",        "llmscale-predictive", "llmscale-slo@keda", "llmscale-pid@keda",
+      "llmscale-predictive@keda", "static-best",  "oracle"};
   return names;
 }
+
+/// How the contestants see the signals (SIMULATION.md, --metric-lag): each its users' path
+/// (`defaults`), the instant view for all (`none`), or one scrape interval for every anchor and
+/// every NAME@keda (`uniform`, `seconds`).
+struct MetricLag {
+  enum class Mode : std::uint8_t { defaults, none, uniform };
+  Mode mode = Mode::defaults;
+  double seconds = 0;
+};
+
+/// The scrape interval contestant `name`'s users see its signals through (docs/simulator.md,
+/// "Metric paths"): the HPA reads Prometheus (15 s scrapes), Knative's autoscaler scrapes every
+/// second, Ray Serve's replicas push their counts every 10 s, AIBrix fetches at its 10 s resync,
+/// llm-d reads Prometheus (15 s), llmscale-scaler scrapes every second; llmscale embedded in a
+/// router and the references see every tick.
+[[nodiscard]] inline double default_scrape_s(std::string_view name) noexcept {
+  const auto starts = [&](std::string_view p) { return name.substr(0, p.size()) == p; };
+  if (starts("hpa-") || starts("llmd-")) return 15;
+  if (starts("kpa")) return 1;
+  if (starts("ray-serve") || starts("aibrix")) return 10;
+  if (name.size() > 5 && name.substr(name.size() - 5) == "@keda") return 1;
+  return 0;
+}
+
+/// The knob `llmscale-replay --tune` sweeps for a contestant: the --set prefix, the key and the
+/// values tried.
+struct TuneKnob {
+  std::string config, key;
+  std::vector<std::string> values;
+};
 
 [[nodiscard]] inline bool is_contestant(std::string_view name) {
   const auto& n = contestant_names();
@@ -42,21 +81,30 @@ inline const std::vector<std::string>& contestant_names() {
 struct Contestants {
   HpaConfig hpa_gpu_util;
   HpaConfig hpa_gpu_mem;
+  HpaConfig hpa_tuned;  ///< the HPA on the engines' requests in flight (AverageValue), hpa_tuned_target
   KpaConfig kpa;
   KpaConfig kpa_tuned;  ///< kpa with kpa_tuned_target_utilization
   RayServeConfig ray_serve;
+  RayServeConfig ray_serve_tuned;  ///< ray-serve with ray_serve_tuned_target
   AibrixApaConfig aibrix_apa;
+  AibrixApaConfig aibrix_tuned;    ///< aibrix-apa-kv with aibrix_tuned_target
   LlmdSaturationConfig llmd_saturation;
+  LlmdSaturationConfig llmd_tuned; ///< llmd-saturation with llmd_tuned_kv_threshold
   SloConfig slo;
   PidConfig pid;
   PredictiveConfig predictive;
   GovernorConfig hpa_behaviour;  ///< the HPA baselines' and llmscale's
   GovernorConfig neutral;        ///< the anchors with a behaviour of their own
   double attainment_target = 0.99;  ///< static-best's and the oracle's bar
+  MetricLag metric_lag;             ///< how the contestants see the signals
 
-  /// kpa-tuned's target utilisation: the sweep on SIMULATION.md's development run (docs/simulator.md,
-  /// "kpa-tuned"), frozen.
-  static constexpr double kpa_tuned_target_utilization = 0.2;
+  // The -tuned settings: each found by `llmscale-replay --tune NAME` on SIMULATION.md's
+  // development run (the command is in docs/simulator.md, "The tuned rivals"), frozen.
+  static constexpr double hpa_tuned_target = 32;               ///< requests in flight per replica
+  static constexpr double kpa_tuned_target_utilization = 0.2;  ///< of containerConcurrency = max batch
+  static constexpr double ray_serve_tuned_target = 64;         ///< target_ongoing_requests
+  static constexpr double aibrix_tuned_target = 0.3;           ///< target KV use
+  static constexpr double llmd_tuned_kv_threshold = 0.5;       ///< KV use counted saturated
 
   static Contestants for_run(const SimConfig& sim, int min_replicas, int max_replicas) {
     Contestants c;
@@ -65,6 +113,9 @@ struct Contestants {
     c.hpa_gpu_util.target_1 = 0.7;
     c.hpa_gpu_mem.metric_1 = HpaMetric::gpu_memory;
     c.hpa_gpu_mem.target_1 = 0.8;
+    // what KEDA's Prometheus scaler users run: the engines' running + waiting requests, per replica
+    c.hpa_tuned.metric_1 = HpaMetric::concurrency;
+    c.hpa_tuned.target_1 = hpa_tuned_target;
     c.kpa.container_concurrency = batch;
     c.kpa.target_utilization = 0.7;
     c.kpa.stable_window_s = 60;
@@ -74,13 +125,19 @@ struct Contestants {
     c.kpa_tuned = c.kpa;
     c.kpa_tuned.target_utilization = kpa_tuned_target_utilization;
     c.ray_serve.target_ongoing_requests = 0.7 * batch;
+    c.ray_serve_tuned = c.ray_serve;
+    c.ray_serve_tuned.target_ongoing_requests = ray_serve_tuned_target;
     c.aibrix_apa.target_kv_utilization = 0.5;
     c.aibrix_apa.up_tolerance = 0.1;
     c.aibrix_apa.down_tolerance = 0.1;
     c.aibrix_apa.period_s = 10;
+    c.aibrix_tuned = c.aibrix_apa;
+    c.aibrix_tuned.target_kv_utilization = aibrix_tuned_target;
     c.llmd_saturation.kv_threshold = 0.8;
     c.llmd_saturation.queue_threshold = 5;
     c.llmd_saturation.period_s = 60;
+    c.llmd_tuned = c.llmd_saturation;
+    c.llmd_tuned.kv_threshold = llmd_tuned_kv_threshold;
     c.slo.ttft_s = sim.slo_ttft_s;
     c.slo.tpot_s = sim.slo_tpot_s;
     c.slo.kv_tokens = sim.kv_tokens;
@@ -98,7 +155,58 @@ struct Contestants {
     c.neutral.scale_down_percent = 100;
     return c;
   }
+
+  /// The simulator config contestant `name` runs under: `sim` with its metric path.
+  [[nodiscard]] SimConfig path_for(std::string_view name, const SimConfig& sim) const {
+    SimConfig run = sim;
+    const bool keda = name.size() > 5 && name.substr(name.size() - 5) == "@keda";
+    const double own = default_scrape_s(name);
+    switch (metric_lag.mode) {
+      case MetricLag::Mode::defaults: run.metric_scrape_s = own; break;
+      case MetricLag::Mode::none: run.metric_scrape_s = 0; break;
+      case MetricLag::Mode::uniform: run.metric_scrape_s = own > 0 ? metric_lag.seconds : 0; break;
+    }
+    if (keda) {  // KEDA hands the count to an HPA: its 15 s sync, 10 % tolerance, deploy/'s +100 % per 15 s
+      run.hpa_sync_s = 15;
+      run.hpa_tolerance = 0.1;
+      run.hpa_scale_up_percent = 100;
+    }
+    return run;
+  }
 };
+
+/// The knob --tune sweeps for contestant `name` (empty `config` for one without: the
+/// references), with the values it tries; `max_batch` scales the request-count knobs.
+[[nodiscard]] inline TuneKnob tune_knob(std::string_view name, long long max_batch) {
+  const auto counts = [&](std::initializer_list<double> fractions) {
+    std::vector<std::string> v;
+    for (double f : fractions) v.push_back(detail::format_number(std::max(1.0, std::round(f * static_cast<double>(max_batch)))));
+    return v;
+  };
+  const std::vector<std::string> utilization{"0.05", "0.075", "0.1", "0.125", "0.15", "0.2", "0.25", "0.3", "0.4", "0.5", "0.7"};
+  const std::vector<std::string> kv{"0.1", "0.15", "0.2", "0.25", "0.3", "0.35", "0.4", "0.5", "0.6", "0.7", "0.8"};
+  const std::string base(name.substr(0, name.find('@')));
+  if (base == "hpa-gpu-util") return {"hpa_gpu_util", "target_1", {"0.5", "0.6", "0.7", "0.8", "0.9", "0.95", "0.99"}};
+  if (base == "hpa-gpu-mem") return {"hpa_gpu_mem", "target_1", {"0.5", "0.6", "0.7", "0.8", "0.85", "0.9", "0.95"}};
+  if (base == "hpa-tuned") return {"hpa_tuned", "target_1", counts({0.03, 0.05, 0.075, 0.1, 0.125, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5})};
+  if (base == "kpa") return {"kpa", "target_utilization", utilization};
+  if (base == "kpa-tuned") return {"kpa_tuned", "target_utilization", utilization};
+  if (base == "ray-serve") return {"ray_serve", "target_ongoing_requests", counts({0.05, 0.075, 0.1, 0.125, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.7})};
+  if (base == "ray-serve-tuned") {
+    return {"ray_serve_tuned", "target_ongoing_requests", counts({0.05, 0.075, 0.1, 0.125, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.7})};
+  }
+  if (base == "aibrix-apa-kv") return {"aibrix_apa", "target_kv_utilization", kv};
+  if (base == "aibrix-tuned") return {"aibrix_tuned", "target_kv_utilization", kv};
+  if (base == "llmd-saturation") return {"llmd_saturation", "kv_threshold", kv};
+  if (base == "llmd-tuned") return {"llmd_tuned", "kv_threshold", kv};
+  if (base == "llmscale-slo") return {"slo", "quantile", {"0.5", "0.8", "0.9", "0.95", "0.99", "0.995"}};
+  if (base == "llmscale-pid") return {"pid", "target", {"0.25", "0.5", "1", "1.5", "2"}};
+  if (base == "llmscale-predictive") return {"predictive", "quantile", {"0.5", "0.6", "0.7", "0.8", "0.9", "0.95", "0.99"}};
+  return {};
+}
+
+/// The most replicas a reference (static-best, the oracle) may use, whatever --max-replicas says.
+inline constexpr int reference_max_replicas = 100000;
 
 /// A fixed fleet of `replicas` (static-best's contestant).
 struct StaticPolicy {
@@ -115,22 +223,28 @@ struct StaticPolicy {
 template <class MakeSource>
 SimResult run_contestant(const std::string& name, const Contestants& c, const LatencyProfile& profile,
                          const SimConfig& sim, int initial_replicas, MakeSource&& make_source) {
+  const SimConfig path = c.path_for(name, sim);
   const auto run = [&](auto policy, const GovernorConfig& g) {
     auto source = make_source();
-    SimResult r = simulate(std::move(policy), g, source, profile, sim, initial_replicas);
+    SimResult r = simulate(std::move(policy), g, source, profile, path, initial_replicas);
     r.policy = name;
     return r;
   };
   if (name == "hpa-gpu-util") return run(HpaPolicy(c.hpa_gpu_util), c.hpa_behaviour);
   if (name == "hpa-gpu-mem") return run(HpaPolicy(c.hpa_gpu_mem), c.hpa_behaviour);
+  if (name == "hpa-tuned") return run(HpaPolicy(c.hpa_tuned), c.hpa_behaviour);
   if (name == "kpa") return run(KpaPolicy(c.kpa, simulation_start()), c.neutral);
   if (name == "kpa-tuned") return run(KpaPolicy(c.kpa_tuned, simulation_start()), c.neutral);
   if (name == "ray-serve") return run(RayServePolicy(c.ray_serve), c.neutral);
+  if (name == "ray-serve-tuned") return run(RayServePolicy(c.ray_serve_tuned), c.neutral);
   if (name == "aibrix-apa-kv") return run(AibrixApaPolicy(c.aibrix_apa), c.neutral);
+  if (name == "aibrix-tuned") return run(AibrixApaPolicy(c.aibrix_tuned), c.neutral);
   if (name == "llmd-saturation") return run(LlmdSaturationPolicy(c.llmd_saturation), c.neutral);
-  if (name == "llmscale-slo") return run(SloPolicy(profile, c.slo), c.hpa_behaviour);
-  if (name == "llmscale-pid") return run(PidPolicy<>(SloPolicy(profile, c.slo), c.pid), c.hpa_behaviour);
-  if (name == "llmscale-predictive") return run(PredictivePolicy<>(SloPolicy(profile, c.slo), c.predictive), c.hpa_behaviour);
+  if (name == "llmd-tuned") return run(LlmdSaturationPolicy(c.llmd_tuned), c.neutral);
+  const std::string_view base = std::string_view(name).substr(0, name.find('@'));
+  if (base == "llmscale-slo") return run(SloPolicy(profile, c.slo), c.hpa_behaviour);
+  if (base == "llmscale-pid") return run(PidPolicy<>(SloPolicy(profile, c.slo), c.pid), c.hpa_behaviour);
+  if (base == "llmscale-predictive") return run(PredictivePolicy<>(SloPolicy(profile, c.slo), c.predictive), c.hpa_behaviour);
   if (name == "static-best") {
     // the smallest n whose fixed fleet (ready from the start, billed throughout) meets the
     // target; attainment grows with n, so bisect over [min, max]
@@ -143,8 +257,14 @@ SimResult run_contestant(const std::string& name, const Contestants& c, const La
       r.policy = name;
       return r;
     };
-    int lo = std::max(1, c.neutral.min_replicas), hi = c.neutral.max_replicas;
+    // a reference is never limited by --max-replicas: past it, the bound doubles until it meets
+    int lo = std::max(1, c.neutral.min_replicas), hi = std::max(lo, c.neutral.max_replicas);
     SimResult best = fixed(hi);
+    while (best.slo_attainment < c.attainment_target && hi < reference_max_replicas) {
+      lo = hi + 1;
+      hi = std::min(reference_max_replicas, 2 * hi);
+      best = fixed(hi);
+    }
     if (best.slo_attainment < c.attainment_target) return best;  // even the most replicas miss it
     while (lo < hi) {
       const int mid = lo + (hi - lo) / 2;
@@ -165,13 +285,16 @@ SimResult run_contestant(const std::string& name, const Contestants& c, const La
     // arrivals only), plan again for the shortfall's worth more, at most three times
     auto first = make_source();
     const std::vector<TraceRequest> all = InMemoryTrace::collect(first);
-    const int lo = c.neutral.min_replicas, hi = c.neutral.max_replicas;
+    const int lo = c.neutral.min_replicas;
+    const int hi = std::max(c.neutral.max_replicas, std::min(reference_max_replicas, 4 * c.neutral.max_replicas));
+    GovernorConfig g = c.neutral;
+    g.max_replicas = hi;
     double target = c.attainment_target;
     SimResult best;
     for (int attempt = 0; attempt < 4; ++attempt) {
       const FleetPlan plan = plan_oracle(all, profile, sim, initial_replicas, lo, hi, target);
       InMemoryTrace source(all);
-      SimResult r = simulate(OraclePolicy(plan, sim.cold_start_s), c.neutral, source, profile, sim, initial_replicas);
+      SimResult r = simulate(OraclePolicy(plan, sim.cold_start_s), g, source, profile, sim, initial_replicas);
       r.policy = name;
       if (attempt == 0 || r.slo_attainment > best.slo_attainment) best = std::move(r);
       if (best.slo_attainment >= c.attainment_target || plan.expected_attainment < target || target >= 1.0) break;

@@ -5,7 +5,8 @@
 //   - continuous batching with chunked prefill: an iteration decodes one token for every
 //     request past its prefill and prefills a chunk of at most `chunk_tokens` prompt tokens of
 //     the admitted requests, oldest first; its time is decode_step(batch, context) +
-//     prefill(chunk) from the LatencyProfile;
+//     prefill(chunk) from the LatencyProfile; with a token budget (vLLM's
+//     max_num_batched_tokens) the chunk is also at most the budget less the decode tokens;
 //   - a request is admitted while the batch is below `max_batch` and its prompt fits the KV
 //     cache (reserved at admission) with the next iteration's growth and a watermark of 1 % of
 //     the cache to spare (vLLM's); decoding grows it a token per iteration; when the next
@@ -46,9 +47,10 @@ struct SimRequest {
 };
 
 struct ReplicaEngineConfig {
-  long long max_batch = 64;
+  long long max_batch = 256;     ///< vLLM's max_num_seqs
   double kv_tokens = 400000;
-  long long chunk_tokens = 2048;
+  long long chunk_tokens = 2048;  ///< prompt tokens one iteration prefills at most
+  long long token_budget = 0;     ///< vLLM's max_num_batched_tokens (decode + prefill tokens per iteration; 0: none)
   bool exact_steps = false;
 };
 
@@ -69,6 +71,13 @@ class ReplicaEngine {
   [[nodiscard]] int prefilling() const noexcept { return static_cast<int>(fifo_.size()); }
   /// KV tokens in use at the last iteration boundary.
   [[nodiscard]] double kv_used() const noexcept { return kv_at(iter_); }
+  /// KV tokens in use at `now` (at or after the last boundary): within a fast-forwarded run of
+  /// decode iterations, at the last iteration boundary before `now` (what an engine's gauge
+  /// reads then), not at the run's start.
+  [[nodiscard]] double kv_used_at(double now) const noexcept {
+    if (mode_ != Mode::stretch || !(now > t_)) return kv_at(iter_);
+    return kv_at(iter_ + iterations_within(now - t_));
+  }
   [[nodiscard]] double kv_capacity() const noexcept { return config_.kv_tokens; }
   [[nodiscard]] long long max_batch() const noexcept { return config_.max_batch; }
   /// Whether a request with this (possibly recomputed) prompt can be admitted now: a batch slot,
@@ -178,6 +187,25 @@ class ReplicaEngine {
     return kk * d0 + delta * kk * (kk - 1) / 2;
   }
 
+  // Whole iterations of the stretch in flight that end within `span` seconds of its start.
+  [[nodiscard]] std::int64_t iterations_within(double span) const noexcept {
+    const double d0 = decode_time(iter_);
+    const double delta = decode_time(iter_ + 1) - d0;
+    std::int64_t k;
+    if (!(d0 > 0)) return next_k_;
+    if (std::fabs(delta) <= 1e-12 * d0) {
+      k = static_cast<std::int64_t>(std::min(span / d0, 9e18));
+    } else {
+      const double b = d0 - delta / 2;
+      const double root = (-b + std::sqrt(std::max(0.0, b * b + 2 * delta * span))) / delta;
+      k = std::isfinite(root) ? static_cast<std::int64_t>(std::clamp(root, 0.0, 9e18)) : next_k_;
+    }
+    k = std::clamp<std::int64_t>(k, 0, next_k_);
+    while (k < next_k_ && stretch_time(k + 1) <= span) ++k;
+    while (k > 0 && stretch_time(k) > span) --k;
+    return k;
+  }
+
   // Moves a stretch in flight to its first boundary at or after `now`. When that boundary is
   // the stretch's own end, its event is processed there (it is the boundary the admission
   // waits for) and the next plan is followed the same way.
@@ -274,7 +302,11 @@ class ReplicaEngine {
         chunk += slots_[s].left_prefill;
         if (chunk >= config_.chunk_tokens) break;
       }
-      chunk_ = std::min<std::int64_t>(chunk, config_.chunk_tokens);
+      std::int64_t limit = config_.chunk_tokens;
+      // the token budget holds this iteration's decode tokens first, the prefill gets the rest
+      // (at least one token: a request prefilling holds a batch slot, so n_dec_ < max_batch <= budget)
+      if (config_.token_budget > 0) limit = std::min<std::int64_t>(limit, std::max<std::int64_t>(1, config_.token_budget - n_dec_));
+      chunk_ = std::min<std::int64_t>(chunk, limit);
       mode_ = Mode::single;
       next_time_ = t_ + decode_time(iter_) + profile_->prefill_s(1, static_cast<double>(chunk_));
       return;

@@ -14,7 +14,8 @@
 //            a scale-down cancels starting replicas first (newest first, billed until then),
 //            then drains the ready ones with the fewest outstanding requests (no new work,
 //            billed until the last finishes)
-//   control  every tick_s the simulator feeds the same Recorder, EngineGauges and
+//   control  every tick_s the simulator feeds the same Recorder, EngineGauges (KV use at the
+//            last iteration boundary before the tick, inside a fast-forwarded run too) and
 //            SignalCollector a real server uses (plus the GPU busy and memory fractions the
 //            HPA baselines need) and FleetState to an Autoscaler<P>, and carries out its decision;
 //            a replica's queue gauge is its requests still prefilling plus an even share of the
@@ -28,6 +29,7 @@
 #define LLMSCALE_SIM_SIMULATOR_HPP
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <deque>
@@ -55,9 +57,10 @@
 LLMSCALE_NAMESPACE_BEGIN
 
 struct SimConfig {
-  long long max_batch = 64;        ///< per replica
-  double kv_tokens = 400000;       ///< per replica
+  long long max_batch = 256;       ///< per replica: vLLM's max_num_seqs
+  double kv_tokens = 400000;       ///< per replica (kv_cache_tokens() of llama2-70b, TP4 on H100-80GB)
   long long chunk_tokens = 2048;   ///< prefill chunk
+  long long max_num_batched_tokens = 0;  ///< vLLM's per-iteration token budget (0: none)
   bool exact_steps = false;        ///< step every iteration instead of the closed form
   int gpus_per_replica = 4;        ///< tensor parallelism, for GPU-hours
   double cold_start_s = 300;       ///< request to ready
@@ -75,6 +78,11 @@ struct SimConfig {
   double metric_outage_start_s = 0;     ///< engine metrics stop at this time...
   double metric_outage_s = 0;           ///< ...for this long (0: no outage)
   long long fault_seed = 1;
+  // the metric path (SIMULATION.md: each contestant sees the signals the way its users run it)
+  double metric_scrape_s = 0;  ///< the policy sees the snapshot of the last scrape, taken every this many seconds (0: every tick)
+  double hpa_sync_s = 0;       ///< >0: decisions reach the fleet through an HPA syncing this often (KEDA's path)
+  double hpa_tolerance = 0.1;  ///< ...which ignores a desired/current ratio within 1 +- this
+  double hpa_scale_up_percent = 100;  ///< ...and adds at most this percent of the fleet per sync
 
   static constexpr const char* config_name = "sim";
   template <class Self, class Visitor>
@@ -98,8 +106,22 @@ struct SimConfig {
     v("metric_outage_start_s", self.metric_outage_start_s, closed(0.0, 1e9), "when engine metrics stop (s)");
     v("metric_outage_s", self.metric_outage_s, closed(0.0, 1e9), "how long engine metrics stay away (s)");
     v("fault_seed", self.fault_seed, closed(0LL, 1LL << 62), "seed of the crash and failed-start draws");
+    v("max_num_batched_tokens", self.max_num_batched_tokens, closed(0LL, 100000000LL),
+      "tokens one iteration carries, decode first (0: no budget)");
+    v("metric_scrape_s", self.metric_scrape_s, closed(0.0, 3600.0), "seconds between the scrapes a policy sees (0: every tick)");
+    v("hpa_sync_s", self.hpa_sync_s, closed(0.0, 3600.0), "seconds between an HPA's syncs carrying decisions out (0: none)");
+    v("hpa_tolerance", self.hpa_tolerance, closed(0.0, 1.0), "desired/current ratio band the HPA ignores");
+    v("hpa_scale_up_percent", self.hpa_scale_up_percent, closed(0.0, 1e6), "percent of the fleet the HPA adds per sync");
   }
-  [[nodiscard]] ConfigResult validate() const { return validate_fields(*this); }
+  [[nodiscard]] ConfigResult validate() const {
+    if (ConfigResult p = validate_fields(*this)) return p;
+    if (max_num_batched_tokens > 0 && max_num_batched_tokens < max_batch) {
+      return ConfigProblem{config_name, "max_num_batched_tokens", std::to_string(max_num_batched_tokens),
+                           "0 or [max_batch = " + std::to_string(max_batch) + ", 1e8]",
+                           "cannot carry one decode token for every request of a full batch (vLLM refuses it too)", 0};
+    }
+    return std::nullopt;
+  }
 };
 
 /// One tick of a run, for --timeseries.
@@ -125,6 +147,9 @@ struct SimResult {
   long long crashes = 0, failed_starts = 0;
   double prompt_tokens = 0, output_tokens = 0;  ///< of the requests arrived (the fluid bound's input)
   int initial_replicas = 0;
+  int peak_replicas = 0;              ///< the most replicas (ready + starting) it asked for at once
+  double batch_occupancy_p95 = 0;     ///< running / max_batch, 95th percentile over ready replica-seconds
+  double kv_use_p95 = 0;              ///< KV tokens used / capacity, likewise
   std::vector<SimTick> series;
 };
 
@@ -232,6 +257,31 @@ class ReplicaEventHeap {
   std::vector<std::ptrdiff_t> pos_;
 };
 
+// Time-weighted quantiles of a fraction in [0, 1], in 1/1000 steps (a bin's upper edge).
+class FractionHistogram {
+ public:
+  void add(double fraction, double weight) noexcept {
+    if (!(weight > 0) || !std::isfinite(fraction)) return;
+    const double f = std::clamp(fraction, 0.0, 1.0);
+    bins_[static_cast<std::size_t>(std::min(f * bins, bins - 1.0))] += weight;
+    total_ += weight;
+  }
+  [[nodiscard]] double quantile(double q) const noexcept {
+    if (!(total_ > 0)) return 0.0;
+    double seen = 0;
+    for (std::size_t i = 0; i < bins_.size(); ++i) {
+      seen += bins_[i];
+      if (seen >= q * total_) return static_cast<double>(i + 1) / bins;
+    }
+    return 1.0;
+  }
+
+ private:
+  static constexpr double bins = 1000;
+  std::array<double, 1000> bins_{};
+  double total_ = 0;
+};
+
 template <class P, class Source>
 class Simulation {
  public:
@@ -242,7 +292,8 @@ class Simulation {
         profile_(&profile),
         source_(&source),
         control_(std::make_shared<Control>(std::move(policy), governor, signals_config(governor))),
-        engine_config_{config.max_batch, config.kv_tokens, config.chunk_tokens, config.exact_steps},
+        engine_config_{config.max_batch, config.kv_tokens, config.chunk_tokens, config.max_num_batched_tokens,
+                       config.exact_steps},
         rng_(static_cast<std::uint64_t>(config.fault_seed)) {
     for (int s = signals_config(governor).replica_slots; s > 0; --s) slots_free_.push_back(s - 1);
     result_.policy = control_->scaler.policy().name();
@@ -255,7 +306,8 @@ class Simulation {
       : config_((require_valid(config), config)),
         profile_(&profile),
         source_(&source),
-        engine_config_{config.max_batch, config.kv_tokens, config.chunk_tokens, config.exact_steps},
+        engine_config_{config.max_batch, config.kv_tokens, config.chunk_tokens, config.max_num_batched_tokens,
+                       config.exact_steps},
         rng_(static_cast<std::uint64_t>(config.fault_seed)) {
     start(initial_replicas);
   }
@@ -394,6 +446,7 @@ class Simulation {
   struct Control {
     SignalCollector collector;
     Autoscaler<P> scaler;
+    FractionHistogram occupancy, kv_use;  // over ready replica-seconds
     Control(P policy, const GovernorConfig& governor, const SignalsConfig& signals)
         : collector(signals, epoch()), scaler(std::move(policy), governor, epoch()) {}
   };
@@ -602,6 +655,11 @@ class Simulation {
         rep.busy_since = t;
       }
       rep.busy = 0;
+      {  // what binds: batch and KV occupancy over ready replica-seconds (sampled each tick)
+        const ReplicaEngine& e = *rep.engine;
+        control_->occupancy.add(static_cast<double>(e.running()) / static_cast<double>(e.max_batch()), dt);
+        control_->kv_use.add(e.kv_used_at(t) / e.kv_capacity(), dt);
+      }
       if (outage) continue;
       if (dt > 0) {
         busy_sum += std::min(1.0, busy / dt);
@@ -614,7 +672,7 @@ class Simulation {
       if (extra > 0) --extra;
       g.running = e.running();
       g.max_batch = e.max_batch();
-      g.kv_tokens_used = static_cast<std::int64_t>(std::min(e.kv_used(), e.kv_capacity()));
+      g.kv_tokens_used = static_cast<std::int64_t>(std::min(e.kv_used_at(t), e.kv_capacity()));
       g.kv_tokens_capacity = static_cast<std::int64_t>(e.kv_capacity());
       g.sampled_at = at(t);
       control_->collector.gauges().set(static_cast<std::size_t>(rep.slot), g);
@@ -624,14 +682,45 @@ class Simulation {
     s.gpu.busy_fraction = reporting > 0 ? busy_sum / reporting : 0.0;
     s.gpu.memory_fraction = outage ? 0.0 : config_.gpu_memory_fraction;
     last_tick_ = t;
-    const int desired = control_->scaler.tick(at(t), s, fleet_).desired_replicas;
+    int desired = control_->scaler.tick(at(t), scraped(s, t), fleet_).desired_replicas;
+    desired = through_hpa(desired, t);
     apply(desired, t);
+    result_.peak_replicas = std::max(result_.peak_replicas, fleet_.current());
     if (config_.keep_timeseries) {
       result_.series.push_back(SimTick{t, arrivals_since_tick_, static_cast<long long>(router_.size()), fleet_.ready(),
                                        fleet_.starting(), desired, misses_since_tick_});
     }
     arrivals_since_tick_ = 0;
     misses_since_tick_ = 0;
+  }
+
+  // The metric path: with a scrape interval the policy sees the snapshot of the last scrape (the
+  // collector still runs every tick, as the engines' own counters do).
+  const Signals& scraped(const Signals& now, double t) {
+    if (!(config_.metric_scrape_s > 0)) return now;
+    if (!have_scrape_ || t + 1e-9 >= next_scrape_) {
+      scrape_ = now;
+      have_scrape_ = true;
+      next_scrape_ = (std::floor(t / config_.metric_scrape_s + 1e-9) + 1) * config_.metric_scrape_s;
+    }
+    return scrape_;
+  }
+
+  // KEDA's path: the desired count reaches the fleet through an HPA (AverageValue, target 1)
+  // that syncs every hpa_sync_s, ignores a ratio within its tolerance and adds at most
+  // hpa_scale_up_percent of the fleet per sync (deploy/scaledobject.yaml's behaviour).
+  int through_hpa(int desired, double t) {
+    if (!(config_.hpa_sync_s > 0)) return desired;
+    const int current = fleet_.current();
+    if (t + 1e-9 < next_sync_) return current;
+    next_sync_ = (std::floor(t / config_.hpa_sync_s + 1e-9) + 1) * config_.hpa_sync_s;
+    if (current > 0) {
+      const double ratio = static_cast<double>(desired) / static_cast<double>(current);
+      if (std::fabs(ratio - 1.0) <= config_.hpa_tolerance) return current;
+      const double most = std::ceil(static_cast<double>(current) * (1.0 + config_.hpa_scale_up_percent / 100.0));
+      if (static_cast<double>(desired) > most) return static_cast<int>(most);
+    }
+    return desired;
   }
 
   // Carries out a decision: starts replicas, or cancels starting ones (newest first) and then
@@ -687,6 +776,10 @@ class Simulation {
     result_.ttft_p50 = nearest_rank(ttft_, 0.50);
     result_.ttft_p99 = nearest_rank(ttft_, 0.99);
     result_.tpot_p99 = nearest_rank(tpot_, 0.99);
+    if (control_) {
+      result_.batch_occupancy_p95 = control_->occupancy.quantile(0.95);
+      result_.kv_use_p95 = control_->kv_use.quantile(0.95);
+    }
   }
 
   SimConfig config_;
@@ -716,6 +809,9 @@ class Simulation {
   TraceRequest next_;
   bool have_next_ = false, started_ = false, done_ = false;
   std::vector<float> ttft_, tpot_;
+  Signals scrape_;
+  bool have_scrape_ = false;
+  double next_scrape_ = 0, next_sync_ = 0;
   SimResult result_;
 };
 
