@@ -91,15 +91,18 @@ TEST_CASE("KPA: stable window, panic on a burst, held until a stable window pass
   for (int t = 2; t <= 58; t += 2) r = kpa.propose(at_seconds(t), load(7), fleet(4)).replicas;
   CHECK(r == 4);  // still inside the first stable window
   r = kpa.propose(at_seconds(60), load(7), fleet(4)).replicas;
+  CHECK(kpa.panicking());  // exactly a stable window after: Knative's Before() is strict
+  CHECK(r == 4);
+  r = kpa.propose(at_seconds(62), load(7), fleet(4)).replicas;
   CHECK_FALSE(kpa.panicking());
   CHECK(r == 2);  // stable ceil(7 / 7) = 1, but maxDown = floor(4 / 2) = 2
   // a burst: 2 ready, 70 in flight from t = 100 on. At t = 100 the panic window (6 buckets,
-  // first write 6 s back at most) averages (5 x 7 + 70) / 6 = 17.5: 17.5 / 7 / 2 = 1.25 < 2.
-  for (int t = 62; t < 100; t += 2) kpa.propose(at_seconds(t), load(7), fleet(2));
+  // first write 6 s back at most) averages (5 x 7 + 70) / 6 = 17.5: ceil(17.5 / 7) / 2 = 1.5 < 2.
+  for (int t = 64; t < 100; t += 2) kpa.propose(at_seconds(t), load(7), fleet(2));
   r = kpa.propose(at_seconds(100), load(70), fleet(2)).replicas;
   CHECK_FALSE(kpa.panicking());
-  // t = 101 (a sample), t = 102: (4 x 7 + 3 x 70)... the panic window holds buckets 97..102:
-  // (7 + 7 + 7 + 70 + 70 + 70) / 6 = 38.5 -> 38.5 / 7 / 2 = 2.75 >= 2: panic
+  // t = 101 (a sample), t = 102: the panic window holds buckets 97..102:
+  // (7 + 7 + 7 + 70 + 70 + 70) / 6 = 38.5 -> ceil(38.5 / 7) / 2 = 3 >= 2: panic
   kpa.propose(at_seconds(101), load(70), fleet(2));
   r = kpa.propose(at_seconds(102), load(70), fleet(2)).replicas;
   CHECK(kpa.panicking());
@@ -124,10 +127,10 @@ TEST_CASE("KPA: scale-up rate and activation scale") {
   // ready 2 and 700 in flight: maxUp = ceil(2 x 2) = 4
   CHECK(kpa.propose(at_seconds(0), load(700), fleet(2)).replicas == 4);
   llmscale::KpaPolicy small(c, at_seconds(0));
-  (void)small.propose(at_seconds(0), load(1), fleet(0));  // starts in panic at 0 ready
+  (void)small.propose(at_seconds(0), load(1), fleet(0));  // 0 ready: not in panic (only more than 1 is)
   int r = 0;
   for (int t = 2; t <= 70; t += 2) r = small.propose(at_seconds(t), load(1), fleet(1)).replicas;
-  CHECK(r == 3);  // ceil(1 / 7) = 1, raised to the activation scale
+  CHECK(r == 3);  // dspc = ceil(1 / 7) = 1 > 0: the stable count is raised to the activation scale
 }
 
 TEST_CASE("Ray Serve: delays against the target count, factors, the from-zero path") {
