@@ -133,7 +133,7 @@ TEST_CASE("KPA: scale-up rate and activation scale") {
   CHECK(r == 3);  // dspc = ceil(1 / 7) = 1 > 0: the stable count is raised to the activation scale
 }
 
-TEST_CASE("Ray Serve: delays against the target count, factors, the from-zero path") {
+TEST_CASE("Ray Serve: delays against the target count, factors from the running count, the from-zero path") {
   llmscale::RayServeConfig c;  // target 2, delays 30 s up / 600 s down
   llmscale::RayServePolicy ray(c);
   // 3 replicas (2 ready + 1 starting), 16 ongoing: wants 8
@@ -153,9 +153,10 @@ TEST_CASE("Ray Serve: delays against the target count, factors, the from-zero pa
   llmscale::RayServePolicy half(c);
   for (int t = 0; t < 30; ++t) half.propose(at_seconds(t), load(4), fleet(9));
   CHECK(half.propose(at_seconds(30), load(4), fleet(8)).replicas == 5);
-  // from zero: at once
+  // from zero: at once, max(ceil(upscaling_factor), target) (the cold-start path)
   llmscale::RayServePolicy zero(llmscale::RayServeConfig{});
-  CHECK(zero.propose(at_seconds(0), load(5), fleet(0)).replicas == 3);  // ceil(5 / 2)
+  CHECK(zero.propose(at_seconds(0), load(5), fleet(0)).replicas == 1);
+  CHECK(zero.propose(at_seconds(1), load(5), fleet(0, 2)).replicas == 2);  // 2 on their way
 }
 
 TEST_CASE("AIBrix APA: ceil(N x use / target) outside the band, rate-capped") {
