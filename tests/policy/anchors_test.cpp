@@ -172,7 +172,7 @@ TEST_CASE("AIBrix APA: ceil(N x use / target) outside the band, rate-capped") {
   CHECK(once(0.05, 10) == 5); // ceil(1) capped at floor(10 / 2)
 }
 
-TEST_CASE("llm-d saturation: +1 on low spare capacity, -1 only if one fewer keeps spare, wait while starting") {
+TEST_CASE("llm-d saturation: +1 on low spare capacity, -1 only if one fewer keeps spare, wait in transition") {
   llmscale::LlmdSaturationConfig c;  // KV 0.8, queue 5, triggers 0.1 and 3
   const auto once = [&](int reporting, int saturated, double kv_sum, long long queue_total, FleetState f) {
     Signals s;
@@ -187,8 +187,9 @@ TEST_CASE("llm-d saturation: +1 on low spare capacity, -1 only if one fewer keep
   CHECK(once(4, 0, 4 * 0.3, 4 * 3, fleet(4)) == 5);  // spare queue 5 - 3 = 2 < 3
   CHECK(once(4, 0, 4 * 0.3, 4, fleet(4)) == 3);  // over 3: KV 0.8 - 0.4 = 0.4, queue 5 - 1.33: both spare
   CHECK(once(4, 0, 4 * 0.55, 4, fleet(4)) == 4); // over 3: KV 0.8 - 0.733 = 0.067 < 0.1: stay
-  CHECK(once(4, 1, 3 * 0.2, 0, fleet(4)) == 4);  // a saturated replica: no scale-down
+  CHECK(once(4, 1, 3 * 0.2, 0, fleet(4)) == 3);  // a saturated replica does not block it: 0.3 and 0 over 2
   CHECK(once(4, 4, 0, 0, fleet(4, 1)) == 5);     // starting: wait (5 = current, ready + starting)
+  CHECK(once(3, 0, 0, 0, fleet(4)) == 4);        // 3 of 4 reporting: in transition, wait
 }
 
 TEST_CASE("HPA on GPU metrics the host sets: busy fraction and memory, as per-replica averages") {
