@@ -163,7 +163,7 @@ class AibrixApaPolicy {
       if (!found || (up ? v > best : v < best)) best = v;
       found = true;
     });
-    return static_cast<int>(best);
+    return detail::to_replicas(best, recommendation);
   }
 
   // Time-stamped samples, oldest first, in a ring of fixed length (the oldest is dropped when

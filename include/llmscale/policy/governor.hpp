@@ -204,6 +204,13 @@ class Governor {
     void add(TimePoint now, int value) noexcept { sum += value - ring.push_back(now, value); }
   };
 
+  // The replicas at a rate period's start: current - added + removed, kept within
+  // +-2 x 10^6 so that adding a policy's pods cannot overflow an int.
+  static int period_start(int current, long long added, long long removed) noexcept {
+    constexpr long long bound = 2LL * FleetState::max_replicas;
+    return static_cast<int>(std::clamp(static_cast<long long>(current) - added + removed, -bound, bound));
+  }
+
   GovernorConfig config_;
   Duration up_stabilization_, down_stabilization_, up_period_, down_period_, up_cooldown_, down_cooldown_, zero_grace_;
   WindowExtreme<false> up_window_;   // scale-up stabilization: the least recommendation
@@ -287,7 +294,7 @@ inline void Governor::decide(TimePoint now, const char* policy_name, const Propo
     }
     // 3b. rate policies, from the replicas at the start of each period
     if (desired > current) {
-      const int start = static_cast<int>(current - up_added_.total(now, up_period_) + up_removed_.total(now, up_period_));
+      const int start = period_start(current, up_added_.total(now, up_period_), up_removed_.total(now, up_period_));
       int limit;
       const int pods = config_.scale_up_pods > 0 ? start + config_.scale_up_pods : -1;
       const int percent = config_.scale_up_percent > 0
@@ -307,8 +314,7 @@ inline void Governor::decide(TimePoint now, const char* policy_name, const Propo
         bind(Constraint::rate_limit, "rate_limit", "scale-up rate limit", desired);
       }
     } else if (desired < current) {
-      const int start =
-          static_cast<int>(current - down_added_.total(now, down_period_) + down_removed_.total(now, down_period_));
+      const int start = period_start(current, down_added_.total(now, down_period_), down_removed_.total(now, down_period_));
       int limit;
       const int pods = config_.scale_down_pods > 0 ? start - config_.scale_down_pods : -1;
       const int percent = config_.scale_down_percent > 0
