@@ -91,15 +91,18 @@ TEST_CASE("KPA: stable window, panic on a burst, held until a stable window pass
   for (int t = 2; t <= 58; t += 2) r = kpa.propose(at_seconds(t), load(7), fleet(4)).replicas;
   CHECK(r == 4);  // still inside the first stable window
   r = kpa.propose(at_seconds(60), load(7), fleet(4)).replicas;
+  CHECK(kpa.panicking());  // exactly a stable window after: Knative's Before() is strict
+  CHECK(r == 4);
+  r = kpa.propose(at_seconds(62), load(7), fleet(4)).replicas;
   CHECK_FALSE(kpa.panicking());
   CHECK(r == 2);  // stable ceil(7 / 7) = 1, but maxDown = floor(4 / 2) = 2
   // a burst: 2 ready, 70 in flight from t = 100 on. At t = 100 the panic window (6 buckets,
-  // first write 6 s back at most) averages (5 x 7 + 70) / 6 = 17.5: 17.5 / 7 / 2 = 1.25 < 2.
-  for (int t = 62; t < 100; t += 2) kpa.propose(at_seconds(t), load(7), fleet(2));
+  // first write 6 s back at most) averages (5 x 7 + 70) / 6 = 17.5: ceil(17.5 / 7) / 2 = 1.5 < 2.
+  for (int t = 64; t < 100; t += 2) kpa.propose(at_seconds(t), load(7), fleet(2));
   r = kpa.propose(at_seconds(100), load(70), fleet(2)).replicas;
   CHECK_FALSE(kpa.panicking());
-  // t = 101 (a sample), t = 102: (4 x 7 + 3 x 70)... the panic window holds buckets 97..102:
-  // (7 + 7 + 7 + 70 + 70 + 70) / 6 = 38.5 -> 38.5 / 7 / 2 = 2.75 >= 2: panic
+  // t = 101 (a sample), t = 102: the panic window holds buckets 97..102:
+  // (7 + 7 + 7 + 70 + 70 + 70) / 6 = 38.5 -> ceil(38.5 / 7) / 2 = 3 >= 2: panic
   kpa.propose(at_seconds(101), load(70), fleet(2));
   r = kpa.propose(at_seconds(102), load(70), fleet(2)).replicas;
   CHECK(kpa.panicking());
@@ -124,13 +127,13 @@ TEST_CASE("KPA: scale-up rate and activation scale") {
   // ready 2 and 700 in flight: maxUp = ceil(2 x 2) = 4
   CHECK(kpa.propose(at_seconds(0), load(700), fleet(2)).replicas == 4);
   llmscale::KpaPolicy small(c, at_seconds(0));
-  (void)small.propose(at_seconds(0), load(1), fleet(0));  // starts in panic at 0 ready
+  (void)small.propose(at_seconds(0), load(1), fleet(0));  // 0 ready: not in panic (only more than 1 is)
   int r = 0;
   for (int t = 2; t <= 70; t += 2) r = small.propose(at_seconds(t), load(1), fleet(1)).replicas;
-  CHECK(r == 3);  // ceil(1 / 7) = 1, raised to the activation scale
+  CHECK(r == 3);  // dspc = ceil(1 / 7) = 1 > 0: the stable count is raised to the activation scale
 }
 
-TEST_CASE("Ray Serve: delays against the target count, factors, the from-zero path") {
+TEST_CASE("Ray Serve: delays against the target count, factors from the running count, the from-zero path") {
   llmscale::RayServeConfig c;  // target 2, delays 30 s up / 600 s down
   llmscale::RayServePolicy ray(c);
   // 3 replicas (2 ready + 1 starting), 16 ongoing: wants 8
@@ -150,9 +153,10 @@ TEST_CASE("Ray Serve: delays against the target count, factors, the from-zero pa
   llmscale::RayServePolicy half(c);
   for (int t = 0; t < 30; ++t) half.propose(at_seconds(t), load(4), fleet(9));
   CHECK(half.propose(at_seconds(30), load(4), fleet(8)).replicas == 5);
-  // from zero: at once
+  // from zero: at once, max(ceil(upscaling_factor), target) (the cold-start path)
   llmscale::RayServePolicy zero(llmscale::RayServeConfig{});
-  CHECK(zero.propose(at_seconds(0), load(5), fleet(0)).replicas == 3);  // ceil(5 / 2)
+  CHECK(zero.propose(at_seconds(0), load(5), fleet(0)).replicas == 1);
+  CHECK(zero.propose(at_seconds(1), load(5), fleet(0, 2)).replicas == 2);  // 2 on their way
 }
 
 TEST_CASE("AIBrix APA: ceil(N x use / target) outside the band, rate-capped") {
@@ -168,7 +172,7 @@ TEST_CASE("AIBrix APA: ceil(N x use / target) outside the band, rate-capped") {
   CHECK(once(0.05, 10) == 5); // ceil(1) capped at floor(10 / 2)
 }
 
-TEST_CASE("llm-d saturation: +1 on low spare capacity, -1 only if one fewer keeps spare, wait while starting") {
+TEST_CASE("llm-d saturation: +1 on low spare capacity, -1 only if one fewer keeps spare, wait in transition") {
   llmscale::LlmdSaturationConfig c;  // KV 0.8, queue 5, triggers 0.1 and 3
   const auto once = [&](int reporting, int saturated, double kv_sum, long long queue_total, FleetState f) {
     Signals s;
@@ -183,8 +187,9 @@ TEST_CASE("llm-d saturation: +1 on low spare capacity, -1 only if one fewer keep
   CHECK(once(4, 0, 4 * 0.3, 4 * 3, fleet(4)) == 5);  // spare queue 5 - 3 = 2 < 3
   CHECK(once(4, 0, 4 * 0.3, 4, fleet(4)) == 3);  // over 3: KV 0.8 - 0.4 = 0.4, queue 5 - 1.33: both spare
   CHECK(once(4, 0, 4 * 0.55, 4, fleet(4)) == 4); // over 3: KV 0.8 - 0.733 = 0.067 < 0.1: stay
-  CHECK(once(4, 1, 3 * 0.2, 0, fleet(4)) == 4);  // a saturated replica: no scale-down
+  CHECK(once(4, 1, 3 * 0.2, 0, fleet(4)) == 3);  // a saturated replica does not block it: 0.3 and 0 over 2
   CHECK(once(4, 4, 0, 0, fleet(4, 1)) == 5);     // starting: wait (5 = current, ready + starting)
+  CHECK(once(3, 0, 0, 0, fleet(4)) == 4);        // 3 of 4 reporting: in transition, wait
 }
 
 TEST_CASE("HPA on GPU metrics the host sets: busy fraction and memory, as per-replica averages") {

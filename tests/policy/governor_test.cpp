@@ -119,3 +119,155 @@ TEST_CASE("the stabilization windows start out holding the fleet first seen (the
   Governor h(c, at_seconds(0));
   CHECK(decide(h, 0, 18, 1) < 18);
 }
+
+// The rate limits and stabilization against Kubernetes' horizontal_test.go (TestScalingWithRules,
+// TestCalculateScale*Limit*, TestNormalizeDesiredReplicas), with their numbers. Kubernetes'
+// tests hand the controller a list of past scale events; here those events are made by
+// earlier decisions at the same ages (generateEventsUniformDistribution puts 3 events over
+// 120 s at 100, 60 and 20 s ago, 1 event at 60 s ago). Each policy's period is one per
+// direction here (scale_up_period_s, scale_down_period_s), so cases whose two policies have
+// different periods are left out; so are those whose events a single policy could not have made.
+namespace {
+// A governor with Kubernetes' HPA rules: no stabilization unless given, the named policies.
+GovernorConfig rules(int up_pods, double up_percent, double up_period, int down_pods, double down_percent,
+                     double down_period) {
+  GovernorConfig c;
+  c.min_replicas = 1;
+  c.max_replicas = 1000;
+  c.scale_up_stabilization_s = 0;
+  c.scale_down_stabilization_s = 0;
+  c.scale_up_pods = up_pods;
+  c.scale_up_percent = up_percent;
+  c.scale_up_period_s = up_period;
+  c.scale_down_pods = down_pods;
+  c.scale_down_percent = down_percent;
+  c.scale_down_period_s = down_period;
+  return c;
+}
+GovernorConfig up_rules(int pods, double percent, double period) { return rules(pods, percent, period, 0, 100, 15); }
+GovernorConfig down_rules(int pods, double percent, double period) { return rules(4, 100, 15, pods, percent, period); }
+}  // namespace
+
+TEST_CASE("kubernetes: rate limits count the period's scale-ups and scale-downs both (previous scale up and down events)") {
+  {  // scaleUp with percent policy and previous scale up and down events: 6 - 4 + 2 = 4, +300 %
+    Governor g(up_rules(0, 300, 300), at_seconds(0));
+    CHECK(decide(g, 0, 4, 2) == 2);  // 2 removed ...
+    CHECK(decide(g, 1, 2, 6) == 6);  // ... 4 added, both 60 s before the next
+    CHECK(decide(g, 61, 6, 24) == 16);
+  }
+  {  // scaleDown with percent policy and previous scale up and down events: 10 - 2 + 4 = 12, -50 %
+    Governor g(down_rules(0, 50, 180), at_seconds(0));
+    CHECK(decide(g, 0, 12, 8) == 8);    // 4 removed ...
+    CHECK(decide(g, 1, 8, 10) == 10);   // ... 2 added
+    CHECK(decide(g, 61, 10, 1) == 6);
+  }
+}
+
+TEST_CASE("kubernetes: TestScalingWithRules without earlier events") {
+  GovernorConfig d = rules(4, 100, 15, 0, 100, 15);  // the default behaviour
+  {
+    Governor g(d, at_seconds(0));
+    CHECK(decide(g, 0, 10, 50) == 20);  // scaleUp with default behavior
+  }
+  const struct {
+    const char* name;
+    GovernorConfig config;
+    int current, desired, want;
+  } rows[] = {
+      {"scaleUp with pods policy larger than percent policy", up_rules(100, 100, 60), 10, 500, 110},
+      {"scaleUp with percent policy larger than pods policy", up_rules(2, 100, 60), 10, 500, 20},
+      {"scaleUp with spec MaxReplicas limitation with large pod policy", up_rules(100, 0, 60), 10, 50, 50},
+      {"scaleUp with spec MaxReplicas limitation with large percent policy", up_rules(10000, 0, 60), 10, 50, 50},
+      {"scaleUp with pod policy limitation", up_rules(30, 0, 60), 10, 50, 40},
+      {"scaleUp with percent policy limitation", up_rules(0, 200, 60), 10, 50, 30},
+      {"scaleDown with percent policy larger than pod policy", down_rules(20, 1, 60), 100, 2, 80},
+      {"scaleDown with pod policy larger than percent policy", down_rules(2, 1, 60), 100, 2, 98},
+      {"scaleDown with spec MinReplicas=nil limitation with large pod policy", down_rules(100, 0, 60), 10, 0, 1},
+      {"scaleDown with pod policy limitation", down_rules(5, 0, 60), 10, 2, 5},
+      {"scaleDown with percent policy limitation", down_rules(0, 50, 60), 10, 5, 5},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.name);
+    Governor g(r.config, at_seconds(0));
+    CHECK(decide(g, 0, r.current, r.desired) == r.want);
+  }
+  GovernorConfig min5 = down_rules(0, 100, 60);  // scaleDown with spec MinReplicas limitation with large percent policy
+  min5.min_replicas = 5;
+  Governor g(min5, at_seconds(0));
+  CHECK(decide(g, 0, 10, 2) == 5);
+}
+
+TEST_CASE("kubernetes: TestScalingWithRules with earlier events") {
+  {  // scaleUp with pod policy and previous scale up events: 100 - 15 + 150
+    Governor g(up_rules(150, 0, 120), at_seconds(0));
+    CHECK(decide(g, 0, 85, 86) == 86);
+    CHECK(decide(g, 40, 86, 91) == 91);
+    CHECK(decide(g, 80, 91, 100) == 100);
+    CHECK(decide(g, 100, 100, 500) == 235);
+  }
+  {  // scaleUp with percent policy and previous scale up events: (100 - 15) + 200 %
+    Governor g(up_rules(0, 200, 120), at_seconds(0));
+    CHECK(decide(g, 0, 85, 86) == 86);
+    CHECK(decide(g, 40, 86, 91) == 91);
+    CHECK(decide(g, 80, 91, 100) == 100);
+    CHECK(decide(g, 100, 100, 500) == 255);
+  }
+  {  // scaleUp with spec MaxReplicas limitation with large pod policy and events
+    GovernorConfig c = up_rules(300, 0, 60);
+    c.max_replicas = 200;
+    Governor g(c, at_seconds(0));
+    CHECK(decide(g, 0, 85, 86) == 86);
+    CHECK(decide(g, 40, 86, 91) == 91);
+    CHECK(decide(g, 80, 91, 100) == 100);
+    CHECK(decide(g, 100, 100, 500) == 200);
+  }
+  {  // scaleDown with percent policy limitation and previous events: (100 + 12) - 50 %
+    Governor g(down_rules(0, 50, 120), at_seconds(0));
+    CHECK(decide(g, 0, 112, 110) == 110);
+    CHECK(decide(g, 40, 110, 106) == 106);
+    CHECK(decide(g, 80, 106, 100) == 100);
+    CHECK(decide(g, 100, 100, 0) == 56);
+  }
+}
+
+TEST_CASE("kubernetes: selectPolicy Min (TestCalculateScaleUpLimitWithScalingRules, ...DownLimitWithBehaviors)") {
+  GovernorConfig up = up_rules(2, 50, 60);
+  up.scale_up_select = SelectPolicy::min;
+  Governor g(up, at_seconds(0));
+  CHECK(decide(g, 0, 1, 100) == 2);  // min(1 + 2, ceil(1.5))
+  GovernorConfig down = down_rules(2, 50, 60);
+  down.scale_down_select = SelectPolicy::min;
+  Governor h(down, at_seconds(0));
+  CHECK(decide(h, 0, 5, 1) == 3);  // the smaller change: max(5 - 2, floor(2.5))
+}
+
+TEST_CASE("kubernetes: TestNormalizeDesiredReplicas (a 5-minute scale-down stabilization window)") {
+  GovernorConfig c = rules(4, 100, 15, 0, 100, 15);
+  c.scale_down_stabilization_s = 300;
+  {  // stabilize: 4 two minutes ago, 5 one minute ago, 3 now: 5
+    Governor g(c, at_seconds(0));
+    CHECK(decide(g, 0, 4, 4) == 4);
+    CHECK(decide(g, 60, 4, 5) == 5);
+    CHECK(decide(g, 120, 5, 3) == 5);
+  }
+  {  // no stabilize: 1, 2, then 3
+    Governor g(c, at_seconds(0));
+    CHECK(decide(g, 0, 1, 1) == 1);
+    CHECK(decide(g, 60, 1, 2) == 2);
+    CHECK(decide(g, 120, 2, 3) == 3);
+  }
+  {  // no stabilize - old recommendations: 10 and 9 ten and nine minutes ago, 3 now
+    Governor g(c, at_seconds(0));
+    CHECK(decide(g, 0, 10, 10) == 10);
+    CHECK(decide(g, 60, 10, 9) == 10);
+    CHECK(decide(g, 600, 10, 3) == 3);
+  }
+  {  // stabilize - old recommendations: 10, 9 (too old), 5 and 4 (within), 3 now: 5
+    Governor g(c, at_seconds(0));
+    CHECK(decide(g, 0, 10, 10) == 10);
+    CHECK(decide(g, 60, 10, 9) == 10);
+    CHECK(decide(g, 480, 10, 5) == 5);
+    CHECK(decide(g, 540, 5, 4) == 5);
+    CHECK(decide(g, 600, 5, 3) == 5);
+  }
+}

@@ -1,5 +1,5 @@
 // Every policy (the anchors and llmscale's own) with the governor over thousands of random signal sequences: the
-// decision stays within [min, max], respects the rate limits and the scale-down stabilization
+// decision stays within [min, max], respects the rate limits (from the period's start) and the scale-down stabilization
 // window, never scales down on stale signals, is deterministic; ticking allocates nothing.
 #include <doctest/doctest.h>
 
@@ -110,10 +110,15 @@ void check_properties(const char* name, P policy) {
       CHECK(a[i].desired >= g.min_replicas);
       CHECK(a[i].desired <= g.max_replicas);
       if (a[i].stale) CHECK(a[i].desired >= a[i].current);
-      // rate limit: replicas added in any 15 s (ticks are 1 s) at most 3
-      int added = 0;
-      for (std::size_t k = i >= 14 ? i - 14 : 0; k <= i; ++k) added += std::max(0, a[k].desired - a[k].current);
-      CHECK(added <= 3);
+      // rate limit (Kubernetes' Pods policy): at most 3 above the replicas at the start of the
+      // 15 s period, that is the current count less the replicas added and plus those removed
+      // by the decisions of the last 15 s (ticks are 1 s)
+      int added = 0, removed = 0;
+      for (std::size_t k = i >= 14 ? i - 14 : 0; k < i; ++k) {
+        added += std::max(0, a[k].desired - a[k].current);
+        removed += std::max(0, a[k].current - a[k].desired);
+      }
+      CHECK(a[i].desired - a[i].current <= std::max(0, 3 - added + removed));
       // stabilization: a scale-down never goes below a proposal of the last 60 s
       if (a[i].desired < a[i].current) {
         for (std::size_t k = i >= 59 ? i - 59 : 0; k <= i; ++k) {

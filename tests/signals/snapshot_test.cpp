@@ -281,7 +281,7 @@ TEST_CASE("engine gauges: the summary equals a recount of the live samples over 
         want.replicas_batch_full += full;
         want.replicas_kv_high += kv;
         want.replicas_queue_high += queued;
-        if (full || kv || queued) {
+        if (kv || queued) {  // llm-d's saturation: a full batch alone is not saturated
           ++want.replicas_saturated;
         } else {
           want.unsaturated_queue_total += g.queue_length;

@@ -11,9 +11,12 @@
 //      stabilizeRecommendationWithBehaviors and the rate-limit functions): stabilization
 //      windows (up: the least recommendation of the window, down: the greatest; both start
 //      out holding the fleet first seen, as recordInitialRecommendation), then rate
-//      policies per period counted from the replicas at the period's start (Pods: +-n, Percent:
-//      up ceil(start (1 + p/100)), down floor(start (1 - p/100))), combined by selectPolicy
-//      (max: the most permissive, min: the least, disabled: no change that way);
+//      policies per period counted from the replicas at the period's start: the current count
+//      less the replicas added and plus those removed within the period (both directions, as
+//      calculateScaleUpLimitWithScalingRules and calculateScaleDownLimitWithBehaviors count
+//      them), Pods: +-n, Percent: up ceil(start (1 + p/100)), down floor(start (1 - p/100));
+//      combined by selectPolicy (max: the most permissive, min: the least, disabled: no change
+//      that way);
 //   4. cooldowns: no change in a direction sooner than its cooldown after the last change that
 //      way;
 //   5. min_replicas and max_replicas.
@@ -38,6 +41,7 @@
 #include "llmscale/core/decision.hpp"
 #include "llmscale/core/fleet_state.hpp"
 #include "llmscale/core/time.hpp"
+#include "llmscale/policy/detail/replicas.hpp"
 
 LLMSCALE_NAMESPACE_BEGIN
 
@@ -200,12 +204,19 @@ class Governor {
     void add(TimePoint now, int value) noexcept { sum += value - ring.push_back(now, value); }
   };
 
+  // The replicas at a rate period's start: current - added + removed, kept within
+  // +-2 x 10^6 so that adding a policy's pods cannot overflow an int.
+  static int period_start(int current, long long added, long long removed) noexcept {
+    constexpr long long bound = 2LL * FleetState::max_replicas;
+    return static_cast<int>(std::clamp(static_cast<long long>(current) - added + removed, -bound, bound));
+  }
+
   GovernorConfig config_;
   Duration up_stabilization_, down_stabilization_, up_period_, down_period_, up_cooldown_, down_cooldown_, zero_grace_;
   WindowExtreme<false> up_window_;   // scale-up stabilization: the least recommendation
   WindowExtreme<true> down_window_;  // scale-down stabilization: the greatest
-  WindowSum added_;                  // replicas added, for the scale-up rate period
-  WindowSum removed_;                // replicas removed, for the scale-down rate period
+  // replicas added and removed within the scale-up period and within the scale-down period
+  WindowSum up_added_, up_removed_, down_added_, down_removed_;
   TimePoint last_demand_;
   TimePoint last_up_{};
   TimePoint last_down_{};
@@ -283,11 +294,11 @@ inline void Governor::decide(TimePoint now, const char* policy_name, const Propo
     }
     // 3b. rate policies, from the replicas at the start of each period
     if (desired > current) {
-      const int start = current - static_cast<int>(added_.total(now, up_period_));
+      const int start = period_start(current, up_added_.total(now, up_period_), up_removed_.total(now, up_period_));
       int limit;
       const int pods = config_.scale_up_pods > 0 ? start + config_.scale_up_pods : -1;
       const int percent = config_.scale_up_percent > 0
-                              ? static_cast<int>(std::min(1e9, std::ceil(start * (1.0 + config_.scale_up_percent / 100.0))))
+                              ? detail::ceil_replicas(start * (1.0 + config_.scale_up_percent / 100.0))
                               : -1;
       if (config_.scale_up_select == SelectPolicy::disabled) {
         limit = current;
@@ -303,11 +314,11 @@ inline void Governor::decide(TimePoint now, const char* policy_name, const Propo
         bind(Constraint::rate_limit, "rate_limit", "scale-up rate limit", desired);
       }
     } else if (desired < current) {
-      const int start = current + static_cast<int>(removed_.total(now, down_period_));
+      const int start = period_start(current, down_added_.total(now, down_period_), down_removed_.total(now, down_period_));
       int limit;
       const int pods = config_.scale_down_pods > 0 ? start - config_.scale_down_pods : -1;
       const int percent = config_.scale_down_percent > 0
-                              ? static_cast<int>(std::floor(start * (1.0 - config_.scale_down_percent / 100.0)))
+                              ? detail::floor_replicas(start * (1.0 - config_.scale_down_percent / 100.0))
                               : -1;
       const bool has_pods = config_.scale_down_pods > 0, has_percent = config_.scale_down_percent > 0;
       if (config_.scale_down_select == SelectPolicy::disabled || (!has_pods && !has_percent)) {
@@ -346,11 +357,13 @@ inline void Governor::decide(TimePoint now, const char* policy_name, const Propo
     down_window_.update(now, down_stabilization_, recommendation);
   }
   if (desired > current) {
-    added_.add(now, desired - current);
+    up_added_.add(now, desired - current);
+    down_added_.add(now, desired - current);
     last_up_ = now;
     up_seen_ = true;
   } else if (desired < current) {
-    removed_.add(now, current - desired);
+    up_removed_.add(now, current - desired);
+    down_removed_.add(now, current - desired);
     last_down_ = now;
     down_seen_ = true;
   }

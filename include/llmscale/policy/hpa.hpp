@@ -8,17 +8,29 @@
 // 15 s down) for the whole HPA.
 //
 // Per-replica metrics (engine gauges: KV utilisation, batch occupancy, queue length; GPU busy
-// and memory fractions from Signals::gpu, which the host sets), as the
-// HPA's Pods/Resource metrics: ratio = average over reporting replicas / target; within
-// [1 - tolerance_down, 1 + tolerance_up] nothing changes; else ceil(ratio x reporting). Ready
-// replicas that report nothing count at the target on a scale-down and as 0 on a scale-up;
-// starting (unready) replicas count as 0 on a scale-up; if that recomputation flips the
-// direction or lands in the tolerance band, nothing changes.
-// Total metrics (concurrency, queued requests, arrival rate), as an AverageValue external
-// metric: ratio = total / (target x current); within tolerance nothing changes; else
-// ceil(total / target).
-// A metric without data gives no proposal; if any metric lacks data and the others would
-// scale down, nothing changes. Runs every sync_period_s (15).
+// and memory fractions from Signals::gpu, which the host sets), read by one of the HPA's two
+// per-pod rules (`per_replica_rule`):
+//   pods (calcPlainMetricReplicas, a Pods metric with an AverageValue target): value = the
+//     mean over reporting replicas, ratio = value / target;
+//   resource (GetResourceReplicas, a Resource metric with an averageUtilization target): each
+//     replica's request is 1.0 (the metric is a fraction of the replica), utilisation = the
+//     value in whole percent, rounded down as Kubernetes' int32((usage x 100) / request), the
+//     target in whole percent, ratio = utilisation / target.
+// Replicas: the ready ones that report (`engines.replicas_reporting`, or `gpu.replicas_reporting`)
+// have metrics; ready ones that do not are missing; starting ones are unready (pending).
+//   No missing replicas and no scale-up with unready ones: within
+//   [1 - tolerance_down, 1 + tolerance_up] nothing changes, else ceil(ratio x reporting).
+//   Otherwise the ratio is recomputed: on a scale-down (ratio < 1) missing replicas count at
+//   the target (pods) or at max(100 %, target) of their request (resource); on a scale-up
+//   (ratio > 1) missing replicas count as 0 and so do unready ones; at exactly 1 missing
+//   replicas are left out. If the new ratio lands in the tolerance band or flips the direction,
+//   nothing changes; else ceil(new ratio x replicas counted), unless that count itself moves
+//   the other way.
+// Total metrics (concurrency, queued requests, arrival rate), as an External metric with an
+// AverageValue target (GetExternalPerPodMetricReplicas): ratio = total / (target x current);
+// within tolerance nothing changes; else ceil(total / target).
+// A metric without data (or with a negative, NaN or infinite value) gives no proposal; if any metric
+// lacks data and the others would scale down, nothing changes. Runs every sync_period_s (15).
 #ifndef LLMSCALE_POLICY_HPA_HPP
 #define LLMSCALE_POLICY_HPA_HPP
 
@@ -33,6 +45,7 @@
 #include "llmscale/core/fleet_state.hpp"
 #include "llmscale/core/time.hpp"
 #include "llmscale/policy/detail/periodic.hpp"
+#include "llmscale/policy/detail/replicas.hpp"
 #include "llmscale/signals/snapshot.hpp"
 
 LLMSCALE_NAMESPACE_BEGIN
@@ -49,8 +62,17 @@ enum class HpaMetric : std::uint8_t {
   gpu_memory,       ///< per replica: GPU memory use fraction (Signals::gpu)
 };
 
+/// Which of the HPA's per-pod rules reads the per-replica metrics.
+enum class HpaPerReplicaRule : std::uint8_t {
+  pods,      ///< a Pods metric (AverageValue): missing replicas count at the target on a scale-down
+  resource,  ///< a Resource metric (averageUtilization, whole percent of a 1.0 request): missing
+             ///< replicas count at max(100 %, target) on a scale-down
+};
+
 struct HpaConfig {
   static constexpr const char* config_name = "hpa";
+  static constexpr std::array<EnumName<HpaPerReplicaRule>, 2> rule_names{
+      {{"pods", HpaPerReplicaRule::pods}, {"resource", HpaPerReplicaRule::resource}}};
   static constexpr std::array<EnumName<HpaMetric>, 9> metric_names{
       {{"none", HpaMetric::none},
        {"kv_utilization", HpaMetric::kv_utilization},
@@ -71,6 +93,7 @@ struct HpaConfig {
   double tolerance_up = 0.1;    ///< --horizontal-pod-autoscaler-tolerance, per direction
   double tolerance_down = 0.1;
   double sync_period_s = 15;
+  HpaPerReplicaRule per_replica_rule = HpaPerReplicaRule::pods;
 
   template <class Self, class Visitor>
   static void describe(Self& self, Visitor& v) {
@@ -83,6 +106,9 @@ struct HpaConfig {
     v("tolerance_up", self.tolerance_up, closed(0.0, 10.0), "no scale-up while ratio <= 1 + this");
     v("tolerance_down", self.tolerance_down, closed(0.0, 1.0), "no scale-down while ratio >= 1 - this");
     v("sync_period_s", self.sync_period_s, open_closed(0.0, 3600.0), "seconds between decisions");
+    v("per_replica_rule", self.per_replica_rule, rule_names,
+      "per-replica metrics as a Pods metric (pods: missing replicas at the target on a scale-down) or a Resource "
+      "utilisation (resource: whole percent, missing replicas at max(100 %, target))");
   }
   [[nodiscard]] ConfigResult validate() const {
     if (ConfigResult p = validate_fields(*this)) return p;
@@ -145,38 +171,60 @@ class HpaPolicy {
       const double total = metric == HpaMetric::concurrency ? s.concurrency
                            : metric == HpaMetric::queued    ? s.queued
                                                             : s.arrival_rate;
+      if (!std::isfinite(total) || total < 0) return -1;
+      // GetExternalPerPodMetricReplicas: the ratio against the current count, the proposal
+      // from the total alone
       raw = total / target;
       if (current > 0 && within(total / (target * current))) return current;
-      return static_cast<int>(std::min(1e6, std::ceil(raw)));
+      return detail::ceil_replicas(raw, current);
     }
     const FleetGauges& g = s.engines;
     const bool gpu = metric == HpaMetric::gpu_busy || metric == HpaMetric::gpu_memory;
     const int reporting = gpu ? s.gpu.replicas_reporting : g.replicas_reporting;
-    if (reporting == 0) return -1;
+    if (reporting <= 0) return -1;
     const double value = metric == HpaMetric::kv_utilization    ? g.kv_utilization
                          : metric == HpaMetric::batch_occupancy ? g.batch_occupancy
                          : metric == HpaMetric::gpu_busy        ? s.gpu.busy_fraction
                          : metric == HpaMetric::gpu_memory      ? s.gpu.memory_fraction
                                                                 : g.queue_length_mean;
-    const double ratio = value / target;
+    if (!std::isfinite(value) || value < 0) return -1;
+    const bool resource = config_.per_replica_rule == HpaPerReplicaRule::resource;
+    // resource: the target in whole percent (averageUtilization is an int32), at least 1 %
+    const double target_pct = std::max(1.0, std::round(target * 100.0));
+    // the usage ratio of `sum` over `count` replicas
+    const auto ratio_of = [&](double sum, int count) {
+      const double mean = sum / count;
+      if (!resource) return mean / target;
+      // int32((usage x 100) / request): whole percent, rounded down (the 1e-9 keeps a mean
+      // like 0.28, held as 0.27999..., at 28 %)
+      return std::floor(mean * 100.0 + 1e-9) / target_pct;
+    };
     const int missing = std::max(0, fleet.ready() - reporting);
     const int unready = fleet.starting();
+    const double sum = value * reporting;
+    const double ratio = ratio_of(sum, reporting);
     raw = ratio * reporting;
-    if (missing == 0 && unready == 0) {
+    const bool up_with_unready = unready > 0 && ratio > 1.0;
+    if (!up_with_unready && missing == 0) {
       if (within(ratio)) return current;
-      return static_cast<int>(std::min(1e6, std::ceil(raw)));
+      return detail::ceil_replicas(raw, current);
     }
-    // rebalance: missing replicas at the target on a scale-down, at 0 on a scale-up; unready
-    // replicas at 0 on a scale-up
-    const bool up = ratio > 1.0;
-    double sum = value * reporting;
-    int counted = reporting + missing;
-    if (!up) sum += target * missing;
-    if (up) counted += unready;
-    const double new_ratio = sum / (target * counted);
+    // rebalance: missing replicas at the target (pods) or at max(100 %, target) of their
+    // request (resource) on a scale-down, at 0 on a scale-up; unready replicas at 0 on a
+    // scale-up
+    double new_sum = sum;
+    int counted = reporting;
+    if (missing > 0 && ratio < 1.0) {
+      new_sum += missing * (resource ? std::max(100.0, target_pct) / 100.0 : target);
+      counted += missing;
+    } else if (missing > 0 && ratio > 1.0) {
+      counted += missing;
+    }
+    if (up_with_unready) counted += unready;
+    const double new_ratio = ratio_of(new_sum, counted);
     raw = new_ratio * counted;
-    if (within(new_ratio) || (up && new_ratio < 1.0) || (!up && new_ratio > 1.0)) return current;
-    const int r = static_cast<int>(std::min(1e6, std::ceil(raw)));
+    if (within(new_ratio) || (ratio < 1.0 && new_ratio > 1.0) || (ratio > 1.0 && new_ratio < 1.0)) return current;
+    const int r = detail::ceil_replicas(raw, current);
     if ((new_ratio < 1.0 && r > current) || (new_ratio > 1.0 && r < current)) return current;
     return r;
   }

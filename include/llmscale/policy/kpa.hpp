@@ -5,27 +5,33 @@
 // on concurrency: the requests in flight and queued (router queue included), sampled once per
 // second into a stable and a panic window with Knative's exact bucketed averages (a host that
 // ticks less often gets the seconds in between filled with the last value it reported).
+// Every tick_s (2) `scale` runs Knative's Scale on the two averages:
 //   target = max(0.01, container_concurrency x target_utilization)
 //   ready = max(1, ready replicas); maxUp = ceil(max_scale_up_rate x ready);
 //   maxDown = floor(ready / max_scale_down_rate)
-//   stable = ceil(stable average / target), panic = ceil(panic average / target), each
-//   clamped to [maxDown, maxUp]
-//   enter panic when panic average / target / ready >= panic_threshold; while over it the
-//   panic start moves to now; leave once under it and a whole stable window after the last
-//   time over it. While panicking the desired count is max(stable, panic) and never drops.
-//   A new autoscaler starts in panic holding the ready count (no scale-down after a restart).
-//   scale_down_delay_s: the desired count is the largest over that sliding window.
-//   activation_scale: a non-zero desired count is at least this.
+//   dspc = ceil(stable average / target), dppc = ceil(panic average / target); the stable and
+//   panic counts are those clamped to [maxDown, maxUp]; with activation_scale > 1 a count whose
+//   dspc / dppc is above 0 is at least activation_scale.
+//   over the panic threshold: dppc / ready >= panic_threshold (the ceiled count, not the raw
+//   ratio). Over it: panic starts, or its time moves to now. Not over it, panicking, and a whole
+//   stable window since that time has passed (strictly): panic ends and its held count resets.
+//   While panicking the count is max(stable, panic) and never drops below the largest such
+//   count of the panic (maxPanicPods).
+//   A new autoscaler starts in panic (at its creation) only when more than one replica is
+//   ready then; the held count starts at that ready count either way.
+//   scale_down_delay_s: the count is the largest over a window of ceil(delay / tick_s) buckets
+//   of tick_s (Knative's max.TimeWindow at its 2 s tick): an entry leaves once it is that many
+//   buckets old, so with aligned ticks one exactly `delay` old is gone.
 // With no load the stable count falls by max_scale_down_rate per decision to 0; the Governor
-// (min_replicas = 0) applies the scale-to-zero grace period.
-// Decides every tick_s (2).
+// (min_replicas = 0) applies the scale-to-zero grace period. Knative's Reachable is taken as
+// true (the revision serves traffic), so maxDown is never 0 for an unreachable revision.
 #ifndef LLMSCALE_POLICY_KPA_HPP
 #define LLMSCALE_POLICY_KPA_HPP
 
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <utility>
+#include <cstdint>
 #include <vector>
 
 #include "llmscale/core/abi.hpp"
@@ -34,6 +40,7 @@
 #include "llmscale/core/fleet_state.hpp"
 #include "llmscale/core/time.hpp"
 #include "llmscale/policy/detail/periodic.hpp"
+#include "llmscale/policy/detail/replicas.hpp"
 #include "llmscale/policy/detail/second_sampler.hpp"
 #include "llmscale/signals/knative_window.hpp"
 #include "llmscale/signals/snapshot.hpp"
@@ -76,8 +83,13 @@ struct KpaConfig {
 
 class KpaPolicy {
  public:
-  /// A KPA created at `start` (it starts in panic, holding the ready count it first sees).
-  explicit KpaPolicy(const KpaConfig& config, TimePoint start)
+  /// A KPA created at `start` that takes the ready count of its first decision as the one it
+  /// was created with (whether it starts in panic, and the count the panic holds).
+  explicit KpaPolicy(const KpaConfig& config, TimePoint start) : KpaPolicy(config, start, -1) {}
+  /// A KPA created at `start` with `ready_at_start` replicas ready (Knative's newAutoscaler:
+  /// in panic from `start` when more than one is ready). Throws std::invalid_argument for an
+  /// invalid config.
+  KpaPolicy(const KpaConfig& config, TimePoint start, int ready_at_start)
       : config_((require_valid(config), config)),
         stable_(from_seconds(config.stable_window_s), std::chrono::seconds(1), config.averaging),
         panic_(from_seconds(config.stable_window_s * config.panic_window_percentage / 100.0), std::chrono::seconds(1),
@@ -85,13 +97,19 @@ class KpaPolicy {
         periodic_(from_seconds(config.tick_s)),
         sampler_(config.stable_window_s),
         stable_window_(from_seconds(config.stable_window_s)),
-        scale_down_delay_(from_seconds(config.scale_down_delay_s)),
-        panic_since_(start),
-        delay_slots_(static_cast<std::size_t>(std::ceil(config.scale_down_delay_s / config.tick_s)) + 2) {}
+        start_(start),
+        delay_buckets_(delay_buckets(config)),
+        delay_bucket_(std::max(Duration(1), from_seconds(std::max(config.tick_s, config.scale_down_delay_s / 65536.0)))),
+        delay_slots_(delay_buckets_) {
+    if (ready_at_start >= 0) begin(ready_at_start);
+  }
 
   [[nodiscard]] const char* name() const noexcept { return "kpa"; }
   [[nodiscard]] const KpaConfig& config() const noexcept { return config_; }
+  /// Whether the last decision was in panic mode.
   [[nodiscard]] bool panicking() const noexcept { return panicking_; }
+  /// Knative's panicTime: when panic began or was last extended (meaningful while panicking).
+  [[nodiscard]] TimePoint panic_time() const noexcept { return panic_time_; }
 
   Proposal propose(TimePoint now, const Signals& s, const FleetState& fleet) noexcept {
     // the metric: one sample per second, as Knative scrapes
@@ -100,65 +118,115 @@ class KpaPolicy {
       panic_.record(at, v);
     });
     if (!periodic_.due(now)) return periodic_.last();
-    const int ready = std::max(1, fleet.ready());
-    if (first_) {  // starting in panic: no scale-down below what is ready now
-      first_ = false;
-      panicking_ = true;
-      max_panic_pods_ = fleet.ready();
+    return periodic_.ran(now, scale(now, stable_.average(now), panic_.average(now), fleet.ready()));
+  }
+
+  /// Knative's Scale at `now` on the stable and panic window averages already taken, with
+  /// `ready_pods` replicas ready. `now` must not go backwards. An average that is NaN,
+  /// infinite or negative is Knative's "no data": the last proposal stands.
+  Proposal scale(TimePoint now, double stable_avg, double panic_avg, int ready_pods) noexcept {
+    ready_pods = std::max(0, ready_pods);
+    if (!begun_) begin(ready_pods);
+    if (!(std::isfinite(stable_avg) && std::isfinite(panic_avg) && stable_avg >= 0 && panic_avg >= 0)) {
+      last_.reason = "no metric data: no change";
+      return last_;
     }
+    const double ready = std::max(1.0, static_cast<double>(ready_pods));
     const double target = std::max(0.01, config_.container_concurrency * config_.target_utilization);
-    const double stable_avg = stable_.average(now);
-    const double panic_avg = panic_.average(now);
-    const int max_up = static_cast<int>(std::ceil(config_.max_scale_up_rate * ready));
-    const int max_down = static_cast<int>(std::floor(ready / config_.max_scale_down_rate));
-    const auto clamp = [&](double pods) {
-      return std::clamp(static_cast<int>(std::min(1e6, std::ceil(pods))), max_down, max_up);
-    };
-    const int stable_pods = clamp(stable_avg / target);
-    const int panic_pods = clamp(panic_avg / target);
-    const bool over = panic_avg / target / ready >= config_.panic_threshold;
+    const double max_up = std::ceil(config_.max_scale_up_rate * ready);
+    const double max_down = std::floor(ready / config_.max_scale_down_rate);
+    const double dspc = std::ceil(stable_avg / target);
+    const double dppc = std::ceil(panic_avg / target);
+    int stable_pods = detail::to_replicas(std::min(std::max(dspc, max_down), max_up));
+    int panic_pods = detail::to_replicas(std::min(std::max(dppc, max_down), max_up));
+    if (config_.activation_scale > 1) {
+      if (dspc > 0 && stable_pods < config_.activation_scale) stable_pods = config_.activation_scale;
+      if (dppc > 0 && panic_pods < config_.activation_scale) panic_pods = config_.activation_scale;
+    }
+    const bool over = dppc / ready >= config_.panic_threshold;
     if (over) {
-      panicking_ = true;
-      panic_since_ = now;
-    } else if (panicking_ && now - panic_since_ >= stable_window_) {
-      panicking_ = false;
+      panicking_ = true;  // begins, or extends
+      panic_time_ = now;
+    } else if (panicking_ && panic_time_ + stable_window_ < now) {
+      panicking_ = false;  // the surge has made its way into the stable window
       max_panic_pods_ = 0;
     }
     int desired = stable_pods;
     Proposal p{name(), 0, stable_avg / target, "stable window"};
     if (panicking_) {
-      max_panic_pods_ = std::max({max_panic_pods_, stable_pods, panic_pods});
+      desired = std::max(desired, panic_pods);
+      max_panic_pods_ = std::max(max_panic_pods_, desired);  // never scale down while panicking
       desired = max_panic_pods_;
       p.raw = std::max(stable_avg, panic_avg) / target;
       p.reason = "panic: never scale down";
     }
-    // scale-down delay: the largest desired count over the window (decisions are at least
-    // tick_s apart, so the ring holds the whole window)
-    delay_slots_[delay_next_] = {now, desired};
-    delay_next_ = (delay_next_ + 1) % delay_slots_.size();
-    delay_count_ = std::min(delay_count_ + 1, delay_slots_.size());
-    const TimePoint since = now - scale_down_delay_;
-    for (std::size_t k = 0; k < delay_count_; ++k) {
-      if (delay_slots_[k].first >= since) desired = std::max(desired, delay_slots_[k].second);
+    if (delay_buckets_ > 0) {
+      const int delayed = record_delayed(now, desired);
+      if (delayed != desired) p.reason = "scale-down delay: the largest count of the delay window";
+      desired = delayed;
     }
-    if (desired > 0 && desired < config_.activation_scale) desired = config_.activation_scale;
     p.replicas = desired;
-    return periodic_.ran(now, p);
+    last_ = p;
+    return p;
   }
 
  private:
+  void begin(int ready) noexcept {
+    begun_ = true;
+    max_panic_pods_ = ready;
+    last_ = Proposal{name(), ready, static_cast<double>(ready), "no decision yet"};
+    if (ready > 1) {  // a restart must not scale down before it has data: start in panic
+      panicking_ = true;
+      panic_time_ = start_;
+    }
+  }
+
+  // The delay window's buckets: ceil(delay / tick_s), at most 65,536 (a tick_s below
+  // delay / 65,536 gets buckets of delay / 65,536 instead; Knative's tick is 2 s).
+  static std::size_t delay_buckets(const KpaConfig& c) noexcept {
+    if (!(c.scale_down_delay_s > 0)) return 0;
+    return static_cast<std::size_t>(std::min(65536.0, std::ceil(c.scale_down_delay_s / c.tick_s)));
+  }
+
+  // Knative's max.TimeWindow: buckets indexed by time (index = now / bucket); an entry leaves
+  // when the newest index is delay_buckets_ or more past its own; a bucket keeps its largest.
+  int record_delayed(TimePoint now, int value) noexcept {
+    const std::int64_t index = now.time_since_epoch().count() / delay_bucket_.count();
+    const auto n = static_cast<std::int64_t>(delay_buckets_);
+    Slot& slot = delay_slots_[static_cast<std::size_t>(((index % n) + n) % n)];
+    if (slot.used && slot.index == index) {
+      slot.value = std::max(slot.value, value);
+    } else {
+      slot = Slot{index, value, true};
+    }
+    int best = value;
+    for (const Slot& e : delay_slots_) {
+      if (e.used && index - e.index < n && e.index <= index) best = std::max(best, e.value);
+    }
+    return best;
+  }
+
+  struct Slot {
+    std::int64_t index = 0;
+    int value = 0;
+    bool used = false;
+  };
+
   KpaConfig config_;
   KnativeWindow stable_;
   KnativeWindow panic_;
   detail::Periodic periodic_;
   detail::SecondSampler sampler_;
-  Duration stable_window_, scale_down_delay_;
-  TimePoint panic_since_;
+  Duration stable_window_;
+  TimePoint start_;
+  TimePoint panic_time_{};
   bool panicking_ = false;
-  bool first_ = true;
+  bool begun_ = false;
   int max_panic_pods_ = 0;
-  std::vector<std::pair<TimePoint, int>> delay_slots_;
-  std::size_t delay_next_ = 0, delay_count_ = 0;
+  Proposal last_{};
+  std::size_t delay_buckets_;
+  Duration delay_bucket_;
+  std::vector<Slot> delay_slots_;
 };
 
 LLMSCALE_NAMESPACE_END

@@ -6,8 +6,9 @@
 // the largest batch it runs, KV-cache tokens used and capacity (with a block size where the
 // engine counts blocks), and when the sample was taken. `summarize` gives fleet sums and means
 // and per-replica extremes: the largest queue and KV use, and how many replicas are saturated
-// (batch full, KV use at or above a threshold, or queue at or above a threshold; the thresholds
-// are fixed at construction).
+// (llm-d's saturation analyzer: KV use at or above a threshold, or queue at or above a
+// threshold; the thresholds are fixed at construction); replicas whose batch is full are
+// counted apart (a full batch is not saturation).
 //
 // What a summary needs of each sample (masked figures, KV use, saturation flags) is worked out
 // once in `set`, which also keeps the fleet's sums up to date (adding the new sample's share and
@@ -95,7 +96,7 @@ struct FleetGauges {
   int replicas_batch_full = 0;
   int replicas_kv_high = 0;
   int replicas_queue_high = 0;
-  int replicas_saturated = 0;  ///< batch full, KV high or queue high
+  int replicas_saturated = 0;  ///< KV high or queue high (a full batch alone is not saturated)
   /// Over the reporting replicas that are not saturated (llm-d's spare-capacity inputs):
   double unsaturated_kv_use_sum = 0;          ///< the sum of their KV use fractions
   std::int64_t unsaturated_queue_total = 0;   ///< the sum of their queue lengths
@@ -261,7 +262,7 @@ inline bool EngineGauges::set(std::size_t slot, const ReplicaGauges& g) noexcept
   const bool full = batch_known && g.running >= g.max_batch;
   const bool kv = kv_known && use >= thresholds_.kv_utilization;
   const bool queued = g.queue_length >= thresholds_.queue_length;
-  const bool saturated_now = full || kv || queued;
+  const bool saturated_now = kv || queued;  // llm-d: KV use or waiting queue, not a full batch
   const auto u = [](std::int64_t v) { return static_cast<std::uint64_t>(v); };  // all non-negative (valid())
   std::uint64_t share[sum_count] = {};
   share[live] = 1;
