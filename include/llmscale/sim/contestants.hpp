@@ -101,10 +101,10 @@ struct Contestants {
   // The -tuned settings: each found by `llmscale-replay --tune NAME` on SIMULATION.md's
   // development run (the command is in docs/simulator.md, "The tuned rivals"), frozen.
   static constexpr double hpa_tuned_target = 32;               ///< requests in flight per replica
-  static constexpr double kpa_tuned_target_utilization = 0.2;  ///< of containerConcurrency = max batch
-  static constexpr double ray_serve_tuned_target = 64;         ///< target_ongoing_requests
-  static constexpr double aibrix_tuned_target = 0.3;           ///< target KV use
-  static constexpr double llmd_tuned_kv_threshold = 0.5;       ///< KV use counted saturated
+  static constexpr double kpa_tuned_target_utilization = 0.05;  ///< of containerConcurrency = max batch
+  static constexpr double ray_serve_tuned_target = 19;         ///< target_ongoing_requests
+  static constexpr double aibrix_tuned_target = 0.1;           ///< target KV use
+  static constexpr double llmd_tuned_kv_threshold = 0.1;       ///< KV use counted saturated
 
   static Contestants for_run(const SimConfig& sim, int min_replicas, int max_replicas) {
     Contestants c;

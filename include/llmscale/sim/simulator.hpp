@@ -17,9 +17,13 @@
 //   control  every tick_s the simulator feeds the same Recorder, EngineGauges (KV use at the
 //            last iteration boundary before the tick, inside a fast-forwarded run too) and
 //            SignalCollector a real server uses (plus the GPU busy and memory fractions the
-//            HPA baselines need) and FleetState to an Autoscaler<P>, and carries out its decision;
-//            a replica's queue gauge is its requests still prefilling plus an even share of the
-//            router queue, so engine-queue policies see requests waiting in the router
+//            HPA baselines need) and FleetState to an Autoscaler<P>, and carries out its decision
+//            (from warmup_s on: a trace starts on an idle fleet, and the signals' windows fill
+//            for a minute before any policy is asked, as a service running before the trace
+//            began would have them full);
+//            a replica's queue gauge is its even share of the router queue (vLLM's
+//            num_requests_waiting: a request being prefilled is already running), so
+//            engine-queue policies see requests waiting in the router
 //   measured TTFT = first token - arrival, TPOT = (end - first token) / (output - 1), a request
 //            meets the SLO with TTFT <= slo_ttft_s and TPOT <= slo_tpot_s; attainment = met /
 //            arrived. The run goes on after the last arrival, ticks included, until every
@@ -79,6 +83,7 @@ struct SimConfig {
   double metric_outage_s = 0;           ///< ...for this long (0: no outage)
   long long fault_seed = 1;
   // the metric path (SIMULATION.md: each contestant sees the signals the way its users run it)
+  double warmup_s = 60;        ///< no policy is asked before this: the signals' windows fill first
   double metric_scrape_s = 0;  ///< the policy sees the snapshot of the last scrape, taken every this many seconds (0: every tick)
   double hpa_sync_s = 0;       ///< >0: decisions reach the fleet through an HPA syncing this often (KEDA's path)
   double hpa_tolerance = 0.1;  ///< ...which ignores a desired/current ratio within 1 +- this
@@ -108,6 +113,7 @@ struct SimConfig {
     v("fault_seed", self.fault_seed, closed(0LL, 1LL << 62), "seed of the crash and failed-start draws");
     v("max_num_batched_tokens", self.max_num_batched_tokens, closed(0LL, 100000000LL),
       "tokens one iteration carries, decode first (0: no budget)");
+    v("warmup_s", self.warmup_s, closed(0.0, 86400.0), "seconds from the start before any policy is asked");
     v("metric_scrape_s", self.metric_scrape_s, closed(0.0, 3600.0), "seconds between the scrapes a policy sees (0: every tick)");
     v("hpa_sync_s", self.hpa_sync_s, closed(0.0, 3600.0), "seconds between an HPA's syncs carrying decisions out (0: none)");
     v("hpa_tolerance", self.hpa_tolerance, closed(0.0, 1.0), "desired/current ratio band the HPA ignores");
@@ -668,7 +674,7 @@ class Simulation {
       if (rep.slot < 0) continue;
       const ReplicaEngine& e = *rep.engine;
       ReplicaGauges g;
-      g.queue_length = e.prefilling() + share + (extra > 0 ? 1 : 0);
+      g.queue_length = share + (extra > 0 ? 1 : 0);  // waiting; a request prefilling is running, as in vLLM
       if (extra > 0) --extra;
       g.running = e.running();
       g.max_batch = e.max_batch();
@@ -682,9 +688,12 @@ class Simulation {
     s.gpu.busy_fraction = reporting > 0 ? busy_sum / reporting : 0.0;
     s.gpu.memory_fraction = outage ? 0.0 : config_.gpu_memory_fraction;
     last_tick_ = t;
-    int desired = control_->scaler.tick(at(t), scraped(s, t), fleet_).desired_replicas;
-    desired = through_hpa(desired, t);
-    apply(desired, t);
+    int desired = fleet_.current();
+    if (t >= config_.warmup_s) {  // the signals' windows have filled once: the policy decides
+      desired = control_->scaler.tick(at(t), scraped(s, t), fleet_).desired_replicas;
+      desired = through_hpa(desired, t);
+      apply(desired, t);
+    }
     result_.peak_replicas = std::max(result_.peak_replicas, fleet_.current());
     if (config_.keep_timeseries) {
       result_.series.push_back(SimTick{t, arrivals_since_tick_, static_cast<long long>(router_.size()), fleet_.ready(),
