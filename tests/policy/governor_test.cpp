@@ -271,3 +271,18 @@ TEST_CASE("kubernetes: TestNormalizeDesiredReplicas (a 5-minute scale-down stabi
     CHECK(decide(g, 600, 5, 3) == 5);
   }
 }
+
+TEST_CASE("governor: a decision repeated while the fleet has not followed is one scale event, not one a tick") {
+  // behind llmscale-scaler, KEDA's HPA carries the count out on its own sync (and may hold it
+  // within its tolerance): the fleet stays at 29 while the governor is asked for 40 every tick.
+  // The default rate limit (4 pods or 100 % per 15 s) allows 58; counted anew each tick, the
+  // period's start (current - added) fell to 18, then 11, and froze the answer at 29.
+  Governor g(GovernorConfig{}, at_seconds(0));
+  for (int t = 1; t <= 10; ++t) {
+    INFO("t = " << t);
+    CHECK(decide(g, t, 29, 40) == 40);
+  }
+  // the fleet follows at t = 11; a further rise within the same 15 s period starts from
+  // 40 - 11 added = 29: at most 58
+  CHECK(decide(g, 11, 40, 80) == 58);
+}

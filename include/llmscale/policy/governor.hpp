@@ -217,6 +217,7 @@ class Governor {
   WindowExtreme<true> down_window_;  // scale-down stabilization: the greatest
   // replicas added and removed within the scale-up period and within the scale-down period
   WindowSum up_added_, up_removed_, down_added_, down_removed_;
+  int commanded_ = -1;  // the last count decided (-1: none yet)
   TimePoint last_demand_;
   TimePoint last_up_{};
   TimePoint last_down_{};
@@ -294,7 +295,10 @@ inline void Governor::decide(TimePoint now, const char* policy_name, const Propo
     }
     // 3b. rate policies, from the replicas at the start of each period
     if (desired > current) {
-      const int start = period_start(current, up_added_.total(now, up_period_), up_removed_.total(now, up_period_));
+      // the count at the period's start: the last count decided (the fleet may not have followed
+      // yet) less what was added and plus what was removed since
+      const int decided = commanded_ >= 0 ? std::max(current, commanded_) : current;
+      const int start = period_start(decided, up_added_.total(now, up_period_), up_removed_.total(now, up_period_));
       int limit;
       const int pods = config_.scale_up_pods > 0 ? start + config_.scale_up_pods : -1;
       const int percent = config_.scale_up_percent > 0
@@ -314,7 +318,8 @@ inline void Governor::decide(TimePoint now, const char* policy_name, const Propo
         bind(Constraint::rate_limit, "rate_limit", "scale-up rate limit", desired);
       }
     } else if (desired < current) {
-      const int start = period_start(current, down_added_.total(now, down_period_), down_removed_.total(now, down_period_));
+      const int decided = commanded_ >= 0 ? std::min(current, commanded_) : current;
+      const int start = period_start(decided, down_added_.total(now, down_period_), down_removed_.total(now, down_period_));
       int limit;
       const int pods = config_.scale_down_pods > 0 ? start - config_.scale_down_pods : -1;
       const int percent = config_.scale_down_percent > 0
@@ -356,17 +361,28 @@ inline void Governor::decide(TimePoint now, const char* policy_name, const Propo
     up_window_.update(now, up_stabilization_, recommendation);
     down_window_.update(now, down_stabilization_, recommendation);
   }
+  // a scale event is a change of the count asked for: a decision repeated while the fleet has
+  // not followed yet (a host whose actuator lags, as KEDA's HPA does behind llmscale-scaler) is
+  // the same event, not a new one each tick (counted each tick, the rate limits' period start,
+  // current - added + removed, fell below the fleet and froze it)
+  const int above = commanded_ >= 0 ? std::max(current, commanded_) : current;
+  const int below = commanded_ >= 0 ? std::min(current, commanded_) : current;
   if (desired > current) {
-    up_added_.add(now, desired - current);
-    down_added_.add(now, desired - current);
+    if (desired > above) {
+      up_added_.add(now, desired - above);
+      down_added_.add(now, desired - above);
+    }
     last_up_ = now;
     up_seen_ = true;
   } else if (desired < current) {
-    up_removed_.add(now, current - desired);
-    down_removed_.add(now, current - desired);
+    if (desired < below) {
+      up_removed_.add(now, below - desired);
+      down_removed_.add(now, below - desired);
+    }
     last_down_ = now;
     down_seen_ = true;
   }
+  commanded_ = desired;
   d.desired_replicas = desired;
 }
 
