@@ -81,7 +81,8 @@ constexpr const char* usage =
     "metrics missing from START for LEN seconds.\n"
     "--set changes a contestant's config: name is one of hpa_gpu_util, hpa_gpu_mem, hpa_tuned, kpa,\n"
     "kpa_tuned, ray_serve, ray_serve_tuned, aibrix_apa, aibrix_tuned, llmd_saturation, llmd_tuned, slo,\n"
-    "pid, predictive, governor (llmscale's and the HPA baselines'), neutral_governor (the other\n"
+    "pid, pid_planner (the PID's feed-forward), predictive, governor (llmscale's and the HPA\n"
+    "baselines'), neutral_governor (the other\n"
     "anchors'); e.g. --set kpa.target_utilization=0.5.\n"
     "--sweep runs the policies once per value, rows labelled NAME[key=value].\n";
 
@@ -202,6 +203,7 @@ void apply_set(llmscale::Contestants& c, const std::string& assignment) {
   else if (name == "slo") problem = llmscale::set_config(c.slo, rest);
   else if (name == "pid") problem = llmscale::set_config(c.pid, rest);
   else if (name == "predictive") problem = llmscale::set_config(c.predictive, rest);
+  else if (name == "pid_planner") problem = llmscale::set_config(c.pid_planner, rest);
   else if (name == "governor") problem = llmscale::set_config(c.hpa_behaviour, rest);
   else if (name == "neutral_governor") problem = llmscale::set_config(c.neutral, rest);
   else throw UsageError("--set '" + assignment + "': unknown config '" + name + "'");

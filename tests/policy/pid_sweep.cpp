@@ -17,7 +17,7 @@ int main() {
   const int needed = replicas_needed(40, 0.5), settled = replicas_needed(20, 0.5);
   std::printf("step 20 -> 40 req/s (Erlang C needs %d); saturation at max_replicas 30, then 20 req/s (needs %d)\n",
               needed, settled);
-  const llmscale::PidConfig defaults;
+  const llmscale::PidConfig defaults = pid_config(true);  // the plant's classic PID (support/fluid_plant.hpp)
   bool defaults_ok = false;
   std::printf("%5s %6s %8s | %-12s %-4s | %-24s\n", "kp", "ki", "deadband", "after 3 leads", "ok", "recovery: with / without");
   for (const double kp : {0.05, 0.1, 0.2, 0.4}) {
@@ -51,7 +51,7 @@ int main() {
         const bool is_default = kp == defaults.kp && ki == defaults.ki && deadband == defaults.deadband;
         if (is_default) defaults_ok = ok && with <= 0.7 * without;
         std::printf("%5.2f %6.3f %8.1f | %4d .. %-4d %-4s | %6.0f s / %6.0f s%s\n", kp, ki, deadband, lo, hi,
-                    ok ? "yes" : "no", with, without, is_default ? "   <- the defaults" : "");
+                    ok ? "yes" : "no", with, without, is_default ? "   <- the plant's configuration" : "");
       }
     }
   }

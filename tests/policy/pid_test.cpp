@@ -82,7 +82,7 @@ Signals waiting(double p99) {
   return s;
 }
 llmscale::PidConfig hand_config() {
-  llmscale::PidConfig c;
+  llmscale::PidConfig c = pid_config();  // the classic two-sided PID on queue wait
   c.target = 1.0;
   c.kp = 0.5;
   c.ki = 0.1;

@@ -136,7 +136,7 @@ TEST_CASE("predictive: no scale-down the forecast says would be reversed within 
   }
 }
 
-TEST_CASE("predictive: best picks the forecaster with the lowest recent error") {
+TEST_CASE("predictive: best picks the predictor with the lowest recent error, a forecaster only when it beats last value") {
   const double r = per_replica();
   const auto rate = [&](double t) { return r * (10 + 8 * std::sin(2 * M_PI * t / day)); };
   llmscale::PredictivePolicy<> policy(llmscale::SloPolicy(simple()), predictive_config());
@@ -150,9 +150,27 @@ TEST_CASE("predictive: best picks the forecaster with the lowest recent error") 
   const double kt = policy.forecast_error(llmscale::ForecasterChoice::kalman_trend);
   const double ar = policy.forecast_error(llmscale::ForecasterChoice::autoregressive);
   INFO("lead-horizon errors: holt-winters " << hw << ", kalman " << kt << ", ar " << ar);
+  const double last = policy.forecast_error(llmscale::ForecasterChoice::last_value);
+  INFO("last value " << last);
   const double lowest = std::min({hw, kt, ar});
   const llmscale::ForecasterChoice chosen = policy.planning_forecaster();
+  // a smooth daily sine: a forecaster beats last value by far, and the best one plans
+  REQUIRE(lowest < 0.9 * last);
   CHECK(policy.forecast_error(chosen) == lowest);
+  // on white noise around a constant, no forecaster beats last value by 10 %: last value plans
+  llmscale::PredictivePolicy<> flat(llmscale::SloPolicy(simple()), predictive_config());
+  std::mt19937_64 rng(5);
+  std::normal_distribution<double> noise(0.0, 0.5);
+  for (double t = 1; t <= 0.5 * day; t += 10) {
+    Signals s;
+    s.arrival_rate = r * (10 + noise(rng));
+    flat.propose(at_seconds(t), s, fleet);
+  }
+  INFO("flat: last value " << flat.forecast_error(llmscale::ForecasterChoice::last_value));
+  if (flat.planning_forecaster() != llmscale::ForecasterChoice::last_value) {
+    CHECK(flat.forecast_error(flat.planning_forecaster()) <
+          0.9 * flat.forecast_error(llmscale::ForecasterChoice::last_value));
+  }
   // and a fixed choice is kept whatever the errors
   llmscale::PredictiveConfig fixed = predictive_config();
   fixed.forecaster = llmscale::ForecasterChoice::autoregressive;
@@ -201,7 +219,10 @@ TEST_CASE("predictive config: bad values are named") {
 
 TEST_CASE("predictive with a PID as its feedback: the PID sees the governed decision through it") {
   llmscale::PidConfig pid;
+  pid.signal = llmscale::PidSignal::queue_wait_p99;
   pid.target = 0.5;
+  pid.integral_limit = 1.0;
+  pid.censored_below = false;
   using Pid = llmscale::PidPolicy<llmscale::SloPolicy>;
   llmscale::GovernorConfig g;
   g.max_replicas = 3;  // the max bound binds: the PID's back-calculation must see it

@@ -80,7 +80,7 @@ TEST_CASE("llmscale-slo moves the right way with the token mix, the targets and 
   tight.tpot_s = 0.03;  // smaller batches
   CHECK(propose(profile, tight, steady(50, 1000, 100)) > base);
   Signals queued = steady(50, 1000, 100);
-  queued.queued_now = 200;  // drained within the TTFT target: more replicas now
+  queued.queued_now = 2000;  // drained over the cold start (300 s): more replicas now
   CHECK(propose(profile, c, queued) > base);
   llmscale::SloConfig impossible = c;
   impossible.ttft_s = 0.05;  // below one prefill (0.1 s): holds
@@ -108,19 +108,24 @@ TEST_CASE("llmscale-slo: the per-replica rate is recomputed only when the token 
   CHECK(p.rate_per_replica() < r);
 }
 
-TEST_CASE("llmscale-slo drains the waiting requests within queue_drain_s (the TTFT target by default)") {
+TEST_CASE("llmscale-slo drains the waiting requests over the time until new capacity can serve (queue_drain_s)") {
   const auto profile = simple();
   llmscale::SloConfig c;
   c.ttft_s = 1.0;
   c.tpot_s = 0.05;
   c.max_batch = 64;
+  c.cold_start_s = 300;
   llmscale::SloPolicy p(profile, c);
   const llmscale::TokenLengths tokens{1000, 100};
   const double load = p.replicas_for(50, 0, tokens);
   const double r = p.rate_per_replica();
   REQUIRE(r > 0);
-  // 600 waiting, drained within 1 s at r per replica: 600 / r more replicas
-  CHECK(p.replicas_for(50, 600, tokens) == doctest::Approx(load + 600 / (r * 1.0)));
+  // 600 waiting, drained over the cold start (replicas asked for now serve only then): 600 / (300 r)
+  CHECK(p.replicas_for(50, 600, tokens) == doctest::Approx(load + 600 / (r * 300.0)));
+  // with no cold start, over the TTFT target (the shortest drain there is)
+  c.cold_start_s = 0;
+  llmscale::SloPolicy now(profile, c);
+  CHECK(now.replicas_for(50, 600, tokens) == doctest::Approx(load + 600 / (r * 1.0)));
   c.queue_drain_s = 60;
   llmscale::SloPolicy q(profile, c);
   CHECK(q.replicas_for(50, 600, tokens) == doctest::Approx(load + 600 / (r * 60.0)));

@@ -2,8 +2,9 @@
 """llmscale-replay end to end: a cold-start list gives the same numbers as separate runs; the
 picture is well-formed XML with one series per policy; --tune picks the cheapest setting that
 meets the target among independent runs of each; every frozen -tuned constant is what --tune
-prints on the development run (slow). Run from the project root:
-check_replay.py EXE cold_start_list|svg|tune|tuned_frozen"""
+prints on the development run (slow); on every built-in scenario the oracle and static-best
+meet the target and no contestant beats the oracle (slow). Run from the project root:
+check_replay.py EXE cold_start_list|svg|tune|tuned_frozen|oracle_unbeaten"""
 import json, os, re, subprocess, sys, tempfile
 import xml.etree.ElementTree as ET
 
@@ -101,5 +102,20 @@ elif mode == "tuned_frozen":
         if float(sets[0][1]) != float(m.group(1)):
             sys.exit(f"{name}: --tune prints {knob}={sets[0][1]} on the development run, the frozen constant is {m.group(1)}")
         print(f"{name}: {knob}={sets[0][1]} as frozen")
+elif mode == "oracle_unbeaten":
+    for scenario in ("chat-day", "code-bursts", "flash-crowd"):
+        replay("--scenario", scenario, "--policies", "all", "--json", f"{tmp}/{scenario}.json")
+        res = {r["policy"]: r for r in json.load(open(f"{tmp}/{scenario}.json"))["results"]}
+        oracle, static = res["oracle"], res["static-best"]
+        for ref in (oracle, static):
+            if ref["slo_attainment"] < 0.99:
+                sys.exit(f"{scenario}: {ref['policy']} misses 99 % ({ref['slo_attainment']:.4f})")
+            if ref["at_max_replicas"]:
+                sys.exit(f"{scenario}: {ref['policy']} reached --max-replicas")
+        beaten = [k for k, r in res.items() if k != "oracle" and r["slo_attainment"] >= oracle["slo_attainment"]
+                  and r["gpu_hours"] < oracle["gpu_hours"]]
+        if beaten:
+            sys.exit(f"{scenario}: the oracle ({oracle['slo_attainment']:.4f}, {oracle['gpu_hours']:.1f} GPU-h) is beaten by {beaten}")
+        print(f"{scenario}: oracle {oracle['slo_attainment']:.4f} at {oracle['gpu_hours']:.1f} GPU-h, unbeaten by {len(res) - 1}")
 else:
     sys.exit(f"unknown mode {mode}")

@@ -75,8 +75,18 @@ struct Plant {
   }
 };
 
+// The classic PID these plant tests judge (llmscale's defaults before the censored-signal
+// rework): p99 queue wait, two-sided integration, bumpless start, back-calculation against the
+// rate limits too, the wider limits.
 inline llmscale::PidConfig pid_config(bool anti_windup = true) {
   llmscale::PidConfig c;
+  c.signal = llmscale::PidSignal::queue_wait_p99;
+  c.censored_below = false;
+  c.bumpless_start = true;
+  c.track_rate_limit = true;
+  c.kp = 0.2;
+  c.error_limit = 4.0;
+  c.integral_limit = 1.0;
   c.target = 0.5;  // p99 queue wait, seconds
   c.anti_windup = anti_windup;
   if (!anti_windup) c.integral_limit = 100;

@@ -2,8 +2,9 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // PidPolicy (llmscale-pid): feedback on a latency or queue signal, added to a feed-forward
-// policy's answer (by default llmscale-slo's), so the controller corrects the model's error
-// instead of doing all the work.
+// policy's answer (llmscale-slo's by default; llmscale-pid runs it on the lead-time planner,
+// llmscale-predictive), so the controller corrects the model's error instead of doing all the
+// work.
 //   e        = clamp((measured - target) / target, -1, error_limit), moved deadband towards 0
 //              (continuous: 0 inside the band, no jump at its edge)
 //   ref      = max(1, the feed-forward's raw replicas)  (the gains are in fractions of it)
@@ -13,16 +14,29 @@
 //   raw      = feed-forward + (P + I + D) ref
 //   replicas = ceil(raw) when that is at least the current fleet; below it, ceil(raw +
 //              down_hysteresis): a scale-down waits until the answer is clearly below a count
+// A censored signal (censored_below = true, the default): a latency or a queue sits at its
+// floor whenever capacity is ample, so how far it is below the target says nothing about how
+// much capacity could go. Below the target the error then adds no proportional term and is
+// not integrated: the integral (within [0, integral_limit], a fraction of the feed-forward the
+// model was short by) takes the most the PID pushed (P + I) in the episode above the target
+// that brought it there, then leaks away with time constant leak_s, so what the PID learned
+// about the model's error outlasts the healthy minutes it bought, and a load that no longer
+// needs it gets it back slowly. The feed-forward alone sizes a healthy fleet; the PID adds
+// what it misses.
 // Anti-windup (anti_windup = true):
 //   - the integral stays within +-integral_limit;
-//   - back-calculation fed by the governed decision: when a rate limit or the min/max bound
-//     changed the answer, `observe(decision)` (the Autoscaler calls it) moves the integral
-//     towards what was applied, with time constant tracking_s;
+//   - back-calculation fed by the governed decision: when the min/max bound changed the
+//     answer, `observe(decision)` (the Autoscaler calls it) moves the integral towards what was
+//     applied, with time constant tracking_s (a rate limit only delays the answer and is fed
+//     back only with track_rate_limit: with a lead-time planner as feed-forward, pulling the
+//     integral down to a rate-limited count pushes it away from what the fleet needs);
 //   - no upward integration while replicas are starting: the signal cannot show capacity
 //     that is not ready yet, so integrating through the provisioning delay would overshoot;
 //   - no integration against a deliberate hold: while a stabilization window or a cooldown
 //     keeps the fleet above (below) the answer, the integral does not fall (rise).
-// Bumpless start: the first tick sets the integral so the answer is the fleet already running.
+// Bumpless start (off by default): the first tick sets the integral so the answer is the fleet
+// already running; with a feed-forward whose windows are still filling that would bake the
+// gap into the integral, so the feed-forward holds the fleet until its windows are full.
 // A measurement that is not finite or negative (or stale signals) holds the state; such
 // ticks are counted.
 #ifndef LLMSCALE_POLICY_PID_HPP
@@ -60,18 +74,21 @@ struct PidConfig {
                                                                     {"ttft_p99", PidSignal::ttft_p99},
                                                                     {"queue_per_replica", PidSignal::queue_per_replica}}};
 
-  PidSignal signal = PidSignal::queue_wait_p99;
+  PidSignal signal = PidSignal::ttft_p99;
   double target = 1.0;               ///< in the signal's unit (s, or requests per replica)
-  double kp = 0.2;                   ///< fraction of the reference fleet per unit of error
+  double kp = 0.1;                   ///< fraction of the reference fleet per unit of error
   double ki = 0.002;                 ///< the same, per second
   double kd = 0.0;                   ///< the same, times seconds
   double derivative_filter_s = 30;   ///< low-pass time constant of the measurement for D
   double deadband = 0.2;             ///< subtracted from |e| (an error inside it counts as 0)
-  double error_limit = 4.0;          ///< e is cut to [-1, error_limit]
-  double integral_limit = 1.0;       ///< |I| at most this (with anti_windup)
+  double error_limit = 2.0;          ///< e is cut to [-1, error_limit]
+  double integral_limit = 0.5;       ///< |I| at most this (with anti_windup)
   double tracking_s = 60;            ///< back-calculation time constant
   bool anti_windup = true;           ///< false: none of the three (for comparison)
-  bool bumpless_start = true;
+  bool bumpless_start = false;
+  bool censored_below = true;        ///< below the target: no P, no integration, the integral leaks
+  double leak_s = 21600;             ///< time constant of that leak (6 hours)
+  bool track_rate_limit = false;     ///< back-calculate against the rate limits too (the classic PID)
   double max_dt_s = 60;              ///< a longer gap between ticks counts as this
   double down_hysteresis = 0.5;      ///< replicas the answer must fall below a count to go down to it
 
@@ -89,6 +106,9 @@ struct PidConfig {
     v("tracking_s", self.tracking_s, open_closed(0.0, 86400.0), "back-calculation time constant (s)");
     v("anti_windup", self.anti_windup, "integral clamp, back-calculation and no integration while starting");
     v("bumpless_start", self.bumpless_start, "the first answer is the running fleet");
+    v("censored_below", self.censored_below, "below the target: no proportional term, the integral leaks instead of integrating");
+    v("track_rate_limit", self.track_rate_limit, "back-calculation against the governor's rate limits too, not only the bounds");
+    v("leak_s", self.leak_s, open_closed(0.0, 1e7), "time constant of the integral's leak below the target (s)");
     v("down_hysteresis", self.down_hysteresis, closed(0.0, 10.0), "replicas below a count before scaling down to it");
     v("max_dt_s", self.max_dt_s, open_closed(0.0, 86400.0), "longest time step integrated at once (s)");
   }
@@ -152,7 +172,7 @@ class PidPolicy {
     double e = std::clamp(y - 1.0, -1.0, config_.error_limit);
     e = e > 0 ? std::max(0.0, e - config_.deadband) : std::min(0.0, e + config_.deadband);  // continuous
     terms_.error = e;
-    terms_.proportional = config_.kp * e;
+    terms_.proportional = config_.kp * (config_.censored_below ? std::max(0.0, e) : e);
 
     if (!started_) {
       started_ = true;
@@ -172,10 +192,22 @@ class PidPolicy {
       // integral, conditionally: capacity on its way is not yet in the signal
       const bool waiting = config_.anti_windup && e > 0 && (fleet.starting() > 0 || held_below_);
       const bool held = config_.anti_windup && e < 0 && held_above_;
-      if (!waiting && !held) terms_.integral += config_.ki * e * dt;
+      if (config_.censored_below && e <= 0) {
+        // healthy again: what the PID pushed to get here (its proportional kick included, which
+        // the integral could not follow while the replicas it asked for were starting) is what
+        // the model was short by; keep it, then let it leak
+        terms_.integral = std::max(terms_.integral * std::exp(-dt / config_.leak_s), pushed_);
+        pushed_ = 0;
+      } else if (!waiting && !held) {
+        terms_.integral += config_.ki * e * dt;
+      }
+      if (config_.censored_below) terms_.integral = std::max(0.0, terms_.integral);
       if (config_.anti_windup) terms_.integral = std::clamp(terms_.integral, -config_.integral_limit, config_.integral_limit);
     }
     last_ = now;
+    if (config_.censored_below && e > 0) {
+      pushed_ = std::min(config_.integral_limit, std::max(pushed_, terms_.proportional + terms_.integral));
+    }
     return finish(p, ff_raw, ref, fleet.current(), e > 0 ? "PID: above target, adding to the model" : e < 0 ? "PID: below target" : "PID: on target");
   }
 
@@ -185,8 +217,9 @@ class PidPolicy {
   void observe(const Decision& d) noexcept {
     held_above_ = held_below_ = false;
     if (!config_.anti_windup || !started_ || !std::isfinite(terms_.commanded)) return;
-    if (d.binding != Constraint::rate_limit && d.binding != Constraint::max_replicas &&
-        d.binding != Constraint::min_replicas) {
+    const bool actuator = d.binding == Constraint::max_replicas || d.binding == Constraint::min_replicas ||
+                          (config_.track_rate_limit && d.binding == Constraint::rate_limit);
+    if (!actuator) {
       // a deliberate hold (stabilization, cooldown, tolerance, stale signals): the integral
       // does not move further that way while it lasts
       held_above_ = d.desired_replicas > asked_;
@@ -195,13 +228,14 @@ class PidPolicy {
     }
     const double gap = (static_cast<double>(d.desired_replicas) - terms_.commanded) / terms_.reference;
     terms_.integral += std::min(1.0, last_dt_ / config_.tracking_s) * gap;
-    terms_.integral = std::clamp(terms_.integral, -config_.integral_limit, config_.integral_limit);
+    terms_.integral = std::clamp(terms_.integral, config_.censored_below ? 0.0 : -config_.integral_limit, config_.integral_limit);
   }
 
   /// Forgets the state: the next tick starts afresh (bumpless).
   void reset() noexcept {
     started_ = false;
     terms_ = PidTerms{};
+    pushed_ = 0;
   }
 
  private:
@@ -237,7 +271,8 @@ class PidPolicy {
   double filtered_ = 0;
   double last_dt_ = 1.0;  // the last tick's step, for back-calculation
   int asked_ = 0;  // the last proposal
-  bool held_above_ = false, held_below_ = false;  // the last decision held the fleet above / below the answer
+  bool held_above_ = false, held_below_ = false;
+  double pushed_ = 0;  // the most P + I of the current episode above the target (censored_below)  // the last decision held the fleet above / below the answer
 };
 
 LLMSCALE_NAMESPACE_END

@@ -1,29 +1,39 @@
 // llmscale: autoscaling policies for LLM inference serving.
 // SPDX-License-Identifier: Apache-2.0
 //
-// PredictivePolicy (llmscale-predictive): capacity for the load one provisioning lead time
-// ahead, because a replica asked for now serves nothing until its cold start is over.
-//   lead        cold_start_s + tick_s: when a replica asked for now is ready
-//   every bucket (bucket_s, default 60 s): the arrival rate's bucket mean goes to the three
-//               forecasters (Holt-Winters, Kalman trend, autoregressive), each one's error at
-//               the lead horizon is scored (exponentially weighted mean absolute error), and the
-//               plan is made with the chosen one (`forecaster`; `best`: the lowest recent error
-//               once each has min_scored scores, the Kalman trend until then; a forecaster
-//               planning keeps planning until another's error is 10 % lower):
-//               plan = max over h = 1 .. ceil(lead / bucket) + 1 buckets of
-//                      llmscale-slo's replicas for the forecast's `quantile` upper bound at h
-//               and the token mix forecast as its recent level (an EWMA of bucket means)
-//   every tick  replicas = max(plan, the feedback policy's answer on the present)
-// The plan spans the whole lead, so capacity is released only when the forecast says it will
-// not be needed again before a replacement could be ready, and a scale-up is asked for a lead
-// time before the load it serves. The fleet's starting replicas count as capacity at the time
-// they will be ready (they are in FleetState::current(), which the governor compares with);
-// `shortfall()` reports, at each bucket, how far the forecast need exceeds what will be ready
-// before a new request could help (FleetState::ready_by), something no decision now can fix.
+// PredictivePolicy (llmscale-predictive): a calibrated lead-time planner. A replica asked for
+// now serves nothing until its cold start is over, so every tick it sizes the fleet for the
+// load that may come before a replica asked for now could be ready:
+//   lead        cold_start_s + tick_s
+//   level       the arrival rate now (the signals' windowed rate), or a forecaster's forecast of
+//               it a lead ahead where that forecaster has been the better predictor: every
+//               bucket (bucket_s, 60 s) the three forecasters (Holt-Winters, Kalman trend,
+//               autoregressive) and "last value" are scored at the lead horizon (exponentially
+//               weighted mean absolute error, from their min_scored-th score on); with
+//               `forecaster = best` the one with the lowest error plans, a forecaster only
+//               when it beats last value by 10 %
+//   F           the `quantile` of the realised ratio peak / level, where the peak is the
+//               largest arrival rate seen over the lead time after a level was taken: sampled
+//               every sample_s, kept over ratio_window_s (a rolling, conformal-style bound on
+//               how far the load rises within a lead time, learned online from this load);
+//               until min_ratios ratios are in, blended with prior_ratio (a documented prior)
+//   plan        llmscale-slo's replicas for level x F at the token mix measured now (the
+//               capacity model: the largest batch within the TPOT target and the KV cache, the
+//               rate at which its TTFT quantile meets the target), plus the backlog drained
+//               over the time until new capacity can serve (the lead), net of nothing else
+//   every tick  replicas = max(plan, the feedback policy's answer on the present); while
+//               replicas are starting, no less than its own last plan (those replicas were
+//               asked for it); before the rate's window has filled once, no scale-down
+// Because F covers the peak over the whole lead, a scale-down it allows is one the load is
+// not expected to reverse before a replacement could be ready; the governor's stabilization
+// window holds on top. Starting replicas count as capacity at the time they will be ready:
+// they are in FleetState::current(), which the governor compares with. `shortfall()` reports
+// how far the plan exceeds what will be ready before a replica asked for now could help
+// (FleetState::ready_by), which no decision now can fix.
 // The feedback is llmscale-slo by default, or a PidPolicy for measured correction; a feedback
-// policy with observe() still sees the governed decision. Buckets missed (no tick in them) are
-// filled with the mean of the bucket before them. Per tick: a bucket check and the feedback; the
-// forecasting runs once per bucket (amortised in Policy/Predictive/tick).
+// policy with observe() still sees the governed decision. Per tick: a few comparisons and the
+// sizing lookup; the ratio quantile is recomputed once per sample (amortised in
+// Policy/Predictive/tick), the forecasters once per bucket.
 #ifndef LLMSCALE_POLICY_PREDICTIVE_HPP
 #define LLMSCALE_POLICY_PREDICTIVE_HPP
 
@@ -49,37 +59,56 @@
 
 LLMSCALE_NAMESPACE_BEGIN
 
-/// Which forecaster plans.
-enum class ForecasterChoice : std::uint8_t { best, holt_winters, kalman_trend, autoregressive };
+/// Which predictor sets the level: the lowest recent error (best), a forecaster, or the rate now.
+enum class ForecasterChoice : std::uint8_t { best, holt_winters, kalman_trend, autoregressive, last_value };
 
 struct PredictiveConfig {
   static constexpr const char* config_name = "predictive";
-  static constexpr std::array<EnumName<ForecasterChoice>, 4> forecaster_names{
+  static constexpr std::array<EnumName<ForecasterChoice>, 5> forecaster_names{
       {{"best", ForecasterChoice::best},
        {"holt_winters", ForecasterChoice::holt_winters},
        {"kalman_trend", ForecasterChoice::kalman_trend},
-       {"autoregressive", ForecasterChoice::autoregressive}}};
+       {"autoregressive", ForecasterChoice::autoregressive},
+       {"last_value", ForecasterChoice::last_value}}};
 
   double cold_start_s = 300;    ///< request to ready, as the host sees it
   double tick_s = 1;            ///< how often the host ticks
   double bucket_s = 60;         ///< forecasters see one value per bucket
-  double quantile = 0.9;        ///< the forecast's upper quantile sized for
+  double quantile = 0.95;       ///< the quantile of the realised peak / level ratio sized for (excess = 0)
   ForecasterChoice forecaster = ForecasterChoice::best;
-  double error_weight = 0.05;   ///< weight of each new score in a forecaster's error
-  int min_scored = 60;          ///< scores each forecaster needs before `best` compares them
-  double token_weight = 0.2;    ///< weight of each bucket's token means in the token forecast
+  double error_weight = 0.05;   ///< weight of each new score in a predictor's error
+  int min_scored = 10;          ///< scores each predictor needs before `best` compares them
+  double sample_s = 10;         ///< seconds between ratio samples
+  double ratio_window_s = 21600;  ///< seconds of ratios the quantile is taken over
+  double prior_ratio = 1.35;    ///< F before any ratio is learned
+  double max_ratio = 3;         ///< F at most this: a step no lead-time headroom can carry (a 10x flash crowd) is not held for hours
+  int min_ratios = 30;          ///< ratios before the learned quantile alone sets F
+  double min_level = 0.05;      ///< requests/s below which a level is too small to learn a ratio from
+  double excess = 0.01;         ///< >0: F leaves at most this share of the load uncovered on average (instead of `quantile`)
+  double level_window_s = 120;  ///< >0: the level is the largest rate over this many seconds
+  bool load_weighted = true;    ///< the quantile over requests (each ratio weighted by its level), not over time
+  double mix_time_s = 300;      ///< time constant of the token mix sized for (an EWMA of the measured means)
 
   template <class Self, class Visitor>
   static void describe(Self& self, Visitor& v) {
     v("cold_start_s", self.cold_start_s, closed(0.0, 86400.0), "seconds from requesting a replica to its serving");
     v("tick_s", self.tick_s, open_closed(0.0, 3600.0), "seconds between ticks");
     v("bucket_s", self.bucket_s, closed(1.0, 3600.0), "seconds per forecast bucket");
-    v("quantile", self.quantile, open(0.0, 1.0), "upper quantile of the forecast sized for");
+    v("quantile", self.quantile, open(0.0, 1.0), "quantile of the realised peak / level ratio sized for");
     v("forecaster", self.forecaster, forecaster_names,
-      "best (lowest recent error), holt_winters, kalman_trend or autoregressive");
-    v("error_weight", self.error_weight, open_closed(0.0, 1.0), "EWMA weight of a forecaster's newest error");
-    v("min_scored", self.min_scored, closed(1, 100000), "scores before best compares forecasters");
-    v("token_weight", self.token_weight, open_closed(0.0, 1.0), "EWMA weight of a bucket's token means");
+      "best (lowest recent error), holt_winters, kalman_trend, autoregressive or last_value");
+    v("error_weight", self.error_weight, open_closed(0.0, 1.0), "EWMA weight of a predictor's newest error");
+    v("min_scored", self.min_scored, closed(1, 100000), "scores before best compares predictors");
+    v("sample_s", self.sample_s, closed(0.1, 3600.0), "seconds between ratio samples");
+    v("ratio_window_s", self.ratio_window_s, closed(1.0, 30.0 * 86400.0), "seconds of ratios the quantile is taken over");
+    v("prior_ratio", self.prior_ratio, closed(1.0, 100.0), "peak / level ratio before any is learned");
+    v("max_ratio", self.max_ratio, closed(1.0, 1000.0), "the largest F");
+    v("min_ratios", self.min_ratios, closed(1, 1000000), "ratios before the learned quantile alone decides");
+    v("min_level", self.min_level, closed(0.0, 1e6), "requests/s below which no ratio is learned");
+    v("excess", self.excess, closed(0.0, 1.0), "F's mean uncovered share of the load (0: use quantile)");
+    v("level_window_s", self.level_window_s, closed(0.0, 86400.0), "the level is the largest rate over this many seconds (0: the rate now)");
+    v("load_weighted", self.load_weighted, "take the quantile over requests (ratios weighted by their level)");
+    v("mix_time_s", self.mix_time_s, closed(0.0, 86400.0), "time constant of the token mix sized for (0: the window's means)");
   }
 
   [[nodiscard]] ConfigResult validate() const {
@@ -87,6 +116,10 @@ struct PredictiveConfig {
     if ((cold_start_s + tick_s) / bucket_s > 1440) {
       return ConfigProblem{config_name, "cold_start_s", detail::format_number(cold_start_s),
                            "[0, 1440 bucket_s - tick_s]", "makes a lead of more than 1440 buckets (a day of minutes)", 0};
+    }
+    if (ratio_window_s / sample_s > 1e6) {
+      return ConfigProblem{config_name, "sample_s", detail::format_number(sample_s), "[ratio_window_s / 1e6, 3600]",
+                           "keeps more than 10^6 ratios", 0};
     }
     return std::nullopt;
   }
@@ -105,6 +138,7 @@ class PredictivePolicy {
 
  public:
   static constexpr std::size_t forecaster_count = 3;  // holt_winters, kalman_trend, autoregressive
+  static constexpr std::size_t predictor_count = 4;   // and last value
 
   /// Sizing by `sizing`, feedback on the present by `feedback`. Allocates everything; throws
   /// std::invalid_argument for an invalid config.
@@ -118,10 +152,16 @@ class PredictivePolicy {
         autoregressive_(forecasters.autoregressive),
         bucket_(from_seconds(config.bucket_s)),
         lead_(from_seconds(config.cold_start_s + config.tick_s)),
-        lead_buckets_(std::max(1, static_cast<int>(std::ceil((config.cold_start_s + config.tick_s) / config.bucket_s - 1e-9)))),
-        horizon_(lead_buckets_ + 1),
-        tokens_{sizing_.config().default_input_tokens, sizing_.config().default_output_tokens} {
+        lead_buckets_(std::max(1, static_cast<int>(std::ceil((config.cold_start_s + config.tick_s) / config.bucket_s - 1e-9)))) {
     for (auto& ring : predictions_) ring.assign(static_cast<std::size_t>(lead_buckets_) + 1, nan());
+    ratio_ = config.prior_ratio;
+    peaks_.assign(static_cast<std::size_t>(std::max(1.0, std::ceil(config.level_window_s / config.sample_s))), 0.0);
+    const auto window = static_cast<std::size_t>(std::max(1.0, std::ceil(config.ratio_window_s / config.sample_s)));
+    ratios_.assign(window, 0.0);
+    levels_.assign(window, 0.0);
+    scratch_.reserve(window);
+    weighted_.reserve(window);
+    pending_.assign(static_cast<std::size_t>(std::ceil((config.cold_start_s + config.tick_s) / config.sample_s)) + 2, Pending{});
   }
 
   /// llmscale-slo as the feedback too.
@@ -133,22 +173,44 @@ class PredictivePolicy {
 
   Proposal propose(TimePoint now, const Signals& s, const FleetState& fleet) noexcept {
     const Proposal fb = feedback_.propose(now, s, fleet);
-    if (s.mean_prompt_tokens >= 1 && s.mean_output_tokens >= 1 && std::isfinite(s.mean_prompt_tokens) &&
-        std::isfinite(s.mean_output_tokens)) {
-      token_sum_[0] += std::min(s.mean_prompt_tokens, 1e7);
-      token_sum_[1] += std::min(s.mean_output_tokens, 1e7);
-      ++token_samples_;
-    }
     const double rate = std::isfinite(s.arrival_rate) && s.arrival_rate >= 0 ? s.arrival_rate : nan();
-    if (rates_.add(now, rate)) close_bucket(rates_.closed(), rates_.gap(), now, fleet);
+    if (rates_.add(now, rate)) close_bucket(rates_.closed(), rates_.gap());
+    if (!started_) {
+      started_ = true;
+      first_tick_ = now;
+    }
+    // the rate's window is full once a bucket has passed: before that a rate is a part-window's
+    // and no ratio is learned from it (nor from stale signals)
+    const bool warm = now - first_tick_ >= bucket_;
+    if (std::isfinite(rate)) {
+      level_ = level_for(recent_peak(now, warm ? rate : 0.0));
+      if (warm && !s.requests.stale && (!sampled_ || now - last_sample_ >= from_seconds(config_.sample_s))) sample(now, rate);
+    }
+
+    // the plan: the capacity for level x F at the mix measured now, the backlog drained over the lead
+    const TokenLengths mix = smoothed_mix(now, s);
+    const double lead_s = config_.cold_start_s + config_.tick_s;
+    double need = sizing_.replicas_for(level_ * ratio_, 0, mix);
+    const double per_replica = sizing_.rate_per_replica();
+    if (std::isfinite(need) && per_replica > 0 && std::isfinite(s.queued_now) && s.queued_now > 0) {
+      need += s.queued_now / (per_replica * std::max(lead_s, sizing_.config().ttft_s));
+    }
+    if (!std::isfinite(need)) need = 0;
+    // no scale-down before the rate's window has filled once (a window of zeros is not an idle load),
+    // nor while replicas are starting (the plan that asked for them still stands)
+    if (!warm) need = std::max(need, static_cast<double>(fleet.current()));
+    if (fleet.starting() > 0) need = std::max(need, planned_);  // its own plan, not a wrapper's additions
+    planned_ = need;
+    const int ready_soon = fleet.ready_by(now + lead_ - from_seconds(config_.tick_s), lead_);
+    shortfall_ = std::max(0.0, need - static_cast<double>(ready_soon));
 
     const double feedback = std::isfinite(fb.raw) ? fb.raw : static_cast<double>(fb.replicas);
     Proposal p{name(), fb.replicas, feedback, fb.reason};
     if (planned_ > feedback) {
       p.raw = planned_;
       p.replicas = static_cast<int>(std::min(1e6, std::ceil(planned_ - 1e-9)));
-      p.reason = shortfall_ > 0 ? "forecast: for the load a lead time ahead (short until starting replicas are ready)"
-                                : "forecast: for the load a lead time ahead";
+      p.reason = shortfall_ > 0 ? "planned: the rate's peak over the lead (short until starting replicas are ready)"
+                                : "planned: the rate's peak over the lead";
     }
     return p;
   }
@@ -156,63 +218,206 @@ class PredictivePolicy {
   /// The governed decision, passed on to a feedback policy that wants it (a PID).
   void observe(const Decision& d) noexcept { observe_decision(feedback_, d); }
 
-  /// Raw replicas the last plan asked for (0 before the first bucket closed).
+  /// Raw replicas the last plan asked for (0 before the first tick with a rate).
   [[nodiscard]] double planned() const noexcept { return planned_; }
-  /// At the last bucket: the most replicas the forecast needs, before a replica asked for now
-  /// could be ready, beyond those ready or starting by then (0: none short).
+  /// How far the last plan exceeds what will be ready before a replica asked for now could
+  /// serve (0: none short).
   [[nodiscard]] double shortfall() const noexcept { return shortfall_; }
-  /// The forecaster the last plan used.
+  /// The predictor that set the last level.
   [[nodiscard]] ForecasterChoice planning_forecaster() const noexcept { return chosen_; }
-  /// A forecaster's recent mean absolute error at the lead horizon (requests/s; NaN: unscored).
+  /// A predictor's recent mean absolute error at the lead horizon (requests/s; NaN: unscored).
   [[nodiscard]] double forecast_error(ForecasterChoice f) const noexcept {
     const int i = index(f);
     return i >= 0 && scored_[static_cast<std::size_t>(i)] > 0 ? errors_[static_cast<std::size_t>(i)] : nan();
   }
-  /// The forecast of the planning forecaster h buckets ahead.
+  /// The forecast of a forecaster h buckets ahead (last value: the last bucket's mean).
   [[nodiscard]] Forecast forecast(int h) const noexcept { return forecast_with(chosen_, h); }
   [[nodiscard]] int lead_buckets() const noexcept { return lead_buckets_; }
+  /// The level the last plan scaled (requests/s).
+  [[nodiscard]] double level() const noexcept { return level_; }
+  /// F: the ratio the level is multiplied by (the learned quantile, blended with the prior).
+  [[nodiscard]] double ratio() const noexcept { return ratio_; }
+  /// Realised ratios learned so far (at most the window's).
+  [[nodiscard]] std::size_t ratios_learned() const noexcept { return ratio_count_; }
   [[nodiscard]] Feedback& feedback() noexcept { return feedback_; }
 
  private:
+  struct Pending {
+    TimePoint at{};
+    double level = 0, peak = 0;
+  };
+
   static constexpr double nan() noexcept { return std::numeric_limits<double>::quiet_NaN(); }
   static int index(ForecasterChoice f) noexcept {
     switch (f) {
       case ForecasterChoice::holt_winters: return 0;
       case ForecasterChoice::kalman_trend: return 1;
       case ForecasterChoice::autoregressive: return 2;
+      case ForecasterChoice::last_value: return 3;
       case ForecasterChoice::best: return -1;
     }
     return -1;
   }
   static ForecasterChoice choice(std::size_t i) noexcept {
-    return i == 0 ? ForecasterChoice::holt_winters : i == 1 ? ForecasterChoice::kalman_trend : ForecasterChoice::autoregressive;
+    return i == 0 ? ForecasterChoice::holt_winters
+           : i == 1 ? ForecasterChoice::kalman_trend
+           : i == 2 ? ForecasterChoice::autoregressive
+                    : ForecasterChoice::last_value;
   }
   Forecast forecast_with(ForecasterChoice f, int h) const noexcept {
     switch (f) {
-      case ForecasterChoice::holt_winters: return holt_winters_.forecast(h, config_.quantile);
-      case ForecasterChoice::autoregressive: return autoregressive_.forecast(h, config_.quantile);
-      default: return kalman_.forecast(h, config_.quantile);
+      case ForecasterChoice::holt_winters: return holt_winters_.forecast(h, 0.5);
+      case ForecasterChoice::kalman_trend: return kalman_.forecast(h, 0.5);
+      case ForecasterChoice::autoregressive: return autoregressive_.forecast(h, 0.5);
+      default: return Forecast{last_bucket_, last_bucket_};
     }
   }
 
-  void close_bucket(double rate, std::int64_t gap, TimePoint now, const FleetState& fleet) noexcept {
-    if (token_samples_ > 0) {
-      const double w = config_.token_weight;
-      tokens_.input_tokens += w * (token_sum_[0] / token_samples_ - tokens_.input_tokens);
-      tokens_.output_tokens += w * (token_sum_[1] / token_samples_ - tokens_.output_tokens);
+  // the token mix sized for: the measured means, smoothed over mix_time_s (a minute's mean
+  // output moves by 2x on real traces; the capacity it implies should not)
+  TokenLengths smoothed_mix(TimePoint now, const Signals& s) noexcept {
+    const TokenLengths measured = sizing_.tokens_of(s);
+    const bool have = s.mean_prompt_tokens >= 1 && s.mean_output_tokens >= 1;
+    if (!have || !(config_.mix_time_s > 0)) return measured;
+    if (!mixed_) {
+      mixed_ = true;
+      mix_ = measured;
+      mix_at_ = now;
+      return mix_;
     }
-    token_sum_ = {0, 0};
-    token_samples_ = 0;
+    const double dt = std::max(0.0, to_seconds(now - mix_at_));
+    mix_at_ = now;
+    const double a = 1 - std::exp(-dt / config_.mix_time_s);
+    mix_.input_tokens += a * (measured.input_tokens - mix_.input_tokens);
+    mix_.output_tokens += a * (measured.output_tokens - mix_.output_tokens);
+    return mix_;
+  }
+
+  // the level: the rate now, or the planning forecaster's mean a lead ahead
+  // the largest rate over the last level_window_s (in sample_s slots): a level that noise
+  // does not move, so F measures how far the load rises, not how far it wanders
+  double recent_peak(TimePoint now, double rate) noexcept {
+    if (!(config_.level_window_s > 0)) return rate;
+    const auto slot = detail::bucket_index(now, from_seconds(config_.sample_s));
+    if (!peaked_ || slot != peak_slot_) {
+      const std::int64_t steps = peaked_ ? std::min<std::int64_t>(slot - peak_slot_, static_cast<std::int64_t>(peaks_.size())) : 1;
+      for (std::int64_t k = 0; k < steps; ++k) {
+        peak_next_ = (peak_next_ + 1) % peaks_.size();
+        peaks_[peak_next_] = 0;
+      }
+      peak_slot_ = slot;
+      peaked_ = true;
+    }
+    peaks_[peak_next_] = std::max(peaks_[peak_next_], rate);
+    double most = 0;
+    for (double p : peaks_) most = std::max(most, p);
+    return most;
+  }
+
+  [[nodiscard]] double level_for(double rate) const noexcept {
+    if (chosen_ == ForecasterChoice::last_value || buckets_ == 0) return rate;
+    const double f = forecast_with(chosen_, lead_buckets_).mean;
+    return std::isfinite(f) && f >= 0 ? f : rate;
+  }
+
+  // one ratio sample: every pending level sees this rate; those a lead old are learned
+  void sample(TimePoint now, double rate) noexcept {
+    sampled_ = true;
+    last_sample_ = now;
+    bool learned = false;
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < pending_count_; ++i) {
+      Pending p = pending_[i];
+      p.peak = std::max(p.peak, rate);
+      if (now - p.at >= lead_) {
+        ratios_[ratio_next_] = p.peak / p.level;
+        levels_[ratio_next_] = p.level;
+        ratio_next_ = (ratio_next_ + 1) % ratios_.size();
+        ratio_count_ = std::min(ratio_count_ + 1, ratios_.size());
+        learned = true;
+        continue;
+      }
+      pending_[kept++] = p;
+    }
+    pending_count_ = kept;
+    if (level_ >= config_.min_level && pending_count_ < pending_.size()) {
+      pending_[pending_count_++] = Pending{now, level_, rate};
+    }
+    if (learned) relearn();
+  }
+
+  void relearn() noexcept {
+    const double prior = config_.prior_ratio;
+    if (ratio_count_ == 0) {
+      ratio_ = prior;
+      return;
+    }
+    scratch_.assign(ratios_.begin(), ratios_.begin() + static_cast<std::ptrdiff_t>(ratio_count_));
+    double learned;
+    if (config_.excess > 0) {
+      // the smallest F whose mean excess E[(r - F)+] is at most `excess` of E[r]: the share of
+      // the load a lead time's rise leaves uncovered, which is what costs attainment (a small
+      // rise over F costs little, a burst over it costs much; a quantile cannot tell them apart)
+      std::sort(scratch_.begin(), scratch_.end());
+      const auto n = static_cast<double>(scratch_.size());
+      double total = 0;
+      for (double r : scratch_) total += r;
+      const double allowed = config_.excess * total;
+      // walk down from the largest ratio: excess(F) for F in [x_{i-1}, x_i] with the i largest above
+      double above = 0;  // sum of the ratios above the current index
+      learned = scratch_.front();
+      for (std::size_t i = scratch_.size(); i > 0; --i) {
+        const double x = scratch_[i - 1];
+        const auto count = static_cast<double>(scratch_.size() - i);
+        // excess at F = x: the ratios above x exceed it by (above - count x)
+        if (above - count * x > allowed) {
+          // F lies in [x, next): solve above - count F = allowed
+          learned = (above - allowed) / count;
+          break;
+        }
+        above += x;
+        learned = x;
+      }
+      (void)n;
+    } else if (config_.load_weighted) {
+      // the quantile over the requests, not over time: each ratio weighted by its level
+      weighted_.clear();
+      double total = 0;
+      for (std::size_t i = 0; i < ratio_count_; ++i) {
+        weighted_.emplace_back(ratios_[i], levels_[i]);
+        total += levels_[i];
+      }
+      std::sort(weighted_.begin(), weighted_.end());
+      double seen = 0;
+      learned = weighted_.back().first;
+      for (const auto& [r, w] : weighted_) {
+        seen += w;
+        if (seen >= config_.quantile * total) {
+          learned = r;
+          break;
+        }
+      }
+    } else {
+      auto k = static_cast<std::size_t>(std::ceil(config_.quantile * static_cast<double>(scratch_.size())));
+      k = std::clamp<std::size_t>(k, 1, scratch_.size()) - 1;
+      std::nth_element(scratch_.begin(), scratch_.begin() + static_cast<std::ptrdiff_t>(k), scratch_.end());
+      learned = scratch_[k];
+    }
+    const double w = std::min(1.0, static_cast<double>(ratio_count_) / static_cast<double>(config_.min_ratios));
+    ratio_ = std::clamp(w * learned + (1 - w) * prior, 0.0, config_.max_ratio);
+  }
+
+  void close_bucket(double rate, std::int64_t gap) noexcept {
     if (!std::isfinite(rate)) return;
     // buckets with no tick: filled with this one's mean (at most a season's worth)
     const std::int64_t fill = std::min<std::int64_t>(gap, 1440);
     for (std::int64_t k = 0; k <= fill; ++k) learn(rate);
-    plan(now, fleet);
+    choose();
   }
 
   void learn(double x) noexcept {
     const std::size_t slot = static_cast<std::size_t>(buckets_ % static_cast<std::int64_t>(predictions_[0].size()));
-    for (std::size_t f = 0; f < forecaster_count; ++f) {
+    for (std::size_t f = 0; f < predictor_count; ++f) {
       const double predicted = predictions_[f][slot];  // made lead_buckets_ ago for this bucket
       if (std::isfinite(predicted)) {
         const double error = std::fabs(x - predicted);
@@ -223,48 +428,36 @@ class PredictivePolicy {
     holt_winters_.update(x);
     kalman_.update(x);
     autoregressive_.update(x);
+    last_bucket_ = x;
     ++buckets_;
     // forecasts for the bucket lead_buckets_ from now, to score when it comes
     const std::size_t ahead =
         static_cast<std::size_t>((buckets_ + lead_buckets_ - 1) % static_cast<std::int64_t>(predictions_[0].size()));
-    for (std::size_t f = 0; f < forecaster_count; ++f) predictions_[f][ahead] = forecast_with(choice(f), lead_buckets_).mean;
+    for (std::size_t f = 0; f < predictor_count; ++f) predictions_[f][ahead] = forecast_with(choice(f), lead_buckets_).mean;
   }
 
-  void plan(TimePoint now, const FleetState& fleet) noexcept {
+  void choose() noexcept {
     const ForecasterChoice previous = chosen_;
-    chosen_ = config_.forecaster;
-    if (chosen_ == ForecasterChoice::best) {
-      chosen_ = ForecasterChoice::kalman_trend;
-      bool all_scored = true;
-      for (std::size_t f = 0; f < forecaster_count; ++f) all_scored = all_scored && scored_[f] >= config_.min_scored;
-      if (all_scored) {
-        std::size_t best = 0;
-        for (std::size_t f = 1; f < forecaster_count; ++f) {
-          if (errors_[f] < errors_[best]) best = f;
-        }
-        // the one planning keeps planning unless another is clearly better: near-ties do not
-        // switch the plan back and forth
-        const int held = index(previous);
-        if (held >= 0 && errors_[best] >= 0.9 * errors_[static_cast<std::size_t>(held)]) {
-          best = static_cast<std::size_t>(held);
-        }
-        chosen_ = choice(best);
-      }
+    if (config_.forecaster != ForecasterChoice::best) {
+      chosen_ = config_.forecaster;
+      return;
     }
-    double need = 0, short_by = 0;
-    for (int h = 1; h <= horizon_; ++h) {
-      const Forecast fc = forecast_with(chosen_, h);
-      const double upper = std::max(0.0, fc.upper);
-      const double r = sizing_.replicas_for(upper, 0, tokens_);
-      if (!std::isfinite(r)) continue;
-      need = std::max(need, r);
-      if (h < lead_buckets_) {  // before a replica asked for now could serve
-        const int ready = fleet.ready_by(now + bucket_ * h, lead_);
-        short_by = std::max(short_by, r - static_cast<double>(ready));
-      }
+    const std::size_t last = index(ForecasterChoice::last_value);
+    chosen_ = ForecasterChoice::last_value;
+    if (scored_[last] < config_.min_scored) return;
+    // a forecaster plans only when it beats last value by 10 %, and keeps planning until
+    // another is 10 % better than it: near-ties do not switch the plan back and forth
+    std::size_t best = last;
+    for (std::size_t f = 0; f < forecaster_count; ++f) {
+      if (scored_[f] >= config_.min_scored && errors_[f] < 0.9 * errors_[best]) best = f;
     }
-    planned_ = need;
-    shortfall_ = short_by;
+    const int held = index(previous);
+    if (held >= 0 && static_cast<std::size_t>(held) != best && scored_[static_cast<std::size_t>(held)] >= config_.min_scored &&
+        errors_[best] >= 0.9 * errors_[static_cast<std::size_t>(held)] &&
+        (static_cast<std::size_t>(held) == last || errors_[static_cast<std::size_t>(held)] < 0.9 * errors_[last])) {
+      best = static_cast<std::size_t>(held);
+    }
+    chosen_ = choice(best);
   }
 
   PredictiveConfig config_;
@@ -276,16 +469,28 @@ class PredictivePolicy {
   Duration bucket_;
   Duration lead_;
   int lead_buckets_;
-  int horizon_;
   Bucketer rates_{bucket_};
-  TokenLengths tokens_;
-  std::array<double, 2> token_sum_{0, 0};
-  int token_samples_ = 0;
-  std::array<std::vector<double>, forecaster_count> predictions_;
-  std::array<double, forecaster_count> errors_{};
-  std::array<std::int64_t, forecaster_count> scored_{};
+  std::array<std::vector<double>, predictor_count> predictions_;
+  std::array<double, predictor_count> errors_{};
+  std::array<std::int64_t, predictor_count> scored_{};
   std::int64_t buckets_ = 0;
-  ForecasterChoice chosen_ = ForecasterChoice::kalman_trend;
+  double last_bucket_ = 0;
+  ForecasterChoice chosen_ = ForecasterChoice::last_value;
+  // the ratio F
+  std::vector<double> ratios_, levels_, scratch_, peaks_;
+  std::size_t peak_next_ = 0;
+  std::int64_t peak_slot_ = 0;
+  bool peaked_ = false;
+  std::vector<std::pair<double, double>> weighted_;
+  std::size_t ratio_next_ = 0, ratio_count_ = 0;
+  std::vector<Pending> pending_;
+  std::size_t pending_count_ = 0;
+  TimePoint last_sample_{}, first_tick_{}, mix_at_{};
+  TokenLengths mix_;
+  bool mixed_ = false;
+  bool sampled_ = false, started_ = false;
+  double ratio_ = 1.35;
+  double level_ = 0;
   double planned_ = 0;
   double shortfall_ = 0;
 };

@@ -8,8 +8,10 @@
 //   rate/replica BatchQueueModel::max_arrival_rate: the most a replica takes with its TTFT
 //               quantile within target (the birth-death queue of llm-d's model)
 //   replicas    ceil(arrival rate / rate per replica + queued / (rate per replica x drain)):
-//               the load, plus the requests already waiting, drained within queue_drain_s
-//               (by default the TTFT target)
+//               the load, plus the requests already waiting, drained over the time until new
+//               capacity can serve (queue_drain_s; by default the cold start, at least the TTFT
+//               target): replicas asked for now serve the backlog only once they are ready, and
+//               those already starting are in the fleet the governor compares with
 // The per-replica rate is recomputed when the token mix moves by more than
 // token_mix_tolerance (a planning computation, up to milliseconds), unless a mix in the same
 // cell (tolerance-wide on a log scale) was sized before: 64 sizings are remembered, so a noisy
@@ -48,7 +50,8 @@ struct SloConfig {
   double default_input_tokens = 1024;  ///< until a request has finished
   double default_output_tokens = 256;
   double token_mix_tolerance = 0.05;   ///< recompute the capacity when the mix moves this much
-  double queue_drain_s = 0;            ///< drain the waiting requests within this (0: within ttft_s)
+  double queue_drain_s = 0;            ///< drain the waiting requests within this (0: max(cold_start_s, ttft_s))
+  double cold_start_s = 300;           ///< request to ready: when new capacity can serve
 
   template <class Self, class Visitor>
   static void describe(Self& self, Visitor& v) {
@@ -61,7 +64,9 @@ struct SloConfig {
     v("default_input_tokens", self.default_input_tokens, closed(1.0, 1e7), "prompt tokens before any request finished");
     v("default_output_tokens", self.default_output_tokens, closed(1.0, 1e7), "output tokens before any request finished");
     v("token_mix_tolerance", self.token_mix_tolerance, closed(0.0, 1.0), "relative token-mix change that recomputes capacity");
-    v("queue_drain_s", self.queue_drain_s, closed(0.0, 86400.0), "seconds to drain the waiting requests in (0: ttft_s)");
+    v("queue_drain_s", self.queue_drain_s, closed(0.0, 86400.0),
+      "seconds to drain the waiting requests in (0: the cold start, at least ttft_s)");
+    v("cold_start_s", self.cold_start_s, closed(0.0, 86400.0), "seconds from requesting a replica to its serving");
   }
   [[nodiscard]] ConfigResult validate() const { return validate_fields(*this); }
 };
@@ -123,7 +128,9 @@ class SloPolicy {
   [[nodiscard]] long long batch() const noexcept { return batch_; }
 
  private:
-  [[nodiscard]] double drain_s() const noexcept { return config_.queue_drain_s > 0 ? config_.queue_drain_s : config_.ttft_s; }
+  [[nodiscard]] double drain_s() const noexcept {
+    return config_.queue_drain_s > 0 ? config_.queue_drain_s : std::max(config_.cold_start_s, config_.ttft_s);
+  }
 
   // a replica's queue: max_queue_batches batches, within the model's bound of 10^6
   long long queue_for(long long batch) const noexcept {

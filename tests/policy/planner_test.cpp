@@ -1,0 +1,225 @@
+// llmscale-predictive's calibrated bound and llmscale-pid on a censored signal (issue "Meet the
+// SLO at near-oracle cost"): the learned F covers the realised peak over the lead time at its
+// nominal rate on seeded synthetic loads; the excess rule leaves the share of the load it says
+// uncovered; the planner does not undo its own plan while the replicas it asked for start; the
+// PID on a healthy (censored) signal adds nothing and takes nothing away, settles on a
+// stationary load, and adds capacity when the signal is over its target.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <random>
+#include <vector>
+
+#include "llmscale/policy/autoscaler.hpp"
+#include "llmscale/policy/pid.hpp"
+#include "llmscale/policy/predictive.hpp"
+
+using llmscale::at_seconds;
+using llmscale::FleetState;
+using llmscale::Signals;
+
+namespace {
+
+llmscale::LatencyProfile simple() {  // decode 10 ms + 1 ms per request, prefill 0.1 ms per token
+  return llmscale::LatencyProfile::from_coefficients(
+      llmscale::PrefillCoefficients{0, 0.1, 0, llmscale::PrefillCoefficients::Quadratic::sum_of_squares},
+      llmscale::DecodeCoefficients{10, 0, 1});
+}
+
+// A seeded load: a slow random walk (log scale) with bursts of 1.5x lasting 5-15 minutes.
+std::vector<double> synthetic_rates(std::uint64_t seed, int seconds) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> step(0.0, 0.004);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  std::vector<double> out;
+  double log_level = std::log(50.0);
+  int burst_left = 0;
+  for (int t = 0; t < seconds; ++t) {
+    log_level = std::clamp(log_level + step(rng), std::log(20.0), std::log(120.0));
+    if (burst_left == 0 && u(rng) < 1.0 / 3600) burst_left = 300 + static_cast<int>(u(rng) * 600);
+    const double burst = burst_left > 0 ? 1.5 : 1.0;
+    if (burst_left > 0) --burst_left;
+    out.push_back(std::exp(log_level) * burst);
+  }
+  // the signals' rate is a 60 s mean, as SignalCollector's window gives it
+  std::vector<double> windowed(out.size());
+  double sum = 0;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    sum += out[i];
+    if (i >= 60) sum -= out[i - 60];
+    windowed[i] = sum / static_cast<double>(std::min<std::size_t>(i + 1, 60));
+  }
+  return windowed;
+}
+
+llmscale::PredictiveConfig quantile_planner(double q) {
+  llmscale::PredictiveConfig c;
+  c.cold_start_s = 300;
+  c.excess = 0;          // the quantile rule
+  c.quantile = q;
+  c.load_weighted = false;
+  c.level_window_s = 0;  // the level is the rate now: what the coverage below checks
+  c.forecaster = llmscale::ForecasterChoice::last_value;
+  return c;
+}
+
+// Runs the planner over `rates` (one a second) and returns, for each second after the first
+// day, whether the largest rate over the next lead was within level x F at that second.
+double coverage(const llmscale::PredictiveConfig& c, const std::vector<double>& rates, int skip) {
+  llmscale::PredictivePolicy<> p(llmscale::SloPolicy(simple()), c);
+  FleetState fleet(10);
+  std::vector<double> bound(rates.size());
+  for (std::size_t t = 0; t < rates.size(); ++t) {
+    Signals s;
+    s.arrival_rate = rates[t];
+    p.propose(at_seconds(static_cast<double>(t + 1)), s, fleet);
+    bound[t] = p.level() * p.ratio();
+  }
+  const auto lead = static_cast<std::size_t>(c.cold_start_s + c.tick_s);
+  std::deque<std::size_t> window;  // indices of a decreasing run of rates: a sliding maximum
+  long long covered = 0, total = 0;
+  for (std::size_t t = rates.size(); t-- > 0;) {
+    while (!window.empty() && window.front() > t + lead) window.pop_front();
+    while (!window.empty() && rates[window.back()] <= rates[t]) window.pop_back();
+    window.push_back(t);
+    if (t < static_cast<std::size_t>(skip) || t + lead >= rates.size()) continue;
+    ++total;
+    if (rates[window.front()] <= bound[t] * (1 + 1e-9)) ++covered;
+  }
+  return static_cast<double>(covered) / static_cast<double>(total);
+}
+
+}  // namespace
+
+TEST_CASE("planner: the learned F covers the realised peak over the lead at its nominal rate (seeded loads)") {
+  for (const std::uint64_t seed : {1u, 2u, 3u}) {
+    const std::vector<double> rates = synthetic_rates(seed, 2 * 86400);
+    for (const double q : {0.8, 0.95}) {
+      const double got = coverage(quantile_planner(q), rates, 86400);
+      INFO("seed " << seed << ", q " << q << ": covered " << got);
+      // a conformal bound learned over the last 6 hours, checked on the next day: within noise
+      CHECK(got >= q - 0.05);
+      CHECK(got <= std::min(1.0, q + 0.05));
+    }
+  }
+}
+
+TEST_CASE("planner: the excess rule leaves at most that share of the load above level x F") {
+  const std::vector<double> rates = synthetic_rates(7, 2 * 86400);
+  llmscale::PredictiveConfig c = quantile_planner(0.9);
+  c.excess = 0.01;
+  llmscale::PredictivePolicy<> p(llmscale::SloPolicy(simple()), c);
+  FleetState fleet(10);
+  const auto lead = static_cast<std::size_t>(c.cold_start_s + c.tick_s);
+  std::vector<double> bound(rates.size());
+  for (std::size_t t = 0; t < rates.size(); ++t) {
+    Signals s;
+    s.arrival_rate = rates[t];
+    p.propose(at_seconds(static_cast<double>(t + 1)), s, fleet);
+    bound[t] = p.level() * p.ratio();
+  }
+  double uncovered = 0, load = 0;
+  for (std::size_t t = 86400; t + lead < rates.size(); t += 10) {
+    const double peak = *std::max_element(rates.begin() + static_cast<std::ptrdiff_t>(t),
+                                          rates.begin() + static_cast<std::ptrdiff_t>(t + lead + 1));
+    uncovered += std::max(0.0, peak - bound[t]);
+    load += peak;
+  }
+  INFO("uncovered share " << uncovered / load);
+  CHECK(uncovered / load <= 0.02);  // 1 % learned on the past, measured on the future: within 2x
+  CHECK(p.ratio() > 1.0);
+}
+
+TEST_CASE("planner: while the replicas it asked for start, it never plans below its own plan") {
+  llmscale::PredictiveConfig c = quantile_planner(0.9);
+  llmscale::PredictivePolicy<> p(llmscale::SloPolicy(simple()), c);
+  FleetState fleet(10);
+  double t = 1;
+  for (; t <= 3600; t += 1) {  // an hour at 100 req/s
+    Signals s;
+    s.arrival_rate = 100;
+    p.propose(at_seconds(t), s, fleet);
+  }
+  const double planned = p.planned();
+  fleet.add_starting(20, at_seconds(t));  // what it asked for starts
+  Signals quiet;
+  quiet.arrival_rate = 10;  // the load falls while they start
+  for (int k = 0; k < 200; ++k, t += 1) {
+    p.propose(at_seconds(t), quiet, fleet);
+    CHECK(p.planned() >= planned - 1e-9);
+  }
+  fleet.mark_ready(20);  // ready: the plan may follow the load down
+  for (int k = 0; k < 200; ++k, t += 1) p.propose(at_seconds(t), quiet, fleet);
+  CHECK(p.planned() < planned / 2);
+}
+
+TEST_CASE("PID on a censored signal: healthy latency adds nothing and takes nothing away") {
+  // TTFT p99 at 0.3 s against a 1.5 s target for hours: the old PID integrated the negative
+  // error to its lower clamp and cut the fleet; a censored signal says nothing about spare room
+  llmscale::PidConfig pid;  // defaults: ttft_p99, censored below, no bumpless start
+  pid.target = 1.5;
+  llmscale::FixedFeedForward ff{40};
+  llmscale::PidPolicy<llmscale::FixedFeedForward> p(ff, pid);
+  FleetState fleet(40);
+  Signals s;
+  s.ttft_p99_s = 0.3;
+  for (int t = 1; t <= 4 * 3600; ++t) {
+    const llmscale::Proposal prop = p.propose(at_seconds(t), s, fleet);
+    REQUIRE(prop.replicas == 40);
+  }
+  CHECK(p.terms().integral == 0.0);
+  CHECK(p.terms().proportional == 0.0);
+  // the old behaviour, for contrast: integrating below the target walks the fleet down
+  llmscale::PidConfig old = pid;
+  old.censored_below = false;
+  llmscale::PidPolicy<llmscale::FixedFeedForward> q(ff, old);
+  llmscale::Proposal last{};
+  for (int t = 1; t <= 4 * 3600; ++t) last = q.propose(at_seconds(t), s, fleet);
+  CHECK(last.replicas < 40);
+}
+
+TEST_CASE("PID on a stationary load settles: a bounded integral, no limit cycle") {
+  // the plant: p99 TTFT rises steeply once the fleet is below 50 replicas' worth of load
+  llmscale::PidConfig pid;
+  pid.target = 1.5;
+  llmscale::FixedFeedForward ff{45};  // the feed-forward is 10 % short
+  llmscale::Autoscaler<llmscale::PidPolicy<llmscale::FixedFeedForward>> scaler({ff, pid}, llmscale::GovernorConfig{},
+                                                                              at_seconds(0));
+  FleetState fleet(45);
+  std::deque<std::pair<double, int>> starting;
+  int events = 0, last = 45;
+  for (int t = 1; t <= 6 * 3600; ++t) {
+    while (!starting.empty() && starting.front().first <= t) {
+      fleet.mark_ready(starting.front().second);
+      starting.pop_front();
+    }
+    Signals s;
+    const double ready = fleet.ready();
+    s.ttft_p99_s = ready >= 50 ? 0.5 : 0.5 + 2.0 * (50 - ready);  // a backlog builds below 50
+    const int desired = scaler.tick(at_seconds(t), s, fleet).desired_replicas;
+    if (desired > fleet.current()) {
+      starting.emplace_back(t + 300.0, desired - fleet.current());
+      fleet.add_starting(desired - fleet.current(), at_seconds(t));
+    } else if (desired < fleet.current()) {
+      const int remove = fleet.current() - desired;
+      int cancelled = fleet.cancel_starting(remove);
+      fleet.set_ready(fleet.ready() - (remove - cancelled));
+      while (cancelled > 0 && !starting.empty()) {  // the newest starting batches go first
+        const int take = std::min(cancelled, starting.back().second);
+        starting.back().second -= take;
+        cancelled -= take;
+        if (starting.back().second == 0) starting.pop_back();
+      }
+    }
+    if (desired != last) ++events;
+    last = desired;
+    CHECK(scaler.policy().terms().integral <= pid.integral_limit + 1e-12);
+    CHECK(scaler.policy().terms().integral >= 0.0);
+  }
+  INFO("events in 6 hours: " << events << ", final fleet " << fleet.current());
+  CHECK(fleet.current() >= 50);   // it found the capacity the feed-forward missed
+  CHECK(fleet.current() <= 60);   // without running away
+  CHECK(events <= 6 * 6);         // fewer than 6 changes an hour: no limit cycle
+}
