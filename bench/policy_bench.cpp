@@ -35,8 +35,7 @@ std::vector<llmscale::Signals> make_signals() {
 }
 
 template <class P>
-void tick(benchmark::State& state, P policy) {
-  const std::vector<llmscale::Signals> signals = make_signals();
+void tick(benchmark::State& state, P policy, const std::vector<llmscale::Signals>& signals = make_signals()) {
   llmscale::Autoscaler<P> scaler(std::move(policy), llmscale::GovernorConfig{}, llmscale::at_seconds(0));
   llmscale::FleetState fleet(8);
   long long i = 0;
@@ -116,15 +115,7 @@ void Policy_Predictive_tick_moving_mix(benchmark::State& state) {
   }
   llmscale::PredictiveConfig c;
   c.cold_start_s = 300;
-  llmscale::Autoscaler<llmscale::PredictivePolicy<>> scaler(llmscale::PredictivePolicy<>{slo_policy(), c}, llmscale::GovernorConfig{},
-                                                            llmscale::at_seconds(0));
-  llmscale::FleetState fleet(8);
-  long long i = 0;
-  for (auto _ : state) {
-    ++i;
-    const llmscale::Decision& d = scaler.tick(llmscale::at_seconds(static_cast<double>(i)), signals[i & 1023], fleet);
-    benchmark::DoNotOptimize(d.desired_replicas);
-  }
+  tick(state, llmscale::PredictivePolicy<>{slo_policy(), c}, signals);
 }
 BENCHMARK(Policy_Predictive_tick_moving_mix)->Name("Policy/Predictive/tick_moving_mix")->MinTime(2.0);
 

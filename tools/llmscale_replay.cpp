@@ -661,7 +661,7 @@ int main(int argc, char** argv) {
                                                                                   : ": the bound, not the policy, stopped it");
     }
     if (!tune.empty()) {  // the cheapest setting that meets the target, else the best attainment
-      const std::string knob = sweep_name, key = sweep_name.substr(sweep_name.find('.') + 1);
+      const std::string& knob = sweep_name;
       std::size_t best = jobs.size();
       for (std::size_t i = 0; i < jobs.size(); ++i) {
         const auto& r = *results[i];
@@ -694,7 +694,6 @@ int main(int argc, char** argv) {
         again += " " + a;
       }
       std::printf("reproduce: llmscale-replay%s --policies %s --set %s=%s\n", again.c_str(), tune.c_str(), knob.c_str(), value.c_str());
-      (void)key;
     }
     const bool faults = sim.crash_per_replica_hour > 0 || sim.failed_start_probability > 0 || sim.slow_start_factor != 1 ||
                         sim.metric_outage_s > 0;

@@ -359,7 +359,6 @@ class PredictivePolicy {
       // the load a lead time's rise leaves uncovered, which is what costs attainment (a small
       // rise over F costs little, a burst over it costs much; a quantile cannot tell them apart)
       std::sort(scratch_.begin(), scratch_.end());
-      const auto n = static_cast<double>(scratch_.size());
       double total = 0;
       for (double r : scratch_) total += r;
       const double allowed = config_.excess * total;
@@ -378,7 +377,6 @@ class PredictivePolicy {
         above += x;
         learned = x;
       }
-      (void)n;
     } else if (config_.load_weighted) {
       // the quantile over the requests, not over time: each ratio weighted by its level
       weighted_.clear();

@@ -51,6 +51,12 @@ struct MetricLag {
   double seconds = 0;
 };
 
+/// Whether contestant `name` is one of llmscale's policies behind llmscale-scaler (NAME@keda).
+[[nodiscard]] inline bool behind_keda(std::string_view name) noexcept {
+  constexpr std::string_view suffix = "@keda";
+  return name.size() > suffix.size() && name.substr(name.size() - suffix.size()) == suffix;
+}
+
 /// The scrape interval contestant `name`'s users see its signals through (docs/simulator.md,
 /// "Metric paths"): the HPA reads Prometheus (15 s scrapes), Knative's autoscaler scrapes every
 /// second, Ray Serve's replicas push their counts every 10 s, AIBrix fetches at its 10 s resync,
@@ -61,7 +67,7 @@ struct MetricLag {
   if (starts("hpa-") || starts("llmd-")) return 15;
   if (starts("kpa")) return 1;
   if (starts("ray-serve") || starts("aibrix")) return 10;
-  if (name.size() > 5 && name.substr(name.size() - 5) == "@keda") return 1;
+  if (behind_keda(name)) return 1;
   return 0;
 }
 
@@ -168,7 +174,7 @@ struct Contestants {
   /// The simulator config contestant `name` runs under: `sim` with its metric path.
   [[nodiscard]] SimConfig path_for(std::string_view name, const SimConfig& sim) const {
     SimConfig run = sim;
-    const bool keda = name.size() > 5 && name.substr(name.size() - 5) == "@keda";
+    const bool keda = behind_keda(name);
     const double own = default_scrape_s(name);
     switch (metric_lag.mode) {
       case MetricLag::Mode::defaults: run.metric_scrape_s = own; break;

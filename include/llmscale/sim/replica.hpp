@@ -187,7 +187,8 @@ class ReplicaEngine {
     return kk * d0 + delta * kk * (kk - 1) / 2;
   }
 
-  // Whole iterations of the stretch in flight that end within `span` seconds of its start.
+  // Whole iterations of the stretch in flight that end within `span` seconds of its start: the
+  // largest k with stretch_time(k) <= span (delta/2 k^2 + (d0 - delta/2) k = span, then exact).
   [[nodiscard]] std::int64_t iterations_within(double span) const noexcept {
     const double d0 = decode_time(iter_);
     const double delta = decode_time(iter_ + 1) - d0;
@@ -213,19 +214,9 @@ class ReplicaEngine {
   void to_boundary(double now, Sink& sink) {
     while (mode_ == Mode::stretch && now > t_) {
       const double span = now - t_;
-      const double d0 = decode_time(iter_);
-      const double delta = decode_time(iter_ + 1) - d0;
-      std::int64_t k;
-      if (std::fabs(delta) <= 1e-12 * d0) {
-        k = static_cast<std::int64_t>(std::ceil(span / d0));
-      } else {  // delta/2 k^2 + (d0 - delta/2) k - span = 0
-        const double b = d0 - delta / 2;
-        const double root = (-b + std::sqrt(std::max(0.0, b * b + 2 * delta * span))) / delta;
-        k = std::isfinite(root) ? static_cast<std::int64_t>(std::min(root + 1, 9e18)) : next_k_;
-      }
-      k = std::clamp<std::int64_t>(k, 0, next_k_);
-      while (k < next_k_ && stretch_time(k) < span) ++k;
-      while (k > 0 && stretch_time(k - 1) >= span) --k;
+      // the first boundary at or after `now`: the last one within the span, or the next
+      std::int64_t k = iterations_within(span);
+      if (k < next_k_ && stretch_time(k) < span) ++k;
       if (k >= next_k_) {
         step(sink);
         continue;

@@ -661,24 +661,23 @@ class Simulation {
         rep.busy_since = t;
       }
       rep.busy = 0;
-      {  // what binds: batch and KV occupancy over ready replica-seconds (sampled each tick)
-        const ReplicaEngine& e = *rep.engine;
-        control_->occupancy.add(static_cast<double>(e.running()) / static_cast<double>(e.max_batch()), dt);
-        control_->kv_use.add(e.kv_used_at(t) / e.kv_capacity(), dt);
-      }
+      // what binds: batch and KV occupancy over ready replica-seconds (sampled each tick)
+      const ReplicaEngine& e = *rep.engine;
+      const double kv_used = e.kv_used_at(t);
+      control_->occupancy.add(static_cast<double>(e.running()) / static_cast<double>(e.max_batch()), dt);
+      control_->kv_use.add(kv_used / e.kv_capacity(), dt);
       if (outage) continue;
       if (dt > 0) {
         busy_sum += std::min(1.0, busy / dt);
         ++reporting;
       }
       if (rep.slot < 0) continue;
-      const ReplicaEngine& e = *rep.engine;
       ReplicaGauges g;
       g.queue_length = share + (extra > 0 ? 1 : 0);  // waiting; a request prefilling is running, as in vLLM
       if (extra > 0) --extra;
       g.running = e.running();
       g.max_batch = e.max_batch();
-      g.kv_tokens_used = static_cast<std::int64_t>(std::min(e.kv_used_at(t), e.kv_capacity()));
+      g.kv_tokens_used = static_cast<std::int64_t>(std::min(kv_used, e.kv_capacity()));
       g.kv_tokens_capacity = static_cast<std::int64_t>(e.kv_capacity());
       g.sampled_at = at(t);
       control_->collector.gauges().set(static_cast<std::size_t>(rep.slot), g);
