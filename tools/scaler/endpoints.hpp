@@ -1,0 +1,41 @@
+// llmscale-scaler: the engines it scrapes, as written on the command line and in the endpoint
+// file. Standard C++ only, so the fuzz target compiles it without gRPC or Boost.
+#ifndef LLMSCALE_TOOLS_SCALER_ENDPOINTS_HPP
+#define LLMSCALE_TOOLS_SCALER_ENDPOINTS_HPP
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace llmscale_scaler {
+
+/// One engine's metrics page: http://host:port/path.
+struct Endpoint {
+  std::string host;
+  std::string port;
+  std::string target = "/metrics";
+  /// host:port, with an IPv6 host in brackets (the HTTP Host header, and how it is written).
+  [[nodiscard]] std::string authority() const {
+    return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + port;
+  }
+  [[nodiscard]] std::string text() const { return authority() + target; }
+  friend bool operator==(const Endpoint& a, const Endpoint& b) { return a.text() == b.text(); }
+};
+
+/// "host:port", "host:port/path" or "http://host:port/path" ([v6]:port for IPv6); nullopt
+/// and `error` saying why otherwise.
+std::optional<Endpoint> parse_endpoint(std::string_view text, std::string& error);
+
+/// The endpoint file (one endpoint per line; `#` comments and blank lines skipped; a line
+/// `starting N` says N replicas are starting and not yet listed, as a Kubernetes Endpoints
+/// object's notReadyAddresses would).
+struct EndpointList {
+  std::vector<Endpoint> ready;
+  std::optional<int> starting;  ///< nullopt: not said (the scaler estimates it)
+};
+std::optional<EndpointList> parse_endpoint_list(std::string_view text, std::string& error);
+
+}  // namespace llmscale_scaler
+
+#endif  // LLMSCALE_TOOLS_SCALER_ENDPOINTS_HPP
