@@ -55,6 +55,7 @@
 #include "llmscale/core/decision.hpp"
 #include "llmscale/core/fleet_state.hpp"
 #include "llmscale/core/time.hpp"
+#include "llmscale/policy/detail/replicas.hpp"
 #include "llmscale/policy/policy.hpp"
 #include "llmscale/policy/slo.hpp"
 #include "llmscale/signals/snapshot.hpp"
@@ -255,9 +256,9 @@ class PidPolicy {
     const double raw = std::clamp(ff_raw + u * ref, 0.0, 1e6);
     terms_.commanded = raw;
     p.raw = raw;
-    const int up = static_cast<int>(std::ceil(raw - 1e-9));
+    const int up = detail::ceil_replicas(raw - 1e-9, current);
     p.replicas = up >= current ? up
-                               : std::min(current, static_cast<int>(std::ceil(raw + config_.down_hysteresis - 1e-9)));
+                               : std::min(current, detail::ceil_replicas(raw + config_.down_hysteresis - 1e-9, current));
     asked_ = p.replicas;
     p.reason = reason;
     return p;

@@ -52,6 +52,7 @@
 #include "llmscale/core/decision.hpp"
 #include "llmscale/core/fleet_state.hpp"
 #include "llmscale/core/time.hpp"
+#include "llmscale/policy/detail/replicas.hpp"
 #include "llmscale/forecast/forecasters.hpp"
 #include "llmscale/policy/policy.hpp"
 #include "llmscale/policy/slo.hpp"
@@ -208,7 +209,7 @@ class PredictivePolicy {
     Proposal p{name(), fb.replicas, feedback, fb.reason};
     if (planned_ > feedback) {
       p.raw = planned_;
-      p.replicas = static_cast<int>(std::min(1e6, std::ceil(planned_ - 1e-9)));
+      p.replicas = detail::ceil_replicas(planned_ - 1e-9);
       p.reason = shortfall_ > 0 ? "planned: the rate's peak over the lead (short until starting replicas are ready)"
                                 : "planned: the rate's peak over the lead";
     }

@@ -31,6 +31,7 @@
 #include "llmscale/core/decision.hpp"
 #include "llmscale/core/fleet_state.hpp"
 #include "llmscale/core/time.hpp"
+#include "llmscale/policy/detail/replicas.hpp"
 #include "llmscale/model/batch_queue.hpp"
 #include "llmscale/model/latency_profile.hpp"
 #include "llmscale/model/replica_capacity.hpp"
@@ -98,7 +99,7 @@ class SloPolicy {
       return p;
     }
     p.raw = raw;
-    p.replicas = static_cast<int>(std::min(1e6, std::ceil(p.raw - 1e-9)));
+    p.replicas = detail::ceil_replicas(p.raw - 1e-9);
     if (std::max(0.0, s.queued_now) / (rate_per_replica_ * drain_s()) >= 0.5) {
       p.reason = "sized for the SLO, draining the queue";
     }
