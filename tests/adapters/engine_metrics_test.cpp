@@ -164,3 +164,81 @@ TEST_CASE("a custom mapping in key=value text, and its errors") {
   CHECK_FALSE(llmscale::parse_engine_map("runing = a\n", error).has_value());
   CHECK(error.find("unknown key 'runing'") != std::string::npos);
 }
+
+TEST_CASE("a page whose figures cannot be true is not believed, and says which figure") {
+  const std::string ok = "vllm:num_requests_running 3\nvllm:num_requests_waiting 1\nvllm:kv_cache_usage_perc 0.5\n";
+  REQUIRE(read("vllm", ok).usable());
+  REQUIRE(read("vllm", ok).implausible == nullptr);
+  const auto why = [](const std::string& page) {
+    const auto s = read("vllm", page);
+    CHECK_FALSE(s.usable());  // never a decision from it
+    return std::string(s.implausible != nullptr ? s.implausible : "");
+  };
+  // 1e308 running requests: clamped to 2^31-1 before, the fleet then scaled to its maximum
+  CHECK(why("vllm:num_requests_running 1e308\nvllm:num_requests_waiting 1\n").find("running requests") == 0);
+  CHECK(why("vllm:num_requests_running 3\nvllm:num_requests_waiting 100001\n").find("waiting requests") == 0);
+  CHECK(why("vllm:num_requests_running 3\nvllm:num_requests_waiting 1\nvllm:kv_cache_usage_perc 7\n").find("KV") != std::string::npos);
+  CHECK(why("vllm:num_requests_running 3\nvllm:num_requests_waiting 1\nvllm:kv_cache_usage_perc -0.1\n").find("KV") != std::string::npos);
+  CHECK(why("vllm:num_requests_running 3\nvllm:num_requests_waiting 1\n"
+            "vllm:e2e_request_latency_seconds_count 2e15\nvllm:e2e_request_latency_seconds_sum 1\n")
+            .find("_count is over") != std::string::npos);
+  CHECK(why("vllm:num_requests_running 3\nvllm:num_requests_waiting 1\n"
+            "vllm:e2e_request_latency_seconds_count 5\nvllm:e2e_request_latency_seconds_sum -1\n")
+            .find("_sum is negative") != std::string::npos);
+  CHECK(why("vllm:num_requests_running 3\nvllm:num_requests_waiting 1\n"
+            "vllm:e2e_request_latency_seconds_count +Inf\nvllm:e2e_request_latency_seconds_sum 1\n")
+            .find("_count is negative or not finite") != std::string::npos);
+  // at the bound itself: still believed (the bound is inclusive)
+  CHECK(read("vllm", "vllm:num_requests_running 100000\nvllm:num_requests_waiting 0\n").usable());
+  // NaN stays what it was: not usable, the load unknown (no figure to disbelieve)
+  CHECK_FALSE(read("vllm", "vllm:num_requests_running NaN\nvllm:num_requests_waiting 1\n").usable());
+}
+
+TEST_CASE("a series written twice with the same labels is refused; distinct label sets are summed") {
+  // the same labels in another order are the same series
+  const auto dup = read("vllm",
+                        "vllm:num_requests_running{engine=\"0\",model_name=\"m\"} 3\n"
+                        "vllm:num_requests_running{model_name=\"m\",engine=\"0\"} 3\n"
+                        "vllm:num_requests_waiting 0\n");
+  CHECK_FALSE(dup.usable());
+  CHECK(std::string(dup.implausible).find("twice") != std::string::npos);
+  const auto dup_count = read("vllm",
+                              "vllm:num_requests_running 3\nvllm:num_requests_waiting 0\n"
+                              "vllm:e2e_request_latency_seconds_count 10\nvllm:e2e_request_latency_seconds_count 10\n");
+  CHECK_FALSE(dup_count.usable());
+  // vLLM's per-engine label: two series, summed
+  const auto two = read("vllm",
+                        "vllm:num_requests_running{engine=\"0\"} 3\nvllm:num_requests_running{engine=\"1\"} 4\n"
+                        "vllm:num_requests_waiting{engine=\"0\"} 1\nvllm:num_requests_waiting{engine=\"1\"} 1\n");
+  REQUIRE(two.usable());
+  CHECK(*two.running == 7);
+  CHECK(*two.waiting == 2);
+}
+
+TEST_CASE("the counters' identity: the e2e count's labels and the engine process's start time") {
+  const std::string body =
+      "vllm:num_requests_running 3\nvllm:num_requests_waiting 1\n"
+      "vllm:e2e_request_latency_seconds_count{model_name=\"m\"} 10\nvllm:e2e_request_latency_seconds_sum{model_name=\"m\"} 20\n";
+  const auto a = read("vllm", body + "process_start_time_seconds 1.7e9\n");
+  const auto a_again = read("vllm", "process_start_time_seconds 1.7e9\n" + body);  // order does not matter
+  const auto b = read("vllm", body + "process_start_time_seconds 1.7000001e9\n");   // another process
+  const auto none = read("vllm", body);
+  REQUIRE(a.usable());
+  REQUIRE(b.usable());
+  REQUIRE(a.start_time.has_value());
+  CHECK(*a.start_time == 1.7e9);
+  CHECK(a.series != 0);
+  CHECK(a.series == a_again.series);
+  CHECK(a.series != b.series);
+  CHECK(none.series != 0);  // the labels alone
+  CHECK(none.series != a.series);
+  const auto other_model = read("vllm",
+                                "vllm:num_requests_running 3\nvllm:num_requests_waiting 1\n"
+                                "vllm:e2e_request_latency_seconds_count{model_name=\"n\"} 10\n");
+  CHECK(other_model.series != none.series);
+  std::string error;
+  const auto m = llmscale::parse_engine_map("running = r\nwaiting = w\nstart_time = boot_time\n", error);
+  REQUIRE(m.has_value());
+  CHECK(m->start_time.name == "boot_time");
+  CHECK(llmscale::engine_preset("tgi")->start_time.empty());  // TGI exports none
+}

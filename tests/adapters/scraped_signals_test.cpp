@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdint>
 #include <optional>
 
 #include "llmscale/adapters/scraped_signals.hpp"
@@ -13,8 +14,10 @@ using llmscale::at_seconds;
 namespace {
 
 llmscale::EngineScrape page(double running, double waiting, double kv, double e2e_count, double e2e_sum,
-                            std::optional<double> ttft_count = std::nullopt, double ttft_sum = 0) {
+                            std::optional<double> ttft_count = std::nullopt, double ttft_sum = 0,
+                            std::uint64_t series = 0) {
   llmscale::EngineScrape s;
+  s.series = series;
   s.running = running;
   s.waiting = waiting;
   s.kv_fraction = kv;
@@ -128,4 +131,59 @@ TEST_CASE("ScrapedSignals: an engine restart (counters reset) and bad input") {
   bad.stale_after_s = -1;
   CHECK_THROWS_WITH_AS(llmscale::ScrapedSignals(bad, at_seconds(0)), doctest::Contains("stale_after_s"),
                        std::invalid_argument);
+}
+
+TEST_CASE("ScrapedSignals: an endpoint flipping between two replicas is two series, not a reset per scrape") {
+  // Two engines behind one endpoint each finish 5 requests/s; their counters stand at 1,000 and
+  // 500,000. Read as one series, every flip down was a "reset" adding the whole counter
+  // (489,188 req/s measured against a true 10).
+  for (const bool with_identity : {true, false}) {
+    CAPTURE(with_identity);
+    llmscale::ScrapedSignals sig(config(), at_seconds(0));
+    sig.watch(0);
+    for (int t = 1; t <= 20; ++t) {
+      const bool b = t % 2 == 0;
+      const double count = (b ? 500'000.0 : 1'000.0) + 5.0 * t;
+      const std::uint64_t id = with_identity ? (b ? 22 : 11) : 0;
+      REQUIRE(sig.observe(0, page(2, 0, 0.1, count, count, std::nullopt, 0, id), at_seconds(t)));
+      sig.tick(at_seconds(t));
+    }
+    const llmscale::Signals& s = sig.tick(at_seconds(20));
+    // each series' increase over its own 2 s: 10 every 2 s each -> 10 req/s over the window;
+    // without an identity the two are told apart by continuity (no count of one continues the
+    // other's at a rate a replica can finish requests)
+    CHECK(s.completion_rate == doctest::Approx(10.0).epsilon(0.25));
+    CHECK(sig.series_changes() == 1);  // the second replica's first scrape
+  }
+}
+
+TEST_CASE("ScrapedSignals: a counter faster than a replica can finish requests is dropped, a small reset is kept") {
+  llmscale::EngineBounds bounds;
+  bounds.max_completion_rate = 100;
+  llmscale::ScrapedSignals sig(config(), at_seconds(0), bounds);
+  sig.watch(0);
+  REQUIRE(sig.observe(0, page(1, 0, 0.1, 1000, 1000), at_seconds(1)));
+  REQUIRE(sig.observe(0, page(1, 0, 0.1, 1201, 1201), at_seconds(3)));  // 100.5/s: over the bound
+  CHECK(sig.series_changes() == 1);                                      // a new series, nothing added
+  CHECK(sig.tick(at_seconds(3)).completion_rate == 0);
+  REQUIRE(sig.observe(0, page(1, 0, 0.1, 1401, 1401), at_seconds(5)));  // exactly 100/s: believed
+  CHECK(sig.tick(at_seconds(5)).completion_rate == doctest::Approx(200.0 / 5.0));
+  REQUIRE(sig.observe(0, page(1, 0, 0.1, 800, 800), at_seconds(6)));  // fell to 800: more than 5 s could count
+  CHECK(sig.series_changes() == 2);
+  REQUIRE(sig.observe(0, page(1, 0, 0.1, 40, 40), at_seconds(7)));  // fell to 40 in 1 s: a restart
+  CHECK(sig.series_changes() == 2);
+  CHECK(sig.tick(at_seconds(7)).completion_rate == doctest::Approx((200.0 + 40.0) / 7.0));
+  bounds.max_completion_rate = 0;
+  CHECK_THROWS_AS(llmscale::ScrapedSignals(config(), at_seconds(0), bounds), std::invalid_argument);
+}
+
+TEST_CASE("ScrapedSignals: an implausible page is counted apart and changes nothing") {
+  llmscale::ScrapedSignals sig(config(), at_seconds(0));
+  sig.watch(0);
+  llmscale::EngineScrape lie = page(3, 0, 0.1, 10, 10);
+  lie.implausible = "running requests on one replica are negative or over EngineBounds::max_requests";
+  CHECK_FALSE(sig.observe(0, lie, at_seconds(1)));
+  CHECK(sig.scrapes_implausible() == 1);
+  CHECK(sig.scrapes_unusable() == 1);
+  CHECK(sig.tick(at_seconds(1)).engines.replicas_reporting == 0);
 }

@@ -11,7 +11,15 @@
 // (counter resets handled).
 //
 // A page without the running or waiting figures is not usable: the caller leaves the replica's
-// slot unset, so the old sample ages into "stale" instead of reading as zero load.
+// slot unset, so the old sample ages into "stale" instead of reading as zero load. Nor is a page
+// whose figures cannot be true (EngineBounds: 1e308 running requests, a negative count, a KV
+// use of 7, a series written twice with the same labels): a page can lie, and a figure outside
+// what any engine produces must never become a decision. Such a page says why in `implausible`.
+//
+// Counters are keyed by the identity of the series they come from (`series`: the labels of the
+// end-to-end histogram's count and the engine process's start time where the page exposes it),
+// so that a load balancer flipping one endpoint between two replicas reads as two series, not as
+// a counter that resets every scrape (ScrapedSignals keeps a few identities per replica).
 #ifndef LLMSCALE_ADAPTERS_ENGINE_METRICS_HPP
 #define LLMSCALE_ADAPTERS_ENGINE_METRICS_HPP
 
@@ -20,6 +28,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <optional>
 #include <string>
@@ -55,6 +64,21 @@ struct EngineMetricMap {
   std::string queue_time;  ///< histogram family
   std::string e2e;         ///< histogram or summary family; its _count is the finished requests
   double latency_scale = 1.0;
+  /// The engine process's start time (Unix seconds): part of the counters' identity, so that a
+  /// different process behind the same endpoint is a new series. Python engines (vLLM, SGLang)
+  /// export prometheus_client's process_start_time_seconds.
+  MetricRef start_time;
+};
+
+/// What a page's figures may be before they are believed (per replica). Wide on purpose: they
+/// catch what no engine produces, not a busy engine.
+struct EngineBounds {
+  double max_requests = 100'000;  ///< running or waiting on one replica (vLLM's max_num_seqs is <= a few thousand)
+  double max_kv_fraction = 1.05;  ///< KV use as a fraction (rounding can push a full cache just over 1)
+  double max_count = 1e15;        ///< a histogram's _count (doubles count exactly below 2^53 ~ 9e15)
+  /// Requests one replica can finish per second: a counter that rises faster between two
+  /// scrapes is not believed (ScrapedSignals), nor is a "reset" whose new value would need it.
+  double max_completion_rate = 1'000;
 };
 
 /// The presets: "vllm", "tgi", "sglang", "trtllm"; nullopt for another name.
@@ -80,16 +104,26 @@ struct EngineScrape {
   std::optional<double> waiting;
   std::optional<double> kv_fraction;  ///< the fullest label set's
   HistogramTotals ttft, queue_time, e2e;
+  std::optional<double> start_time;   ///< the engine process's start, where the page says
+  /// The identity of the series the counters come from (0: the page gives none): a hash of the
+  /// end-to-end count series' labels and the start time.
+  std::uint64_t series = 0;
+  /// Why the page's figures are not believed (static text naming the metric and the bound), or
+  /// nullptr.
+  const char* implausible = nullptr;
   PrometheusResult parse;             ///< the parser's counts and first error
-  /// Running and waiting present and finite, and no more than max_errors malformed lines.
+  /// Running and waiting present and finite, every figure plausible, and no more than
+  /// max_errors malformed lines.
   [[nodiscard]] bool usable() const noexcept {
     return running && waiting && std::isfinite(*running) && std::isfinite(*waiting) && *running >= 0 &&
-           *waiting >= 0 && !parse.truncated;
+           *waiting >= 0 && !parse.truncated && implausible == nullptr;
   }
 };
 
-/// Reads one page with `parser` (reused between scrapes: no allocation per page).
-[[nodiscard]] EngineScrape read_engine_metrics(std::string_view page, const EngineMetricMap& map, PrometheusParser& parser);
+/// Reads one page with `parser` (reused between scrapes: no allocation per page), and checks
+/// its figures against `bounds`.
+[[nodiscard]] EngineScrape read_engine_metrics(std::string_view page, const EngineMetricMap& map, PrometheusParser& parser,
+                                               const EngineBounds& bounds = {});
 
 /// One replica's engine gauges from a usable scrape taken at `scraped_at`: queue length =
 /// waiting, running = running, max batch unknown, and KV use as a fraction of
@@ -121,6 +155,7 @@ inline std::optional<EngineMetricMap> engine_preset(std::string_view engine) {
     m.ttft = "vllm:time_to_first_token_seconds";
     m.queue_time = "vllm:request_queue_time_seconds";
     m.e2e = "vllm:e2e_request_latency_seconds";
+    m.start_time = MetricRef{"process_start_time_seconds", "", ""};
   } else if (engine == "tgi") {
     m.running = {MetricRef{"tgi_batch_current_size", "", ""}, {}};
     m.waiting = {MetricRef{"tgi_queue_size", "", ""}, {}};
@@ -132,6 +167,7 @@ inline std::optional<EngineMetricMap> engine_preset(std::string_view engine) {
     m.kv_fraction = {MetricRef{"sglang:token_usage", "", ""}, {}};
     m.ttft = "sglang:time_to_first_token_seconds";
     m.e2e = "sglang:e2e_request_latency_seconds";
+    m.start_time = MetricRef{"process_start_time_seconds", "", ""};
   } else if (engine == "trtllm") {
     m.running = {MetricRef{"nv_trt_llm_request_metrics", "request_type", "active"}, {}};
     m.waiting = {MetricRef{"nv_trt_llm_request_metrics", "request_type", "waiting"}, {}};
@@ -177,6 +213,43 @@ inline bool engine_metric_ref(std::string_view v, MetricRef& out) {
   return true;
 }
 
+// FNV-1a: a series' identity, its labels combined by a sum so that their order does not matter
+inline std::uint64_t engine_hash(std::string_view text, std::uint64_t h = 14695981039346656037ull) noexcept {
+  for (char c : text) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+  return h;
+}
+
+inline std::uint64_t engine_labels_hash(const PrometheusSample& s) noexcept {
+  std::uint64_t sum = 0;
+  for (std::size_t i = 0; i < s.label_count; ++i) {
+    sum += engine_hash(s.labels[i].value, engine_hash("=", engine_hash(s.labels[i].name)));
+  }
+  return sum;
+}
+
+// The series a page wrote, to refuse one written twice with the same labels. Only the mapped
+// metrics are kept (a few per engine and label set); past the capacity the check stops, which
+// a page can only reach by writing hundreds of load series, itself implausible.
+class EngineSeriesSeen {
+ public:
+  /// False when (name, labels) was seen before on this page.
+  bool insert(const PrometheusSample& s) noexcept {
+    const std::uint64_t id = engine_hash(s.name) ^ (engine_labels_hash(s) * 0x9E3779B97F4A7C15ull);
+    for (std::size_t i = 0; i < size_; ++i) {
+      if (ids_[i] == id) return false;
+    }
+    if (size_ < ids_.size()) ids_[size_++] = id;
+    else overflowed_ = true;
+    return true;
+  }
+  [[nodiscard]] bool overflowed() const noexcept { return overflowed_; }
+
+ private:
+  std::array<std::uint64_t, 512> ids_{};
+  std::size_t size_ = 0;
+  bool overflowed_ = false;
+};
+
 }  // namespace detail
 
 inline std::optional<EngineMetricMap> parse_engine_map(std::string_view text, std::string& error) {
@@ -204,6 +277,7 @@ inline std::optional<EngineMetricMap> parse_engine_map(std::string_view text, st
     else if (key == "waiting_fallback") ref = &m.waiting[1];
     else if (key == "kv_fraction") ref = &m.kv_fraction[0];
     else if (key == "kv_fraction_fallback") ref = &m.kv_fraction[1];
+    else if (key == "start_time") ref = &m.start_time;
     if (ref != nullptr) {
       if (!detail::engine_metric_ref(value, *ref)) {
         error = where + std::string(key) + " = '" + std::string(value) +
@@ -233,7 +307,8 @@ inline std::optional<EngineMetricMap> parse_engine_map(std::string_view text, st
       continue;
     }
     error = where + "unknown key '" + std::string(key) +
-            "'; allowed: running, waiting, kv_fraction (each also _fallback), ttft, queue_time, e2e, latency_unit";
+            "'; allowed: running, waiting, kv_fraction (each also _fallback), ttft, queue_time, e2e, latency_unit, "
+            "start_time";
     return std::nullopt;
   }
   if (m.running[0].empty() || m.waiting[0].empty()) {
@@ -243,45 +318,66 @@ inline std::optional<EngineMetricMap> parse_engine_map(std::string_view text, st
   return m;
 }
 
-inline EngineScrape read_engine_metrics(std::string_view page, const EngineMetricMap& map, PrometheusParser& parser) {
+inline EngineScrape read_engine_metrics(std::string_view page, const EngineMetricMap& map, PrometheusParser& parser,
+                                       const EngineBounds& bounds) {
   EngineScrape r;
   // per gauge: sums (or the max for KV) of the current and the fallback name
   std::array<std::optional<double>, 2> running{}, waiting{}, kv{};
+  detail::EngineSeriesSeen seen;
+  std::uint64_t identity = 0;
   const auto add = [](std::optional<double>& slot, double v) { slot = slot ? *slot + v : v; };
-  const auto hist = [&](const std::string& family, const PrometheusSample& s, HistogramTotals& h) {
-    if (family.empty() || s.name.size() != family.size() + 4 || s.name.substr(0, family.size()) != family) return;
-    const std::string_view suffix = s.name.substr(family.size());
-    if (!std::isfinite(s.value)) return;
-    if (suffix == "_sum") {
-      h.sum += s.value * map.latency_scale;
-      h.present = true;
-    }
+  const auto implausible = [&r](const char* why) {
+    if (r.implausible == nullptr) r.implausible = why;
   };
-  const auto count = [&](const std::string& family, const PrometheusSample& s, HistogramTotals& h) {
-    if (family.empty() || s.name.size() != family.size() + 6 || s.name.substr(0, family.size()) != family) return;
-    if (s.name.substr(family.size()) == "_count" && std::isfinite(s.value)) {
-      h.count += s.value;
-      h.present = true;
+  // a histogram's _sum and _count: finite, not negative, a count below max_count
+  const auto hist = [&](const std::string& family, const PrometheusSample& s, HistogramTotals& h) {
+    if (family.empty() || s.name.size() <= family.size() || s.name.compare(0, family.size(), family) != 0) return;
+    const std::string_view suffix = s.name.substr(family.size());
+    const bool is_sum = suffix == "_sum";
+    if (!is_sum && suffix != "_count") return;
+    if (!(s.value >= 0) || !std::isfinite(s.value)) {
+      implausible(is_sum ? "a latency histogram's _sum is negative or not finite" : "a latency histogram's _count is negative or not finite");
+      return;
     }
+    if (is_sum) {
+      h.sum += s.value * map.latency_scale;
+    } else {
+      if (s.value > bounds.max_count) implausible("a latency histogram's _count is over EngineBounds::max_count");
+      h.count += s.value;
+      if (&h == &r.e2e) identity += detail::engine_labels_hash(s) + 1;
+    }
+    h.present = true;
   };
   const auto on = [&](const PrometheusSample& s) {
+    bool load = false;
     for (std::size_t k = 0; k < 2; ++k) {
-      if (map.running[k].matches(s)) add(running[k], s.value);
-      if (map.waiting[k].matches(s)) add(waiting[k], s.value);
-      if (map.kv_fraction[k].matches(s) && std::isfinite(s.value)) kv[k] = kv[k] ? std::max(*kv[k], s.value) : s.value;
+      if (map.running[k].matches(s)) add(running[k], s.value), load = true;
+      if (map.waiting[k].matches(s)) add(waiting[k], s.value), load = true;
+      if (map.kv_fraction[k].matches(s)) {
+        load = true;
+        if (!(s.value >= 0 && s.value <= bounds.max_kv_fraction)) implausible("the KV-cache use is negative or over EngineBounds::max_kv_fraction");
+        else kv[k] = kv[k] ? std::max(*kv[k], s.value) : s.value;
+      }
     }
-    hist(map.ttft, s, r.ttft);
-    hist(map.queue_time, s, r.queue_time);
-    hist(map.e2e, s, r.e2e);
-    count(map.ttft, s, r.ttft);
-    count(map.queue_time, s, r.queue_time);
-    count(map.e2e, s, r.e2e);
+    if (map.start_time.matches(s)) {
+      load = true;
+      if (std::isfinite(s.value)) r.start_time = s.value;
+    }
+    const bool histogram = s.name.size() > 4 && (s.name.substr(s.name.size() - 4) == "_sum" ||
+                                                 (s.name.size() > 6 && s.name.substr(s.name.size() - 6) == "_count"));
+    if (histogram) {
+      hist(map.ttft, s, r.ttft);
+      hist(map.queue_time, s, r.queue_time);
+      hist(map.e2e, s, r.e2e);
+    }
+    if ((load || histogram) && !seen.insert(s)) implausible("a series is written twice with the same labels");
   };
   // only the mapped names are read: the rest of a big page is skipped after its names
   const auto wants = [&map](std::string_view name) {
     for (std::size_t k = 0; k < 2; ++k) {
       if (name == map.running[k].name || name == map.waiting[k].name || name == map.kv_fraction[k].name) return true;
     }
+    if (!map.start_time.empty() && name == map.start_time.name) return true;
     for (const std::string* family : {&map.ttft, &map.queue_time, &map.e2e}) {
       if (!family->empty() && name.size() > family->size() && name.compare(0, family->size(), *family) == 0) return true;
     }
@@ -292,6 +388,19 @@ inline EngineScrape read_engine_metrics(std::string_view page, const EngineMetri
   r.running = running[0] ? running[0] : running[1];
   r.waiting = waiting[0] ? waiting[0] : waiting[1];
   r.kv_fraction = kv[0] ? kv[0] : kv[1];
+  const auto count_ok = [&bounds](const std::optional<double>& v) {
+    return !v || !std::isfinite(*v) || (*v >= 0 && *v <= bounds.max_requests);  // NaN: unusable already
+  };
+  if (!count_ok(r.running)) implausible("running requests on one replica are negative or over EngineBounds::max_requests");
+  if (!count_ok(r.waiting)) implausible("waiting requests on one replica are negative or over EngineBounds::max_requests");
+  if (r.start_time) {
+    std::uint64_t bits = 0;
+    const double t = *r.start_time;
+    static_assert(sizeof bits == sizeof t, "a double is 64 bits");
+    std::memcpy(&bits, &t, sizeof bits);
+    identity += detail::engine_hash(std::string_view(reinterpret_cast<const char*>(&bits), sizeof bits));
+  }
+  r.series = identity;
   return r;
 }
 

@@ -20,6 +20,14 @@
 //  - the TTFT, queue-time and end-to-end histograms' _sum/_count increases -> the means.
 // Latency quantiles are not derived (the snapshot's quantile fields stay 0 with 0 samples).
 //
+// Counters are believed only as far as a replica can go: each slot keeps the last totals of up
+// to four series, told apart by their identity (EngineScrape::series) and by continuity (a
+// count rising no faster than EngineBounds::max_completion_rate). So an endpoint that a load
+// balancer flips between replicas is read as several series, each with its own increase, never
+// as a reset per scrape that adds a whole counter; a counter that falls is a restart counted
+// from 0 only if its new value could have been counted since the last scrape; anything else
+// starts a new series with nothing added (series_changes()).
+//
 // Health: a replica whose page is unusable (no running/waiting figures, a truncated page) or
 // whose scrapes fail keeps its last sample, which ages into stale after stale_after_s; a
 // watched replica not yet scraped successfully is stale until it is (its load is unknown, and
@@ -29,8 +37,10 @@
 #define LLMSCALE_ADAPTERS_SCRAPED_SIGNALS_HPP
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <stdexcept>
 #include <vector>
 
@@ -49,7 +59,7 @@ class ScrapedSignals {
   /// Uses config's replica_slots, window_s, granularity_s, stale_after_s, kv_saturation and
   /// queue_saturation (the recorder and quantile keys do not apply). Allocates everything;
   /// throws std::invalid_argument for an invalid config.
-  ScrapedSignals(const SignalsConfig& config, TimePoint start);
+  ScrapedSignals(const SignalsConfig& config, TimePoint start, const EngineBounds& bounds = {});
 
   [[nodiscard]] std::size_t slots() const noexcept { return slots_.size(); }
 
@@ -76,15 +86,29 @@ class ScrapedSignals {
   [[nodiscard]] std::uint64_t scrapes_usable() const noexcept { return usable_; }
   [[nodiscard]] std::uint64_t scrapes_unusable() const noexcept { return unusable_; }
   [[nodiscard]] std::uint64_t scrapes_failed() const noexcept { return failed_; }
+  /// Scrapes whose page was not believed (EngineScrape::implausible), a part of the unusable.
+  [[nodiscard]] std::uint64_t scrapes_implausible() const noexcept { return implausible_; }
+  /// Usable scrapes (after a slot's first) whose counters continue none of the series the slot
+  /// keeps: a new identity (a restarted process, another replica behind the same endpoint), or
+  /// a count that rose faster than a replica finishes requests or fell to more than it could
+  /// have counted since a restart. Baselines: nothing added.
+  [[nodiscard]] std::uint64_t series_changes() const noexcept { return series_changes_; }
   /// Replicas watched (slots in use).
   [[nodiscard]] int watched() const noexcept { return watched_; }
 
  private:
+  // the last totals of one series identity
+  struct Series {
+    std::uint64_t id = 0;
+    bool used = false;
+    TimePoint at{};
+    HistogramTotals ttft, queue_time, e2e;
+  };
   struct Slot {
     bool watched = false;
     bool seen = false;  ///< a usable scrape since watch()
     TimePoint at{};     ///< the last usable scrape's time
-    HistogramTotals ttft, queue_time, e2e;
+    std::array<Series, 4> series{};
   };
   enum Channel : std::size_t { completions, ttft_sum, ttft_n, wait_sum, wait_n, e2e_sum, e2e_n, in_system_growth, channels };
   enum Level : std::size_t { running_integral, queued_integral, levels };
@@ -100,14 +124,15 @@ class ScrapedSignals {
   double in_system_last_ = 0;
   bool primed_ = false;
   int watched_ = 0;
-  std::uint64_t usable_ = 0, unusable_ = 0, failed_ = 0;
+  double max_completion_rate_;
+  std::uint64_t usable_ = 0, unusable_ = 0, failed_ = 0, implausible_ = 0, series_changes_ = 0;
   Signals last_;
 };
 
 // ---------------------------------------------------------------------------------------------
 // Implementation.
 
-inline ScrapedSignals::ScrapedSignals(const SignalsConfig& config, TimePoint start)
+inline ScrapedSignals::ScrapedSignals(const SignalsConfig& config, TimePoint start, const EngineBounds& bounds)
     : slots_((require_valid(config), static_cast<std::size_t>(config.replica_slots))),
       gauges_(static_cast<std::size_t>(config.replica_slots),
               SaturationThresholds{config.kv_saturation, config.queue_saturation}),
@@ -115,7 +140,9 @@ inline ScrapedSignals::ScrapedSignals(const SignalsConfig& config, TimePoint sta
       levels_(from_seconds(config.window_s), from_seconds(config.granularity_s)),
       stale_after_(from_seconds(config.stale_after_s)),
       start_(start),
-      last_tick_(start) {
+      last_tick_(start),
+      max_completion_rate_(bounds.max_completion_rate) {
+  if (!(max_completion_rate_ > 0)) throw std::invalid_argument("EngineBounds::max_completion_rate must be > 0");
   guard_.accept(start);
   last_.at = start;
 }
@@ -140,6 +167,7 @@ inline bool ScrapedSignals::observe(std::size_t slot, const EngineScrape& scrape
   if (slot >= slots_.size() || !slots_[slot].watched || !scrape.usable() ||
       (slots_[slot].seen && at <= slots_[slot].at)) {
     ++unusable_;
+    implausible_ += scrape.implausible != nullptr;
     return false;
   }
   if (!gauges_.set(slot, to_replica_gauges(scrape, at, kv_capacity_tokens))) {
@@ -147,28 +175,65 @@ inline bool ScrapedSignals::observe(std::size_t slot, const EngineScrape& scrape
     return false;
   }
   Slot& s = slots_[slot];
-  if (s.seen) {
-    // what happened between the two scrapes, spread over the interval between them
+  // The series this page continues: same identity, and (where the page has the end-to-end
+  // count) a count that rose no faster than a replica finishes requests; the smallest such rise.
+  // Failing that, a count small enough to have been counted from 0 since the identity's last
+  // scrape is that series restarted; anything else is a new series.
+  Series* series = nullptr;
+  double best = std::numeric_limits<double>::infinity();
+  for (Series& c : s.series) {
+    if (!c.used || c.id != scrape.series || !(at > c.at)) continue;
+    const double most = max_completion_rate_ * to_seconds(at - c.at);
+    if (!scrape.e2e.present || !c.e2e.present) {
+      if (series == nullptr || c.at > series->at) series = &c;
+      continue;
+    }
+    const double rise = scrape.e2e.count - c.e2e.count;
+    if (rise >= 0 && rise <= most && rise < best) {
+      best = rise;
+      series = &c;
+    } else if (!std::isfinite(best) && rise < 0 && scrape.e2e.count <= most && (series == nullptr || c.at > series->at)) {
+      series = &c;  // a restart (counter_increase reads the fall as one), unless a continuation turns up
+    }
+  }
+  if (series != nullptr) {
+    // what happened between this series' two scrapes, spread over the interval between them
+    const double most = max_completion_rate_ * to_seconds(at - series->at);
     typename WindowSums<channels>::Values v{};
-    const auto delta = [](const HistogramTotals& a, const HistogramTotals& b, double& sum, double& n) {
+    const auto delta = [&](const HistogramTotals& a, const HistogramTotals& b, double& sum, double& n) {
       if (!a.present || !b.present) return;
       n = counter_increase(a.count, b.count);
+      if (n > most) n = 0;  // a latency histogram without the e2e count to check it by
       sum = n > 0 ? (b.count >= a.count ? b.sum - a.sum : b.sum) : 0.0;
       if (!(sum >= 0)) sum = n = 0;  // a histogram's sum never falls without a reset
     };
     double e2e_count = 0;
-    delta(s.e2e, scrape.e2e, v[e2e_sum], e2e_count);
+    delta(series->e2e, scrape.e2e, v[e2e_sum], e2e_count);
     v[e2e_n] = e2e_count;
     v[completions] = e2e_count;
-    delta(s.ttft, scrape.ttft, v[ttft_sum], v[ttft_n]);
-    delta(s.queue_time, scrape.queue_time, v[wait_sum], v[wait_n]);
-    events_.add_spread(s.at, at, v);
+    delta(series->ttft, scrape.ttft, v[ttft_sum], v[ttft_n]);
+    delta(series->queue_time, scrape.queue_time, v[wait_sum], v[wait_n]);
+    events_.add_spread(series->at, at, v);
+  } else {
+    // a series this slot has not seen: its baseline; it replaces the one seen longest ago
+    series = &s.series[0];
+    for (Series& c : s.series) {
+      if (!c.used) {
+        series = &c;
+        break;
+      }
+      if (c.at < series->at) series = &c;
+    }
+    series_changes_ += s.seen;
+    series->used = true;
+    series->id = scrape.series;
   }
+  series->at = at;
+  series->ttft = scrape.ttft;
+  series->queue_time = scrape.queue_time;
+  series->e2e = scrape.e2e;
   s.seen = true;
   s.at = at;
-  s.ttft = scrape.ttft;
-  s.queue_time = scrape.queue_time;
-  s.e2e = scrape.e2e;
   ++usable_;
   return true;
 }
