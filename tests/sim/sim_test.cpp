@@ -3,6 +3,7 @@
 // iteration, no request lost (under preemption too), determinism; the trace readers.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <memory>
@@ -268,6 +269,31 @@ TEST_CASE("--rate-scale K: floor(K) jittered copies plus one with probability K 
     // expected 10,000 K; binomial spread of the fraction: sd = sqrt(10,000 f (1 - f)) <= 50
     CHECK(static_cast<double>(n) == doctest::Approx(10000 * k).epsilon(0.03));
   }
+}
+
+TEST_CASE("ScaledTrace over idle spans: the same requests, jittered by the same draws, as second by second") {
+  // rows far apart (and two out of order within the 2 s the reader allows): the trace jumps over
+  // the empty seconds; what it yields must still be each row plus its own draw from the seed's
+  // stream (one draw for the copy count, one for the jitter, in file order), sorted
+  const std::vector<double> times{0.0, 0.5, 1.7, 5e8, 5e8 + 1.2, 5e8 + 0.3, 5e8 + 0.9, 9e8, 9e8 + 2.5};
+  std::string rows;
+  for (const double t : times) rows += std::to_string(t) + ",100,10\n";
+  std::istringstream in(rows);
+  llmscale::TraceReader reader(in, llmscale::TraceFormat::csv);
+  llmscale::ScaledTrace scaled(reader, 1.0, 11);
+  std::mt19937_64 rng(11);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  std::vector<double> expected;
+  for (const double t : times) {
+    (void)u(rng);  // the copy draw: scale 1 always gives one copy
+    expected.push_back(std::stod(std::to_string(t)) + u(rng));
+  }
+  std::sort(expected.begin(), expected.end());
+  std::vector<double> got;
+  TraceRequest r;
+  while (scaled.next(r)) got.push_back(r.arrival_s);
+  REQUIRE(got.size() == expected.size());
+  for (std::size_t i = 0; i < got.size(); ++i) CHECK(got[i] == expected[i]);
 }
 
 TEST_CASE("sim config: validate() names the field and its range - simulate throws") {

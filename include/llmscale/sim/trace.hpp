@@ -404,6 +404,11 @@ class ScaledTrace {
     ready_.clear();
     at_ = 0;
     if (done_ && pending_.empty()) return false;
+    if (!pending_.empty()) {  // an idle span: jump over its empty seconds instead of one refill each
+      double first = pending_.front().arrival_s;
+      for (const TraceRequest& r : pending_) first = std::min(first, r.arrival_s);
+      if (first > cut_ + 1.0) cut_ = std::floor(first);  // nothing pending lies below; unread rows come later
+    }
     cut_ += 1.0;
     const double margin = reader_->max_disorder_s() + 1.0;  // disorder plus the jitter
     while (!done_ && horizon_ < cut_ + margin) {
