@@ -13,8 +13,8 @@
 //                   [--sweep name.key=V1,V2,...] [--exact-steps] [--jobs N]
 //                   [--json FILE] [--timeseries FILE] [--plot FILE.svg]
 //
-// Exit status: 0 when every policy ran; 2 for invalid arguments (the message says what to
-// change); 1 when the trace cannot be read (or, with --strict, has a malformed row).
+// Exit status: 0 when every policy ran; 2 for invalid arguments or a load with nothing to
+// replay (the message says what to change); 1 when the trace cannot be read (or, with --strict, has a malformed row).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -40,6 +40,9 @@
 #include "llmscale/sim/contestants.hpp"
 #include "llmscale/sim/opening_fleet.hpp"
 #include "llmscale/sim/workload.hpp"
+#include "replay_checks.hpp"
+#include "replay_set.hpp"
+#include "replay_source.hpp"
 #include "replay_plot.hpp"
 
 namespace {
@@ -86,9 +89,10 @@ constexpr const char* usage =
     "anchors'); e.g. --set kpa.target_utilization=0.5.\n"
     "--sweep runs the policies once per value, rows labelled NAME[key=value].\n";
 
-struct UsageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
+using llmscale_replay::apply_set;
+using llmscale_replay::Input;
+using llmscale_replay::ReplaySource;
+using llmscale_replay::UsageError;
 
 struct Args {
   std::map<std::string, std::string> values;
@@ -183,78 +187,6 @@ std::string json_string(const std::string& s) {
   return out + "\"";
 }
 
-// Applies one --set name.key=value to the contestants.
-void apply_set(llmscale::Contestants& c, const std::string& assignment) {
-  const auto dot = assignment.find('.');
-  if (dot == std::string::npos) throw UsageError("--set '" + assignment + "': want name.key=value");
-  const std::string name = assignment.substr(0, dot), rest = assignment.substr(dot + 1);
-  llmscale::ConfigResult problem;
-  if (name == "hpa_gpu_util") problem = llmscale::set_config(c.hpa_gpu_util, rest);
-  else if (name == "hpa_gpu_mem") problem = llmscale::set_config(c.hpa_gpu_mem, rest);
-  else if (name == "hpa_tuned") problem = llmscale::set_config(c.hpa_tuned, rest);
-  else if (name == "kpa") problem = llmscale::set_config(c.kpa, rest);
-  else if (name == "kpa_tuned") problem = llmscale::set_config(c.kpa_tuned, rest);
-  else if (name == "ray_serve") problem = llmscale::set_config(c.ray_serve, rest);
-  else if (name == "ray_serve_tuned") problem = llmscale::set_config(c.ray_serve_tuned, rest);
-  else if (name == "aibrix_apa") problem = llmscale::set_config(c.aibrix_apa, rest);
-  else if (name == "aibrix_tuned") problem = llmscale::set_config(c.aibrix_tuned, rest);
-  else if (name == "llmd_saturation") problem = llmscale::set_config(c.llmd_saturation, rest);
-  else if (name == "llmd_tuned") problem = llmscale::set_config(c.llmd_tuned, rest);
-  else if (name == "slo") problem = llmscale::set_config(c.slo, rest);
-  else if (name == "pid") problem = llmscale::set_config(c.pid, rest);
-  else if (name == "predictive") problem = llmscale::set_config(c.predictive, rest);
-  else if (name == "pid_planner") problem = llmscale::set_config(c.pid_planner, rest);
-  else if (name == "governor") problem = llmscale::set_config(c.hpa_behaviour, rest);
-  else if (name == "neutral_governor") problem = llmscale::set_config(c.neutral, rest);
-  else throw UsageError("--set '" + assignment + "': unknown config '" + name + "'");
-  if (problem) throw UsageError("--set '" + assignment + "': " + problem->message());
-}
-
-// What the replay reads: a built-in scenario, or a trace file (a rate series for servegen).
-struct Input {
-  std::optional<llmscale::Scenario> scenario;
-  std::string scenario_name, trace, format_name;
-  llmscale::TraceFormat format = llmscale::TraceFormat::csv;
-  bool strict = false;
-  double rate_scale = 1;
-  std::uint64_t seed = 1;
-};
-
-// One pass over the load, from the start (a fresh reader each time).
-class ReplaySource {
- public:
-  explicit ReplaySource(const Input& in) {
-    if (in.scenario) {
-      scenario_.emplace(*in.scenario, in.rate_scale, in.seed);
-      return;
-    }
-    file_.open(in.trace);
-    if (!file_) throw std::runtime_error("cannot open trace '" + in.trace + "'");
-    reader_.emplace(file_, in.format, in.strict, 2.0, in.seed);
-    if (in.format == llmscale::TraceFormat::servegen) {
-      rates_.emplace(*reader_, in.rate_scale, in.seed);
-    } else {
-      scaled_.emplace(*reader_, in.rate_scale, in.seed);
-    }
-  }
-  ReplaySource(const ReplaySource&) = delete;
-  ReplaySource& operator=(const ReplaySource&) = delete;
-
-  bool next(llmscale::TraceRequest& r) {
-    if (scenario_) return scenario_->next(r);
-    if (rates_) return rates_->next(r);
-    return scaled_->next(r);
-  }
-  [[nodiscard]] const llmscale::TraceReader* reader() const { return reader_ ? &*reader_ : nullptr; }
-
- private:
-  std::ifstream file_;
-  std::optional<llmscale::TraceReader> reader_;
-  std::optional<llmscale::ScaledTrace> scaled_;
-  std::optional<llmscale::RateSeriesTrace> rates_;
-  std::optional<llmscale::ScenarioTrace> scenario_;
-};
-
 std::vector<std::string> split(const std::string& list, char sep) {
   std::vector<std::string> out;
   std::stringstream ss(list);
@@ -297,9 +229,14 @@ std::vector<std::pair<std::string, double>> parse_phases(const std::string& spec
 
 // --faults crash=RATE,failed-start=P,slow-start=FACTOR,metric-outage=START+LEN (any subset)
 void parse_faults(const std::string& spec, llmscale::SimConfig& sim) {
+  std::vector<std::string> seen;
   for (const std::string& item : split(spec, ',')) {
     const auto eq = item.find('=');
     const std::string name = item.substr(0, eq), value = eq == std::string::npos ? "" : item.substr(eq + 1);
+    if (std::find(seen.begin(), seen.end(), name) != seen.end()) {
+      throw UsageError("--faults: '" + name + "' is given twice; give each fault once");
+    }
+    seen.push_back(name);
     if (name == "crash") {
       sim.crash_per_replica_hour = parse_seconds("--faults crash", value, 0, 3600);
     } else if (name == "failed-start") {
@@ -387,6 +324,7 @@ int main(int argc, char** argv) {
       if (!llmscale::parse_trace_format(input.format_name, input.format)) {
         throw UsageError("--trace-format '" + input.format_name + "' is not one of: azure, csv, mooncake, burstgpt, servegen");
       }
+      llmscale_replay::check_trace_path(input.trace);
     }
     input.rate_scale = number(args, "rate-scale", 1.0, 1e-6, 1e6, "(0, 1000000]");
     input.seed = static_cast<std::uint64_t>(integer(args, "seed", 1, 0, (1LL << 62)));
@@ -412,6 +350,9 @@ int main(int argc, char** argv) {
       }
     }
     if (policies.empty()) throw UsageError("--policies names no policy");
+    for (const char* flag : {"json", "timeseries", "plot"}) {
+      if (args.values.count(flag)) llmscale_replay::check_output_path(std::string("--") + flag, args.values[flag]);
+    }
 
     // ---- the simulator ----------------------------------------------------------------------------
     llmscale::SimConfig sim;
@@ -501,29 +442,10 @@ int main(int argc, char** argv) {
     const auto jobs_n = static_cast<unsigned>(integer(args, "jobs", cores, 1, 1024));
     const auto make_source = [&] { return ReplaySource(input); };
 
-    // ---- before the runs: the opening fleet, the replica bound, the file's malformed rows ------
+    // ---- before the runs: the file's malformed rows, the load, the opening fleet, the bound ----
     long long skipped = 0, failed = 0;
     double bucket_s = 0;
     std::vector<std::string> problems;
-    std::map<double, int> initial;  // by cold start: the opening fleet depends on it
-    const bool initial_given = args.values.count("initial-replicas") > 0;
-    for (double cs : cold_starts) {
-      if (initial_given) {
-        initial[cs] = static_cast<int>(integer(args, "initial-replicas", 0, 0, 100000));
-      } else {
-        llmscale::SimConfig run = sim;
-        run.cold_start_s = cs;
-        initial[cs] = llmscale::opening_fleet(make_source, profile, run, 0.99, llmscale::reference_max_replicas).replicas;
-      }
-    }
-    int most_initial = 0;
-    for (const auto& kv : initial) most_initial = std::max(most_initial, kv.second);
-    if (!max_given) {
-      ReplaySource all = make_source();
-      max_replicas = llmscale::replica_bound(llmscale::peak_fluid_replicas(all, profile, sim), most_initial);
-      max_replicas = std::max(max_replicas, min_replicas);
-    }
-    for (auto& kv : initial) kv.second = std::clamp(kv.second, min_replicas, max_replicas);
     if (!input.scenario) {  // malformed rows, reported once (every run skips the same ones)
       std::ifstream in(input.trace);
       llmscale::TraceReader check(in, input.format, args.strict, 2.0, input.seed);
@@ -545,6 +467,27 @@ int main(int argc, char** argv) {
     if (bucket_s > 0) {
       std::fprintf(stderr, "llmscale-replay: timestamps bucketed %.3g s apart: arrivals jittered within each bucket\n", bucket_s);
     }
+    // a load with no request, or spanning years, is refused here rather than replayed as "100 % SLO"
+    llmscale_replay::check_load_extent(llmscale_replay::load_extent(make_source()), source_name, skipped, policies.size());
+    std::map<double, int> initial;  // by cold start: the opening fleet depends on it
+    const bool initial_given = args.values.count("initial-replicas") > 0;
+    for (double cs : cold_starts) {
+      if (initial_given) {
+        initial[cs] = static_cast<int>(integer(args, "initial-replicas", 0, 0, 100000));
+      } else {
+        llmscale::SimConfig run = sim;
+        run.cold_start_s = cs;
+        initial[cs] = llmscale::opening_fleet(make_source, profile, run, 0.99, llmscale::reference_max_replicas).replicas;
+      }
+    }
+    int most_initial = 0;
+    for (const auto& kv : initial) most_initial = std::max(most_initial, kv.second);
+    if (!max_given) {
+      ReplaySource all = make_source();
+      max_replicas = llmscale::replica_bound(llmscale::peak_fluid_replicas(all, profile, sim), most_initial);
+      max_replicas = std::max(max_replicas, min_replicas);
+    }
+    for (auto& kv : initial) kv.second = std::clamp(kv.second, min_replicas, max_replicas);
 
     // ---- the runs, in parallel, printed in order ------------------------------------------------------
     std::vector<Job> jobs;
