@@ -8,6 +8,8 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <stdexcept>
+#include <string>
 
 #include "llmscale/model/batch_queue.hpp"
 #include "llmscale/model/latency_profile.hpp"
@@ -222,4 +224,44 @@ TEST_CASE("the largest arrival rate per replica meets the TTFT target - 1 % more
   CHECK(model.at(best * 1.01, 0.95).ttft_quantile_s > 2.0);
   targets.ttft_s = 0.05;  // below one prefill (0.1 s): no rate meets it
   CHECK(model.max_arrival_rate(targets) == 0.0);
+}
+
+TEST_CASE("a profile giving times of 0 or below, or coefficients beyond any hardware, is refused by name") {
+  using llmscale::DecodeCoefficients;
+  using llmscale::PrefillCoefficients;
+  const PrefillCoefficients prefill{20, 0.1, 1e-6, PrefillCoefficients::Quadratic::sum_of_squares};
+  const DecodeCoefficients decode{20, 6e-4, 0.04};
+  const auto message = [](auto&& make) {
+    try {
+      (void)make();
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  CHECK(message([&] { return LatencyProfile::from_coefficients(prefill, decode); }) == "accepted");
+  // -1 ms for every prefill: a 1-token prompt takes -0.9 ms
+  CHECK(message([&] { return LatencyProfile::from_coefficients(PrefillCoefficients{-1, 0.1, 0}, decode); })
+            .find("prefill of one 1-token prompt = -0.9") != std::string::npos);
+  CHECK(message([&] { return LatencyProfile::from_coefficients(prefill, DecodeCoefficients{0, 0, 0}); })
+            .find("decode step at batch 1, context 1 = 0") != std::string::npos);
+  CHECK(message([&] { return LatencyProfile::from_coefficients(PrefillCoefficients{1e308, 0, 0}, decode); })
+            .find("prefill.a = 1e+308") != std::string::npos);
+  // a quadratic that turns negative inside a long prompt: 20 + 0.1 P - 1e-4 P^2 < 0 at P = 32768
+  CHECK(message([&] { return LatencyProfile::from_coefficients(PrefillCoefficients{20, 0.1, -1e-4}, decode); })
+            .find("32768-token prompt") != std::string::npos);
+  // the large-batch coefficients are checked just past the threshold: -10 + 0.04 * 96 < 0
+  CHECK(message([&] {
+          return LatencyProfile::from_coefficients(prefill, decode, DecodeCoefficients{-10, 0, 0.04}, 95);
+        }).find("past the large-batch threshold") != std::string::npos);
+  // a measured row of 1e308 ms
+  std::istringstream csv(
+      "model,hardware,prompt_size,batch_size,token_size,prompt_time,token_time,tensor_parallel\n"
+      "x,y,512,1,128,1e308,29.5,4\n");
+  try {
+    (void)LatencyProfile::from_splitwise_csv(csv, "x", "y", 4);
+    FAIL("accepted");
+  } catch (const ProfileError& e) {
+    CHECK(e.line() == 2);
+  }
 }

@@ -25,7 +25,12 @@
 //   - DistServe's fitted coefficients (`from_distserve_json`);
 //   - coefficients you pass (`from_coefficients`).
 // Queries outside the measured range use the fit and say so (`extrapolated`).
-// Times in the API are seconds.
+// Every profile is checked when it is made: coefficients finite and within +-10^6 ms per unit,
+// the batch threshold within [1, 10^9], and positive times for one 1-token prompt, one prompt of
+// 32,768 tokens and a decode step at batch 1 (and just above the threshold): a profile that
+// claims 0 s or a negative time would size every fleet to nothing. Coefficients passed in code
+// may make prefill free (exactly 0, an idealisation tests use); a file may not. Times in the
+// API are seconds.
 #ifndef LLMSCALE_MODEL_LATENCY_PROFILE_HPP
 #define LLMSCALE_MODEL_LATENCY_PROFILE_HPP
 
@@ -107,7 +112,9 @@ struct ProfileRange {
 class LatencyProfile {
  public:
   /// From coefficients (ms); decode coefficients switch from `small` to `large` above
-  /// `large_batch_threshold` requests. Throws std::invalid_argument for non-finite values.
+  /// `large_batch_threshold` requests. Throws std::invalid_argument naming the coefficient
+  /// (`prefill.a`, `decode_small.b`, ...) for a value that is not finite or beyond +-10^6, a
+  /// threshold below 1, a negative prefill, or a decode step of 0 or below.
   static LatencyProfile from_coefficients(const PrefillCoefficients& prefill, const DecodeCoefficients& small,
                                           const DecodeCoefficients& large, long long large_batch_threshold,
                                           const ProfileRange& measured = {}, std::string source = "coefficients");
@@ -168,6 +175,14 @@ class LatencyProfile {
     return lo->second + slope * (p - lo->first);
   }
 
+  // the coefficients checked one by one, without the times (a table's prefill comes from knots)
+  static LatencyProfile make(const PrefillCoefficients& prefill, const DecodeCoefficients& small,
+                             const DecodeCoefficients& large, long long large_batch_threshold,
+                             const ProfileRange& measured, std::string source);
+  // positive, finite times at the smallest and a long prompt, at batch 1 and past the threshold
+  // (a prefill of exactly 0 allowed only when `free_prefill`)
+  void check_times(bool free_prefill) const;
+
   PrefillCoefficients prefill_;
   std::vector<std::pair<double, double>> knots_;  // (P, ms), P ascending, at least 2
   DecodeCoefficients small_, large_;
@@ -227,23 +242,70 @@ inline Eigen::Vector3d relative_fit(const Eigen::Matrix<double, Eigen::Dynamic, 
 
 }  // namespace detail
 
-inline LatencyProfile LatencyProfile::from_coefficients(const PrefillCoefficients& prefill,
-                                                        const DecodeCoefficients& small,
-                                                        const DecodeCoefficients& large,
-                                                        long long large_batch_threshold, const ProfileRange& measured,
-                                                        std::string source) {
-  for (double v : {prefill.a, prefill.b, prefill.c, small.a, small.b, small.c, large.a, large.b, large.c}) {
-    detail::check_arg(std::isfinite(v), "latency_profile", "coefficient", v, "finite");
-  }
+/// The largest coefficient, in ms per unit, a profile may hold (a prefill of 10^6 ms per token
+/// is 17 minutes per token; real ones are below 1).
+inline constexpr double max_profile_coefficient = 1e6;
+/// The largest large-batch threshold (a batch of a billion requests).
+inline constexpr long long max_profile_threshold = 1000000000;
+
+inline LatencyProfile LatencyProfile::make(const PrefillCoefficients& prefill, const DecodeCoefficients& small,
+                                           const DecodeCoefficients& large, long long large_batch_threshold,
+                                           const ProfileRange& measured, std::string source) {
+  const auto check = [](double v, const char* name) {
+    detail::check_arg(std::isfinite(v) && std::fabs(v) <= max_profile_coefficient, "latency_profile", name, v,
+                      "[-1e6, 1e6] ms per unit");
+  };
+  check(prefill.a, "prefill.a");
+  check(prefill.b, "prefill.b");
+  check(prefill.c, "prefill.c");
+  check(small.a, "decode_small.a");
+  check(small.b, "decode_small.b");
+  check(small.c, "decode_small.c");
+  check(large.a, "decode_large.a");
+  check(large.b, "decode_large.b");
+  check(large.c, "decode_large.c");
   detail::check_arg(large_batch_threshold >= 1, "latency_profile", "large_batch_threshold",
                     static_cast<double>(large_batch_threshold), "[1, inf)");
   LatencyProfile p;
   p.prefill_ = prefill;
   p.small_ = small;
   p.large_ = large;
+  // at or above the bound the large-batch coefficients are never reached
   p.threshold_ = large_batch_threshold;
   p.range_ = measured;
   p.source_ = std::move(source);
+  return p;
+}
+
+inline void LatencyProfile::check_times(bool free_prefill) const {
+  // the formulas, not prefill_s/decode_step_s, which clamp at 0 and so would hide the fault
+  const auto prefill_ms = [&](double prompt) {
+    if (!knots_.empty()) return interpolate(prompt);
+    return prefill_.a + prefill_.b * prompt + prefill_.c * prompt * prompt;  // one prompt: Q = P^2 either way
+  };
+  const auto decode_ms = [](const DecodeCoefficients& d, double batch) { return d.a + d.b * batch + d.c * batch; };
+  const auto positive = [](double ms, const char* what) {
+    detail::check_arg(std::isfinite(ms) && ms > 0, "latency_profile", what, ms, "(0, inf) ms: a latency is positive");
+  };
+  const auto prefill = [&](double ms, const char* what) {
+    if (free_prefill && ms == 0) return;
+    positive(ms, what);
+  };
+  prefill(prefill_ms(1), "prefill of one 1-token prompt");
+  prefill(prefill_ms(32768), "prefill of one 32768-token prompt");
+  positive(decode_ms(small_, 1), "decode step at batch 1, context 1");
+  if (threshold_ < max_profile_threshold) {
+    positive(decode_ms(large_, static_cast<double>(threshold_) + 1), "decode step past the large-batch threshold");
+  }
+}
+
+inline LatencyProfile LatencyProfile::from_coefficients(const PrefillCoefficients& prefill,
+                                                        const DecodeCoefficients& small,
+                                                        const DecodeCoefficients& large,
+                                                        long long large_batch_threshold, const ProfileRange& measured,
+                                                        std::string source) {
+  LatencyProfile p = make(prefill, small, large, large_batch_threshold, measured, std::move(source));
+  p.check_times(true);
   return p;
 }
 
@@ -282,6 +344,11 @@ inline LatencyProfile LatencyProfile::from_splitwise_csv(std::istream& in, const
     const double decode = detail::parse_csv_number(f[c_decode], "token_time", line_no);
     if (prompt < 1 || batch < 1 || tokens < 0 || prefill <= 0 || decode <= 0) {
       throw ProfileError("sizes must be positive and times above 0", line_no);
+    }
+    // a billion tokens or requests, a time of 10^7 ms (about 3 hours): past any measurement
+    if (prompt > 1e9 || batch > 1e9 || tokens > 1e9 || prefill > 1e7 || decode > 1e7) {
+      throw ProfileError("sizes at most 1e9 and times at most 1e7 ms (prompt_size, batch_size, token_size, "
+                         "prompt_time, token_time)", line_no);
     }
     if (f[c_model] != model || f[c_hw] != hardware || tp != tensor_parallel) continue;
     auto& t = trials[{static_cast<long long>(prompt), static_cast<long long>(batch), static_cast<long long>(tokens)}];
@@ -352,11 +419,16 @@ inline LatencyProfile LatencyProfile::from_splitwise_csv(std::istream& in, const
     yd(j++) = p.decode_ms;
   }
   const Eigen::Vector3d td = detail::relative_fit(xd, yd);
-  LatencyProfile out = from_coefficients(
-      PrefillCoefficients{}, DecodeCoefficients{td[0], td[1], td[2]}, DecodeCoefficients{td[0], td[1], td[2]},
-      std::numeric_limits<long long>::max(), range,
-      "splitwise " + model + " " + hardware + " tp" + std::to_string(tensor_parallel));
-  out.knots_ = std::move(knots);
+  LatencyProfile out;
+  try {
+    out = make(PrefillCoefficients{}, DecodeCoefficients{td[0], td[1], td[2]}, DecodeCoefficients{td[0], td[1], td[2]},
+               std::numeric_limits<long long>::max(), range,
+               "splitwise " + model + " " + hardware + " tp" + std::to_string(tensor_parallel));
+    out.knots_ = std::move(knots);
+    out.check_times(false);
+  } catch (const std::invalid_argument& e) {
+    throw ProfileError(std::string("the fit of model '") + model + "', hardware '" + hardware + "': " + e.what(), 0);
+  }
   double sum_p = 0, sum_d = 0;
   int n_prefill = 0;
   for (const auto& p : fit.points) {
@@ -413,13 +485,29 @@ inline LatencyProfile LatencyProfile::from_distserve_json(std::istream& in, cons
   const auto small = triple("decoding_smallbs");
   const auto large = triple("decoding_largebs");
   const detail::JsonValue* th = t->find("decoding_large_small_bs_threshold");
-  if (th == nullptr || th->kind != detail::JsonValue::Kind::number || th->number < 1) {
-    throw ProfileError("'decoding_large_small_bs_threshold' is not a number >= 1", 0);
+  if (th == nullptr || th->kind != detail::JsonValue::Kind::number || !(th->number >= 1) ||
+      th->number > static_cast<double>(max_profile_threshold)) {
+    throw ProfileError("model '" + model + "' tp " + std::to_string(tensor_parallel) +
+                           ": 'decoding_large_small_bs_threshold' is not a number in [1, 1e9]",
+                       0);
   }
-  return from_coefficients(PrefillCoefficients{pf[0], pf[1], pf[2], PrefillCoefficients::Quadratic::sum_of_squares},
-                           DecodeCoefficients{small[0], small[1], small[2]},
-                           DecodeCoefficients{large[0], large[1], large[2]}, static_cast<long long>(th->number), {},
-                           "distserve " + model + " tp" + std::to_string(tensor_parallel));
+  try {
+    LatencyProfile p = make(PrefillCoefficients{pf[0], pf[1], pf[2], PrefillCoefficients::Quadratic::sum_of_squares},
+                            DecodeCoefficients{small[0], small[1], small[2]},
+                            DecodeCoefficients{large[0], large[1], large[2]}, static_cast<long long>(th->number), {},
+                            "distserve " + model + " tp" + std::to_string(tensor_parallel));
+    p.check_times(false);
+    return p;
+  } catch (const std::invalid_argument& e) {
+    // the file's own keys: prefill = [a, b, c], decoding_smallbs, decoding_largebs
+    std::string what = e.what();
+    for (const auto& [ours, theirs] : {std::pair<std::string, std::string>{"decode_small.", "decoding_smallbs."},
+                                       {"decode_large.", "decoding_largebs."}}) {
+      const auto at = what.find(ours);
+      if (at != std::string::npos) what.replace(at, ours.size(), theirs);
+    }
+    throw ProfileError("model '" + model + "' tp " + std::to_string(tensor_parallel) + ": " + what, 0);
+  }
 }
 
 inline LatencyProfile LatencyProfile::load(const std::string& path, const std::string& model,
