@@ -194,7 +194,7 @@ TEST_CASE("a page whose figures cannot be true is not believed, and says which f
   CHECK_FALSE(read("vllm", "vllm:num_requests_running NaN\nvllm:num_requests_waiting 1\n").usable());
 }
 
-TEST_CASE("a series written twice with the same labels is refused; distinct label sets are summed") {
+TEST_CASE("a series written twice with the same labels is refused - distinct label sets are summed") {
   // the same labels in another order are the same series
   const auto dup = read("vllm",
                         "vllm:num_requests_running{engine=\"0\",model_name=\"m\"} 3\n"
