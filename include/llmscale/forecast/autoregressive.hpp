@@ -86,6 +86,8 @@ class Autoregressive {
       for (int i = p_ - 1; i > 0; --i) lags[i] = lags[i - 1];
       lags[0] = next;
     }
+    // coefficients that diverge over the horizon forecast the newest value, never infinity
+    if (!std::isfinite(next)) next = at(n_ - 1);
     return residuals_.bound(next, h, q);
   }
 
@@ -107,12 +109,17 @@ class Autoregressive {
     bool fitted = false;
     double ms = 0;
     r >> p >> size >> n >> fitted >> ms >> count;
-    if (!r.ok() || p != p_ || size != static_cast<long long>(history_.size()) || n < 0 || count < 0) return false;
+    r.require_finite(ms);
+    if (!r.ok() || p != p_ || size != static_cast<long long>(history_.size()) || n < 0 || count < 0 || ms < 0) {
+      return false;
+    }
     Eigen::VectorXd coef(p_ + 1);
-    for (Eigen::Index i = 0; i < coef.size(); ++i) r >> coef(i);
+    for (Eigen::Index i = 0; i < coef.size(); ++i) r.require_finite((r >> coef(i), coef(i)));
     std::vector<double> history(history_.size());
-    for (double& v : history) r >> v;
-    if (!r.ok() || !r.done()) return false;
+    for (double& v : history) r.require_finite((r >> v, v));
+    // a fit needs order + 4 (order + 1) values (update()): a state claiming one with fewer would
+    // read lags before the first
+    if (!r.ok() || !r.done() || (fitted && n < p_ + 4 * (p_ + 1))) return false;
     coef_ = coef;
     history_ = std::move(history);
     n_ = n;

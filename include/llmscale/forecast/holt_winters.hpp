@@ -94,9 +94,10 @@ class HoltWinters {
     long long m = 0, t = 0, n = 0;
     double level = 0, trend = 0, ms = 0;
     r >> m >> t >> level >> trend >> ms >> n;
-    if (!r.ok() || m != static_cast<long long>(season_.size()) || t < 0 || n < 0) return false;
+    r.require_finite(level, trend, ms);
+    if (!r.ok() || m != static_cast<long long>(season_.size()) || t < 0 || n < 0 || ms < 0) return false;
     std::vector<double> season(season_.size());
-    for (double& s : season) r >> s;
+    for (double& s : season) r.require_finite((r >> s, s));
     if (!r.ok() || !r.done()) return false;
     season_ = std::move(season);
     t_ = t;

@@ -88,7 +88,8 @@ class KalmanTrend {
     long long n = 0, count = 0;
     double a = 0, b = 0, p00 = 0, p01 = 0, p10 = 0, p11 = 0, ov = 0, ms = 0;
     r >> n >> a >> b >> p00 >> p01 >> p10 >> p11 >> ov >> ms >> count;
-    if (!r.ok() || !r.done() || n < 0 || count < 0) return false;
+    r.require_finite(a, b, p00, p01, p10, p11, ov, ms);
+    if (!r.ok() || !r.done() || n < 0 || count < 0 || p00 < 0 || p11 < 0 || ov < 0 || ms < 0) return false;
     n_ = n;
     state_ << a, b;
     p_ << p00, p01, p10, p11;

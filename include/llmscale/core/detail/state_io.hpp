@@ -7,6 +7,7 @@
 #ifndef LLMSCALE_CORE_DETAIL_STATE_IO_HPP
 #define LLMSCALE_CORE_DETAIL_STATE_IO_HPP
 
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -60,7 +61,7 @@ class StateReader {
       v = token == "1";
     } else if constexpr (std::is_floating_point_v<T>) {
       double d = 0;
-      ok_ = parse_value(token, d);
+      ok_ = parse_value(token, d) && d == d;  // NaN is never a state (infinities can be: an empty extremum)
       v = static_cast<T>(d);
     } else {
       ok_ = parse_value(token, v);
@@ -72,6 +73,13 @@ class StateReader {
     return ok_ && text_.find_first_not_of(' ') == std::string_view::npos;
   }
   [[nodiscard]] bool ok() const noexcept { return ok_; }
+
+  /// Fails the read unless every value is finite (a forecaster's level, trend, coefficients).
+  template <class... T>
+  StateReader& require_finite(const T&... v) noexcept {
+    ok_ = ok_ && (std::isfinite(static_cast<double>(v)) && ...);
+    return *this;
+  }
 
  private:
   std::string_view text_;
