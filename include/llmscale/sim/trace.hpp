@@ -132,7 +132,8 @@ class TraceReader {
     } else if (!read_row(row)) {
       return false;
     }
-    out.arrival_s = row.t - origin_;
+    // a row within the allowed disorder before the first one arrives with it, at 0
+    out.arrival_s = std::max(0.0, row.t - origin_);
     if (bucket_s_ > 0) out.arrival_s += bucket_s_ * uniform_(rng_);
     out.prompt_tokens = static_cast<std::int32_t>(row.a);
     out.output_tokens = static_cast<std::int32_t>(row.b);
@@ -145,7 +146,7 @@ class TraceReader {
     if (format_ != TraceFormat::servegen) return false;
     Row row;
     if (!read_row(row)) return false;
-    out.start_s = row.t - origin_;
+    out.start_s = std::max(0.0, row.t - origin_);
     out.rate = row.a;
     out.cv = row.b;
     return true;
