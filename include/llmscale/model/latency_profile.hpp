@@ -1,6 +1,9 @@
 // llmscale: autoscaling policies for LLM inference serving.
 // SPDX-License-Identifier: Apache-2.0
 //
+// (Over 500 lines: the model, its fit and both file formats' loaders, with their validation;
+// the loaders are to move to model/profile_io.hpp with the architecture step.)
+//
 // LatencyProfile: how long one replica takes to prefill a batch of prompts and to run one
 // decode step, as functions of the batch.
 //
@@ -172,6 +175,9 @@ class LatencyProfile {
     const auto hi = it == knots_.end() ? std::prev(knots_.end()) : it;
     const auto lo = std::prev(hi);
     const double slope = (hi->second - lo->second) / (hi->first - lo->first);
+    // past the last knot a prefill never gets faster with more tokens (a last segment that falls,
+    // one noisy median, would extrapolate to negative times)
+    if (it == knots_.end() && slope < 0) return hi->second;
     return lo->second + slope * (p - lo->first);
   }
 
