@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
+#include <string>
+#include <unordered_set>
 
 namespace llmscale_scaler {
 
@@ -41,13 +43,29 @@ std::optional<Endpoint> parse_endpoint(std::string_view t, std::string& error) {
   const bool port_ok = !e.port.empty() && e.port.size() <= 5 &&
                        std::all_of(e.port.begin(), e.port.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }) &&
                        std::stoi(e.port) >= 1 && std::stoi(e.port) <= 65535;
+  if (e.host.size() > max_host_bytes || e.target.size() > max_target_bytes) {
+    error = "endpoint '" + original.substr(0, 64) + "...': a host is at most 253 bytes, a path at most 2048";
+    return std::nullopt;
+  }
   if (e.host.empty() || !port_ok) {
     error = "endpoint '" + original + "': want host:port[/path] with a port in [1, 65535]";
     return std::nullopt;
   }
+  // a host is a DNS name or an IPv4 address, or an IPv6 address in brackets (':' only there, and
+  // '%' for a zone): anything else would not be written back the way it was read
+  const bool bracketed = !t.empty() && t.front() == '[';
+  for (char c : e.host) {
+    const bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' ||
+                    (bracketed && (c == ':' || c == '%'));
+    if (!ok || (bracketed && e.host.find(':') == std::string::npos)) {
+      error = "endpoint '" + original + "': a host is a DNS name, an IPv4 address or [an IPv6 address]";
+      return std::nullopt;
+    }
+  }
   for (char c : e.host + e.target) {
-    if (std::isspace(static_cast<unsigned char>(c)) || c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20) {
-      error = "endpoint '" + original + "': spaces, quotes and control characters are not allowed";
+    const auto u = static_cast<unsigned char>(c);
+    if (std::isspace(u) || c == '"' || c == '\\' || u < 0x20 || u >= 0x7f) {  // an HTTP target is visible ASCII
+      error = "endpoint '" + original + "': spaces, quotes, control characters and non-ASCII bytes are not allowed";
       return std::nullopt;
     }
   }
@@ -56,6 +74,7 @@ std::optional<Endpoint> parse_endpoint(std::string_view t, std::string& error) {
 
 std::optional<EndpointList> parse_endpoint_list(std::string_view text, std::string& error) {
   EndpointList list;
+  std::unordered_set<std::string> seen;  // a file repeating an endpoint lists it once
   int line_no = 0;
   while (!text.empty()) {
     const std::size_t nl = text.find('\n');
@@ -83,7 +102,13 @@ std::optional<EndpointList> parse_endpoint_list(std::string_view text, std::stri
       error = "line " + std::to_string(line_no) + ": " + why;
       return std::nullopt;
     }
-    if (std::find(list.ready.begin(), list.ready.end(), *e) == list.ready.end()) list.ready.push_back(std::move(*e));
+    if (seen.insert(e->text()).second) {
+      if (list.ready.size() == max_endpoints) {
+        error = "line " + std::to_string(line_no) + ": more than " + std::to_string(max_endpoints) + " endpoints";
+        return std::nullopt;
+      }
+      list.ready.push_back(std::move(*e));
+    }
   }
   return list;
 }

@@ -3,6 +3,7 @@
 #ifndef LLMSCALE_TOOLS_SCALER_ENDPOINTS_HPP
 #define LLMSCALE_TOOLS_SCALER_ENDPOINTS_HPP
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,6 +23,12 @@ struct Endpoint {
   [[nodiscard]] std::string text() const { return authority() + target; }
   friend bool operator==(const Endpoint& a, const Endpoint& b) { return a.text() == b.text(); }
 };
+
+/// The most endpoints one list holds (the scaler's replica slots are bounded the same way), and
+/// the longest host (DNS's 253) and path an endpoint may have.
+inline constexpr std::size_t max_endpoints = 10'000;
+inline constexpr std::size_t max_host_bytes = 253;
+inline constexpr std::size_t max_target_bytes = 2048;
 
 /// "host:port", "host:port/path" or "http://host:port/path" ([v6]:port for IPv6); nullopt
 /// and `error` saying why otherwise.
