@@ -2,8 +2,9 @@
 """deploy/*.yaml parse as YAML and agree with each other and with llmscale-scaler itself:
 the ScaledObject's scalerAddress names the scaler's Service and its gRPC port, which is the
 container port the scaler listens on; the scaled Deployment and the Service the sidecar lists
-exist; the sidecar writes the file the scaler reads, with the engines' real port; and the
-scaler accepts the manifest's own arguments (it is started with them, on loopback ports).
+exist; the sidecar writes the file the scaler reads, with the engines' real port; the probes
+are HTTP GETs of /healthz; the worst-case memory fits the limit; and the scaler accepts the
+manifest's own arguments (it is started with them, on loopback ports).
 
 usage: manifests_test.py LLMSCALE_SCALER_EXE   (from the project root; exit 77: no PyYAML)
 """
@@ -73,8 +74,26 @@ def main():
     args = dict(a[2:].split("=", 1) for a in scaler["args"])
     check(args["grpc-listen"].endswith(f":{container_port}"), f"--grpc-listen {args['grpc-listen']} is the Service's target port {container_port}")
     check(args["http-listen"].endswith(f":{named['http']}"), "--http-listen is the http container port")
-    probe = scaler["readinessProbe"]["httpGet"]
-    check(probe["path"] == "/healthz" and probe["port"] in ("http", named["http"]), "readiness on /healthz")
+    for kind in ("readinessProbe", "livenessProbe"):
+        probe = scaler.get(kind, {}).get("httpGet", {})
+        # liveness over HTTP, not TCP: the kernel accepts connections for a process whose loops are stuck
+        check(probe.get("path") == "/healthz" and probe.get("port") in ("http", named["http"]), f"{kind} is an HTTP GET of /healthz")
+
+    # Memory: the scaler's worst case (docs/kubernetes.md, "Memory") fits the container's limit:
+    # --scrape-concurrency pages of --max-page-bytes in flight (x2 while a page grows, plus the
+    # wire buffer) and as many buffers kept between rounds (<= 1 MiB each at typical pages),
+    # plus 64 MiB for the rest (the process, HTTP and gRPC).
+    units = {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024}
+    limit = scaler["resources"]["limits"]["memory"]
+    limit_mib = float(limit[:-2]) * units[limit[-2:]]
+    concurrency = int(args.get("scrape-concurrency", 32))
+    page_mib = int(args.get("max-page-bytes", 8 << 20)) / (1 << 20)
+    worst_mib = concurrency * (2 * page_mib + 0.25 + 1 + 0.0625) + 64
+    check(worst_mib <= limit_mib, f"worst-case memory {worst_mib:.0f} MiB fits the limit {limit}")
+    # and a round of scrapes fits in a tick even at --max-replicas
+    waves = -(-int(args["max-replicas"]) // concurrency)
+    check(waves * float(args["scrape-timeout"]) < float(args["tick"]),
+          f"{waves} waves of --scrape-timeout {args['scrape-timeout']} fit in --tick {args['tick']}")
     check(int(args["min-replicas"]) == so["spec"]["minReplicaCount"], "--min-replicas = minReplicaCount")
     check(int(args["max-replicas"]) == so["spec"]["maxReplicaCount"], "--max-replicas = maxReplicaCount")
 

@@ -32,14 +32,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-bool eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout = 8000ms) {
-  const auto until = Clock::now() + timeout;
-  while (Clock::now() < until) {
-    if (done()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return done();
-}
+using llmscale_test::eventually;
 
 // KEDA's side of the contract.
 class Keda {
@@ -378,4 +371,78 @@ TEST_CASE("scaler: gRPC over TLS from certificate files, and a client certificat
   CHECK_FALSE(active(grpc::InsecureChannelCredentials()).ok());
   scaler.stop();
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("scaler: KEDA's requests are checked: an unknown metric or an over-long field is INVALID_ARGUMENT, naming the field") {
+  llmscale_test::FakeEngines engines(1);
+  llmscale_scaler::Options o = loopback_options();
+  std::string error;
+  o.endpoints.push_back(*llmscale_scaler::parse_endpoint(engines.endpoint(0), error));
+  llmscale_scaler::Scaler scaler(o);
+  scaler.start();
+  auto stub = es::ExternalScaler::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(scaler.grpc_port()), grpc::InsecureChannelCredentials()));
+  es::GetMetricsRequest good;
+  good.mutable_scaledobjectref()->set_name("vllm");
+  good.mutable_scaledobjectref()->set_namespace_("llm");
+  (*good.mutable_scaledobjectref()->mutable_scalermetadata())["scalerAddress"] = "llmscale-scaler.llm:9090";
+  // metadata is read by no one yet, but allowed up to the bound (a later version will read it)
+  (*good.mutable_scaledobjectref()->mutable_scalermetadata())["later"] = std::string(4096, 'x');
+  good.set_metricname("llmscale_desired_replicas");
+  const auto get = [&](const es::GetMetricsRequest& req, es::GetMetricsResponse* res) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 2s);
+    return stub->GetMetrics(&ctx, req, res);
+  };
+  es::GetMetricsResponse res;
+  REQUIRE(eventually([&] { return get(good, &res).ok(); }));
+  REQUIRE(res.metricvalues_size() == 1);
+  CHECK(res.metricvalues(0).metricname() == "llmscale_desired_replicas");
+  es::GetMetricsRequest unnamed = good;  // older KEDA may leave it empty: the one metric
+  unnamed.clear_metricname();
+  CHECK(get(unnamed, &res).ok());
+
+  // each bad request: INVALID_ARGUMENT, the message naming the field, and short (nothing echoed back in bulk)
+  const auto refused = [&](const es::GetMetricsRequest& req, const std::string& field) {
+    es::GetMetricsResponse r;
+    const grpc::Status s = get(req, &r);
+    CHECK_MESSAGE(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT, field, ": ", s.error_message().substr(0, 200));
+    CHECK_MESSAGE(s.error_message().find(field) != std::string::npos, field, ": ", s.error_message().substr(0, 200));
+    CHECK(s.error_message().size() < 400);
+    CHECK(r.metricvalues_size() == 0);
+  };
+  es::GetMetricsRequest bad = good;
+  bad.set_metricname("some_other_metric");
+  refused(bad, "some_other_metric");
+  bad.set_metricname(std::string(3u << 20, 'm'));  // 3 MiB
+  refused(bad, "metricName");
+  bad = good;
+  bad.mutable_scaledobjectref()->set_name(std::string(254, 'n'));
+  refused(bad, "scaledObjectRef.name");
+  bad = good;
+  bad.mutable_scaledobjectref()->set_namespace_(std::string(300, 'n'));
+  refused(bad, "scaledObjectRef.namespace");
+  bad = good;
+  (*bad.mutable_scaledobjectref()->mutable_scalermetadata())["later"] = std::string(4097, 'x');
+  refused(bad, "scalerMetadata[\"later\"]");
+  bad = good;
+  (*bad.mutable_scaledobjectref()->mutable_scalermetadata())[std::string(300, 'k')] = "v";
+  refused(bad, "scalerMetadata key");
+  bad = good;
+  for (int i = 0; i < 65; ++i) (*bad.mutable_scaledobjectref()->mutable_scalermetadata())["k" + std::to_string(i)] = "v";
+  refused(bad, "scalerMetadata has 67 entries");
+  // the other calls check the same reference
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 2s);
+    es::ScaledObjectRef ref;
+    ref.set_name(std::string(1000, 'n'));
+    es::IsActiveResponse r;
+    const grpc::Status s = stub->IsActive(&ctx, ref, &r);
+    CHECK(s.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+    CHECK(s.error_message().find("name") != std::string::npos);
+  }
+  CHECK(scaler.counters().keda_requests_invalid.load() == 8);
+  CHECK(eventually([&] { return http_get(scaler.http_port(), "/metrics").find("llmscale_keda_requests_invalid_total 8\n") != std::string::npos; }));
+  CHECK(get(good, &res).ok());  // and the good ones still answered
+  scaler.stop();
 }

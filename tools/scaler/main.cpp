@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "log.hpp"
 #include "scaler.hpp"
 
 int main(int argc, char** argv) {
@@ -30,19 +31,25 @@ int main(int argc, char** argv) {
       scaler.start();
     } catch (const std::runtime_error& e) {
       if (dynamic_cast<const llmscale_scaler::UsageError*>(&e)) throw;
-      std::fprintf(stderr, "llmscale-scaler: %s\n", e.what());
+      llmscale_scaler::log::write(llmscale_scaler::log::Level::error, e.what());
       return 1;
     }
-    std::fprintf(stderr, "llmscale-scaler: gRPC (KEDA) on port %d, HTTP (/metrics, /healthz) on port %u, %s every %g s\n",
-                 scaler.grpc_port(), static_cast<unsigned>(scaler.http_port()), options.policy.c_str(), options.tick_s);
+    char started[256];
+    std::snprintf(started, sizeof started, "gRPC (KEDA) on port %d, HTTP (/metrics, /healthz) on port %u, %s every %g s",
+                  scaler.grpc_port(), static_cast<unsigned>(scaler.http_port()), options.policy.c_str(), options.tick_s);
+    llmscale_scaler::log::write(llmscale_scaler::log::Level::info, started);
+    int sig = 0;
     if (options.run_for_s > 0) {
       timespec t{static_cast<std::time_t>(options.run_for_s),
                  static_cast<long>((options.run_for_s - static_cast<double>(static_cast<std::time_t>(options.run_for_s))) * 1e9)};
-      sigtimedwait(&stop_signals, nullptr, &t);
+      sig = sigtimedwait(&stop_signals, nullptr, &t);
     } else {
-      int sig = 0;
       sigwait(&stop_signals, &sig);
     }
+    // Kubernetes sends SIGTERM before it kills the pod: say so, so a restart is explained
+    llmscale_scaler::log::write(llmscale_scaler::log::Level::info,
+                                sig > 0 ? std::string("received ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT") + ", stopping"
+                                        : std::string("--run-for elapsed, stopping"));
     scaler.stop();
     return 0;
   } catch (const llmscale_scaler::UsageError& e) {

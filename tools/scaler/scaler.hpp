@@ -3,14 +3,22 @@
 // external-scaler gRPC service (keda_service.hpp), on /metrics and /healthz, and as one JSON
 // line per tick on stdout. docs/kubernetes.md is the user's guide.
 //
-// Threads: one I/O thread runs the tick timer, the scrapes (Boost.Beast, with a deadline and a
-// concurrency limit) and the HTTP listener; it alone touches the signals and the autoscaler.
-// gRPC's threads read the published state under a mutex.
+// Threads: one I/O thread runs the tick timer and the scrapes (Boost.Beast, with a deadline and a
+// concurrency limit); it alone touches the signals and the autoscaler. A second one serves HTTP,
+// so that /healthz can say the tick loop has stalled rather than stall with it. gRPC's threads
+// (at most grpc_streams_max + 16) and the HTTP thread read the published state under a mutex.
+//
+// Against broken or hostile peers, memory and threads are bounded by the options: pages by
+// max_page_bytes (at most scrape_concurrency in flight; buffers kept between rounds shrink
+// back to max(1 MiB, twice the typical page)), HTTP connections by http_sessions_max and
+// http_read_timeout_s, KEDA streams by grpc_streams_max (docs/kubernetes.md, "Memory").
 #ifndef LLMSCALE_TOOLS_SCALER_HPP
 #define LLMSCALE_TOOLS_SCALER_HPP
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -53,6 +61,10 @@ struct Options {
   std::string metric_name = "llmscale_desired_replicas";
   bool quiet = false;   ///< no JSON lines on stdout
   double run_for_s = 0; ///< stop after this long (0: until SIGTERM/SIGINT)
+  // Limits against broken or hostile peers; not on the command line (the tests lower them).
+  int http_sessions_max = 64;       ///< concurrent HTTP connections; more are closed at once (counted)
+  double http_read_timeout_s = 10;  ///< a connection's request must arrive within this (half-open ones are reaped)
+  int grpc_streams_max = 64;        ///< concurrent StreamIsActive streams; more get RESOURCE_EXHAUSTED
 };
 
 /// The command line; throws UsageError. `help` is set for --help (the caller prints usage()).
@@ -67,6 +79,16 @@ struct Published {
   std::uint64_t ticks = 0;
   std::chrono::steady_clock::time_point decided_at{};
   std::uint64_t version = 0;     ///< bumped when `active` changes
+};
+
+/// What the listeners refused or failed at, counted from any thread (shown on /metrics).
+struct ServeCounters {
+  std::atomic<std::uint64_t> http_sessions_refused{0};  ///< over http_sessions_max
+  std::atomic<std::uint64_t> http_accept_errors{0};     ///< accept() failed (EMFILE, ...): retried
+  std::atomic<std::uint64_t> keda_streams_refused{0};   ///< over grpc_streams_max
+  std::atomic<std::uint64_t> keda_requests_invalid{0};  ///< INVALID_ARGUMENT answered
+  std::atomic<int> http_sessions_open{0};
+  std::atomic<int> keda_streams_open{0};
 };
 
 /// The running scaler. Construction checks everything (throws UsageError for what the user
@@ -94,9 +116,15 @@ class Scaler {
   /// the state then. For StreamIsActive.
   Published wait_for_change(std::uint64_t seen_version, std::chrono::steady_clock::time_point until) const;
   [[nodiscard]] bool stopping() const;
-  /// Whether the last decision is recent (within three ticks): /healthz, and GetMetrics
-  /// answers UNAVAILABLE otherwise so that KEDA's fallback takes over.
+  /// Whether the last decision and the last tick are recent (within three ticks) and the HTTP
+  /// accept loop runs: /healthz, and GetMetrics answers UNAVAILABLE otherwise so that KEDA's
+  /// fallback takes over.
   [[nodiscard]] bool healthy() const;
+  /// What is wrong, in words ("" when healthy()): /healthz's 503 body.
+  [[nodiscard]] std::string health_problem() const;
+  [[nodiscard]] ServeCounters& counters() const;
+  /// Runs `f` on the tick loop's thread (a test stalls the loop with a sleep).
+  void run_on_tick_thread(std::function<void()> f);
 
   struct Impl;
 

@@ -1,0 +1,147 @@
+// llmscale-scaler: its own /metrics page (Prometheus text format), rendered on the tick thread
+// after each decision and served as it is by the HTTP thread (docs/kubernetes.md lists it).
+#include <cmath>
+#include <cstdio>
+#include <utility>
+
+#include "scaler_impl.hpp"
+
+namespace llmscale_scaler {
+
+namespace detail {
+
+void gauge(std::string& out, const char* name, const std::string& labels, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.17g", std::isfinite(v) ? v : 0.0);
+  out += name;
+  if (!labels.empty()) out += "{" + labels + "}";
+  out += " ";
+  out += buf;
+  out += "\n";
+}
+
+void help(std::string& out, const char* name, const char* type, const char* text) {
+  out += "# HELP ";
+  out += name;
+  out += " ";
+  out += text;
+  out += "\n# TYPE ";
+  out += name;
+  out += " ";
+  out += type;
+  out += "\n";
+}
+
+std::string label_value(std::string_view v) {
+  std::string r;
+  for (char c : v) {
+    if (c == '\\' || c == '"') r += '\\';
+    if (c == '\n') {
+      r += "\\n";
+      continue;
+    }
+    r += c;
+  }
+  return r;
+}
+
+}  // namespace detail
+
+using detail::gauge;
+using detail::help;
+using detail::label_value;
+
+std::string Scaler::Impl::render(const llmscale::Decision& d, const llmscale::Signals& s, const llmscale::FleetState& fleet, bool active) {
+  std::string out;
+  out.reserve(4096 + targets.size() * 96);
+  help(out, "llmscale_desired_replicas", "gauge", "The replica count llmscale asks for (KEDA's external metric, target 1).");
+  gauge(out, "llmscale_desired_replicas", "", d.desired_replicas);
+  help(out, "llmscale_current_replicas", "gauge", "Replicas ready or starting when the decision was taken.");
+  gauge(out, "llmscale_current_replicas", "", fleet.current());
+  help(out, "llmscale_ready_replicas", "gauge", "Endpoints listed (serving replicas).");
+  gauge(out, "llmscale_ready_replicas", "", fleet.ready());
+  help(out, "llmscale_starting_replicas", "gauge", "Replicas counted as starting (the endpoint file's, or asked for and not yet listed).");
+  gauge(out, "llmscale_starting_replicas", "", fleet.starting());
+  help(out, "llmscale_active", "gauge", "1 when there is demand or the signals are stale (KEDA's IsActive).");
+  gauge(out, "llmscale_active", "", active ? 1 : 0);
+  help(out, "llmscale_binding_constraint", "gauge", "The constraint that set the decision (1 for the binding one).");
+  gauge(out, "llmscale_binding_constraint", "constraint=\"" + std::string(llmscale::to_string(d.binding)) + "\"", 1);
+  help(out, "llmscale_decision_info", "gauge", "The policy and the reason of the last decision.");
+  gauge(out, "llmscale_decision_info", "policy=\"" + label_value(d.policy) + "\",reason=\"" + label_value(d.reason) + "\"", 1);
+  help(out, "llmscale_proposal_replicas", "gauge", "Each stage's proposal at the last tick.");
+  for (std::size_t i = 0; i < d.proposal_count; ++i) {
+    gauge(out, "llmscale_proposal_replicas", "stage=\"" + label_value(d.proposals[i].stage) + "\"", d.proposals[i].replicas);
+  }
+  help(out, "llmscale_decision_input", "gauge", "Named inputs that mattered to the last decision.");
+  for (std::size_t i = 0; i < d.input_count; ++i) {
+    gauge(out, "llmscale_decision_input", "name=\"" + label_value(d.inputs[i].name) + "\"", d.inputs[i].value);
+  }
+  help(out, "llmscale_signal", "gauge", "The signals the policy read at the last tick.");
+  const std::pair<const char*, double> sig[] = {
+      {"arrival_rate", s.arrival_rate},       {"completion_rate", s.completion_rate}, {"concurrency", s.concurrency},
+      {"running_now", s.running_now},         {"queued_now", s.queued_now},           {"mean_ttft_s", s.mean_ttft_s},
+      {"mean_queue_wait_s", s.mean_queue_wait_s}, {"mean_e2e_latency_s", s.mean_e2e_latency_s},
+      {"kv_utilization", s.engines.kv_utilization}, {"kv_utilization_max", s.engines.kv_utilization_max},
+      {"queue_length_max", static_cast<double>(s.engines.queue_length_max)},
+      {"replicas_saturated", s.engines.replicas_saturated}};
+  for (const auto& [name, v] : sig) gauge(out, "llmscale_signal", std::string("name=\"") + name + "\"", v);
+  help(out, "llmscale_signal_stale", "gauge", "1 when a signal's source is stale (the governor then never scales down).");
+  help(out, "llmscale_signal_age_seconds", "gauge", "Seconds since the signal's source last gave fresh data.");
+  help(out, "llmscale_signal_dropped_total", "counter", "Samples dropped: invalid (unusable pages, bad values) or stale.");
+  const std::pair<const char*, const llmscale::SignalHealth*> health[] = {{"engine", &s.engine}, {"requests", &s.requests}};
+  for (const auto& [name, h] : health) {
+    const std::string l = std::string("signal=\"") + name + "\"";
+    gauge(out, "llmscale_signal_stale", l, h->stale ? 1 : 0);
+    gauge(out, "llmscale_signal_age_seconds", l, h->age_s);
+    gauge(out, "llmscale_signal_dropped_total", l + ",why=\"invalid\"", static_cast<double>(h->dropped_invalid));
+    gauge(out, "llmscale_signal_dropped_total", l + ",why=\"stale\"", static_cast<double>(h->dropped_stale));
+  }
+  help(out, "llmscale_endpoints", "gauge", "Engine endpoints by state: listed, reporting (fresh page), stale.");
+  gauge(out, "llmscale_endpoints", "state=\"listed\"", static_cast<double>(targets.size()));
+  gauge(out, "llmscale_endpoints", "state=\"reporting\"", s.engines.replicas_reporting);
+  gauge(out, "llmscale_endpoints", "state=\"stale\"", s.engines.replicas_stale);
+  help(out, "llmscale_endpoint_up", "gauge", "1 when the endpoint's last scrape gave a usable page.");
+  for (const Target& t : targets) gauge(out, "llmscale_endpoint_up", "endpoint=\"" + label_value(t.endpoint.text()) + "\"", t.up() ? 1 : 0);
+  help(out, "llmscale_endpoint_scrape_errors_total", "counter", "Scrapes of the endpoint that gave no usable page.");
+  for (const Target& t : targets) {
+    gauge(out, "llmscale_endpoint_scrape_errors_total", "endpoint=\"" + label_value(t.endpoint.text()) + "\"", static_cast<double>(t.errors));
+  }
+  help(out, "llmscale_scrapes_total", "counter", "Scrapes attempted.");
+  gauge(out, "llmscale_scrapes_total", "", static_cast<double>(scrapes));
+  help(out, "llmscale_scrape_errors_total", "counter", "Scrapes that gave no usable page, by reason.");
+  for (std::size_t r = 0; r < detail::reason_count; ++r) {
+    gauge(out, "llmscale_scrape_errors_total", std::string("reason=\"") + detail::reason_names[r] + "\"", static_cast<double>(errors[r]));
+  }
+  help(out, "llmscale_scrape_round_seconds", "gauge", "How long the last round of scrapes took.");
+  gauge(out, "llmscale_scrape_round_seconds", "", last_round_s);
+  help(out, "llmscale_tick_overruns_total", "counter", "Ticks skipped because the previous round had not finished.");
+  gauge(out, "llmscale_tick_overruns_total", "", static_cast<double>(overruns));
+  help(out, "llmscale_endpoints_file_errors_total", "counter", "Endpoint-file reads that failed (the last good list is kept).");
+  gauge(out, "llmscale_endpoints_file_errors_total", "", static_cast<double>(file_errors));
+  help(out, "llmscale_endpoints_over_slots_total", "counter", "Endpoints left out because every replica slot was taken.");
+  gauge(out, "llmscale_endpoints_over_slots_total", "", static_cast<double>(slots_exhausted));
+  help(out, "llmscale_scrapes_implausible_total", "counter",
+       "Pages not believed: a figure no engine produces (1e308 running, a KV use of 7, a series written twice).");
+  gauge(out, "llmscale_scrapes_implausible_total", "", static_cast<double>(signals.scrapes_implausible()));
+  help(out, "llmscale_counter_series_changes_total", "counter",
+       "Pages whose counters continue none of the series kept: an engine restarted, or another replica answered.");
+  gauge(out, "llmscale_counter_series_changes_total", "", static_cast<double>(signals.series_changes()));
+  help(out, "llmscale_scrape_buffer_bytes", "gauge", "Page buffers kept between rounds (capacity).");
+  gauge(out, "llmscale_scrape_buffer_bytes", "", static_cast<double>(pooled_bytes()));
+  help(out, "llmscale_http_sessions", "gauge", "Open HTTP connections (/metrics, /healthz).");
+  gauge(out, "llmscale_http_sessions", "", counters.http_sessions_open.load());
+  help(out, "llmscale_http_sessions_refused_total", "counter", "HTTP connections closed at once: over the limit of open ones.");
+  gauge(out, "llmscale_http_sessions_refused_total", "", static_cast<double>(counters.http_sessions_refused.load()));
+  help(out, "llmscale_http_accept_errors_total", "counter", "HTTP accepts that failed (out of file descriptors, ...), retried.");
+  gauge(out, "llmscale_http_accept_errors_total", "", static_cast<double>(counters.http_accept_errors.load()));
+  help(out, "llmscale_keda_streams", "gauge", "Open StreamIsActive streams.");
+  gauge(out, "llmscale_keda_streams", "", counters.keda_streams_open.load());
+  help(out, "llmscale_keda_streams_refused_total", "counter", "StreamIsActive calls answered RESOURCE_EXHAUSTED: over the limit of open streams.");
+  gauge(out, "llmscale_keda_streams_refused_total", "", static_cast<double>(counters.keda_streams_refused.load()));
+  help(out, "llmscale_keda_requests_invalid_total", "counter", "KEDA calls answered INVALID_ARGUMENT (an unknown metric, a field too long).");
+  gauge(out, "llmscale_keda_requests_invalid_total", "", static_cast<double>(counters.keda_requests_invalid.load()));
+  policy->metrics(out);
+  return out;
+}
+
+}  // namespace llmscale_scaler
