@@ -3,6 +3,8 @@
 // llmscale-scaler binary against them for a while, and reads the child's CPU time from
 // wait4(). The engines run in this process, so their CPU is not the scaler's; it is printed
 // beside it as the same run's baseline (serving the pages costs about what fetching them does).
+// It also prints the child's resident memory every minute: run for 600 s, it is the soak test
+// (memory flat over ten minutes of 100 endpoints x 200 kB pages) and the CPU per tick.
 //
 // usage: llmscale-scaler-cpu SCALER_EXE [--endpoints N] [--page-kb K] [--seconds S] [--tick S]
 #include <sys/resource.h>
@@ -14,6 +16,8 @@
 #include <cstdlib>
 #include <ctime>
 #include <string>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "adapters/fake_engines.hpp"
@@ -22,6 +26,19 @@ namespace {
 
 double cpu_seconds(const rusage& r) {
   return static_cast<double>(r.ru_utime.tv_sec + r.ru_stime.tv_sec) + 1e-6 * static_cast<double>(r.ru_utime.tv_usec + r.ru_stime.tv_usec);
+}
+
+// VmRSS of a running process, kB (0 when it cannot be read)
+long resident_kb(pid_t pid) {
+  std::FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/status").c_str(), "r");
+  if (f == nullptr) return 0;
+  char line[256];
+  long kb = 0;
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    if (std::sscanf(line, "VmRSS: %ld kB", &kb) == 1) break;
+  }
+  std::fclose(f);
+  return kb;
 }
 
 }  // namespace
@@ -71,9 +88,20 @@ int main(int argc, char** argv) {
     std::perror("execv");
     _exit(127);
   }
+  // the soak's question: does memory stay flat? The child's resident set, read every 60 s
+  // (first at 10 s, once warm) while it runs
   int status = 0;
   rusage child{};
-  wait4(pid, &status, 0, &child);
+  std::vector<std::pair<double, long>> rss;  // (s, kB)
+  double next_sample = 10;
+  while (wait4(pid, &status, WNOHANG, &child) == 0) {
+    const double at = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (at >= next_sample) {
+      rss.emplace_back(at, resident_kb(pid));
+      next_sample += 60;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   rusage self_after{};
   getrusage(RUSAGE_SELF, &self_after);
@@ -90,5 +118,8 @@ int main(int argc, char** argv) {
   std::printf("  baseline: fake engines serving them, same run: %.3f s = %.2f %% of a core\n", engines_cpu,
               100.0 * engines_cpu / wall);
   std::printf("  max RSS          %ld kB\n", child.ru_maxrss);
+  std::printf("  RSS over the run");
+  for (const auto& [at, kb] : rss) std::printf("  %.0f s: %ld kB", at, kb);
+  std::printf("\n  CPU per tick     %.2f ms\n", 1e3 * scaler_cpu / (wall / tick));
   return 0;
 }
