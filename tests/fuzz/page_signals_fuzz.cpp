@@ -17,23 +17,16 @@
 #include <cstring>
 #include <string>
 
+#include "fuzz/fuzz_input.hpp"
 #include "llmscale/adapters/engine_metrics.hpp"
 #include "llmscale/adapters/scraped_signals.hpp"
 #include "support/snapshot_checks.hpp"
 
 namespace {
 
-class Input {
+class Input : public llmscale_fuzz::FuzzInput {
  public:
-  Input(const std::uint8_t* data, std::size_t size) : data_(data), size_(size) {}
-  bool empty() const { return pos_ >= size_; }
-  std::uint8_t byte() { return pos_ < size_ ? data_[pos_++] : 0; }
-  std::string bytes(std::size_t n) {
-    n = std::min(n, size_ - pos_);
-    std::string s(reinterpret_cast<const char*>(data_) + pos_, n);
-    pos_ += n;
-    return s;
-  }
+  using FuzzInput::FuzzInput;
   // a figure as a page would write it: mostly plausible, sometimes anything
   std::string figure() {
     static const char* const odd[] = {"NaN", "+Inf", "-Inf", "1e308", "-5", "1e15", "4.9e-324", "0"};
@@ -41,11 +34,6 @@ class Input {
     if (how < 32) return odd[how % 8];
     return std::to_string(how * (1 + byte()));
   }
-
- private:
-  const std::uint8_t* data_;
-  std::size_t size_;
-  std::size_t pos_ = 0;
 };
 
 }  // namespace

@@ -12,33 +12,20 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "fuzz/fuzz_input.hpp"
 #include "llmscale/policy/policies.hpp"
 
 namespace {
 
-class Input {
+class Input : public llmscale_fuzz::FuzzInput {
  public:
-  Input(const std::uint8_t* data, std::size_t size) : data_(data), size_(size) {}
-  bool empty() const { return pos_ >= size_; }
-  std::uint8_t byte() { return pos_ < size_ ? data_[pos_++] : 0; }
-  double f64() {
-    std::uint64_t v = 0;
-    for (int i = 0; i < 8; ++i) v = (v << 8) | byte();
-    double d;
-    std::memcpy(&d, &v, sizeof d);
-    return d;
-  }
+  using FuzzInput::FuzzInput;
   // a plausible value most of the time, any double (NaN, infinity, negative) sometimes
   double value(double scale) {
     const std::uint8_t how = byte();
     if (how < 24) return f64();
     return scale * byte() / 255.0;
   }
-
- private:
-  const std::uint8_t* data_;
-  std::size_t size_;
-  std::size_t pos_ = 0;
 };
 
 void fail(const char* what, const char* policy, int desired, int current) {

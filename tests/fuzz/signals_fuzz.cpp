@@ -12,27 +12,15 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "fuzz/fuzz_input.hpp"
 #include "llmscale/signals/snapshot.hpp"
 #include "support/snapshot_checks.hpp"
 
 namespace {
 
-class Input {
+class Input : public llmscale_fuzz::FuzzInput {
  public:
-  Input(const std::uint8_t* data, std::size_t size) : data_(data), size_(size) {}
-  bool empty() const { return pos_ >= size_; }
-  std::uint8_t byte() { return pos_ < size_ ? data_[pos_++] : 0; }
-  std::int64_t i64() {
-    std::uint64_t v = 0;
-    for (int i = 0; i < 8; ++i) v = (v << 8) | byte();
-    return static_cast<std::int64_t>(v);
-  }
-  double f64() {
-    const std::int64_t bits = i64();
-    double d;
-    std::memcpy(&d, &bits, sizeof d);
-    return d;
-  }
+  using FuzzInput::FuzzInput;
   // a time near `base` most of the time, anything at all sometimes
   llmscale::TimePoint time(double base) {
     const std::uint8_t how = byte();
@@ -45,11 +33,6 @@ class Input {
     if (how < 32) return llmscale::Duration(i64());
     return std::chrono::microseconds(static_cast<std::int64_t>(byte()) << (byte() % 24));
   }
-
- private:
-  const std::uint8_t* data_;
-  std::size_t size_;
-  std::size_t pos_ = 0;
 };
 
 
