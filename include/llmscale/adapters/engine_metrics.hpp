@@ -330,14 +330,15 @@ inline EngineScrape read_engine_metrics(std::string_view page, const EngineMetri
     if (r.implausible == nullptr) r.implausible = why;
   };
   // a histogram's _sum and _count: finite, not negative, a count below max_count
+  // true when `s` is the family's _sum or _count (a series the page must not write twice)
   const auto hist = [&](const std::string& family, const PrometheusSample& s, HistogramTotals& h) {
-    if (family.empty() || s.name.size() <= family.size() || s.name.compare(0, family.size(), family) != 0) return;
+    if (family.empty() || s.name.size() <= family.size() || s.name.compare(0, family.size(), family) != 0) return false;
     const std::string_view suffix = s.name.substr(family.size());
     const bool is_sum = suffix == "_sum";
-    if (!is_sum && suffix != "_count") return;
+    if (!is_sum && suffix != "_count") return false;
     if (!(s.value >= 0) || !std::isfinite(s.value)) {
       implausible(is_sum ? "a latency histogram's _sum is negative or not finite" : "a latency histogram's _count is negative or not finite");
-      return;
+      return true;
     }
     if (is_sum) {
       h.sum += s.value * map.latency_scale;
@@ -347,6 +348,7 @@ inline EngineScrape read_engine_metrics(std::string_view page, const EngineMetri
       if (&h == &r.e2e) identity += detail::engine_labels_hash(s) + 1;
     }
     h.present = true;
+    return true;
   };
   const auto on = [&](const PrometheusSample& s) {
     bool load = false;
@@ -363,13 +365,8 @@ inline EngineScrape read_engine_metrics(std::string_view page, const EngineMetri
       load = true;
       if (std::isfinite(s.value)) r.start_time = s.value;
     }
-    const bool histogram = s.name.size() > 4 && (s.name.substr(s.name.size() - 4) == "_sum" ||
-                                                 (s.name.size() > 6 && s.name.substr(s.name.size() - 6) == "_count"));
-    if (histogram) {
-      hist(map.ttft, s, r.ttft);
-      hist(map.queue_time, s, r.queue_time);
-      hist(map.e2e, s, r.e2e);
-    }
+    // a family may be mapped to more than one role: each reads it (| does not short-circuit)
+    const bool histogram = hist(map.ttft, s, r.ttft) | hist(map.queue_time, s, r.queue_time) | hist(map.e2e, s, r.e2e);
     if ((load || histogram) && !seen.insert(s)) implausible("a series is written twice with the same labels");
   };
   // only the mapped names are read: the rest of a big page is skipped after its names
