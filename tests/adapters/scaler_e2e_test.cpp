@@ -3,6 +3,7 @@
 // replica counts are Ray Serve's formula by hand: ceil(total ongoing / 2).
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cmath>
@@ -24,6 +25,8 @@
 #include "adapters/fake_engines.hpp"
 #include "externalscaler.grpc.pb.h"
 #include "llmscale/adapters/prometheus.hpp"
+#include "llmscale/adapters/state_file.hpp"
+#include "log.hpp"
 #include "scaler.hpp"
 
 namespace es = externalscaler;
@@ -445,4 +448,97 @@ TEST_CASE("scaler: KEDA's requests are checked: an unknown metric or an over-lon
   CHECK(eventually([&] { return http_get(scaler.http_port(), "/metrics").find("llmscale_keda_requests_invalid_total 8\n") != std::string::npos; }));
   CHECK(get(good, &res).ok());  // and the good ones still answered
   scaler.stop();
+}
+
+TEST_CASE("scaler: --state-file keeps the policy's learned state across a restart; a file it must not load is named and replaced") {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("llmscale-state-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const fs::path profile = dir / "profile.json", state = dir / "state";
+  std::ofstream(profile) << R"({"m": {"1": {"decoding_large_small_bs_threshold": 95, "prefill": [10.0, 0.02, 0.000001],
+    "decoding_smallbs": [20.0, 0.0006, 0.04], "decoding_largebs": [7.0, 0.0006, 0.16]}}})";
+  std::vector<std::string> log;
+  std::mutex log_mu;
+  llmscale_scaler::log::set_sink([&](std::string_view line) {
+    std::lock_guard<std::mutex> lock(log_mu);
+    log.emplace_back(line);
+  });
+  const auto logged = [&](const std::string& part) {
+    std::lock_guard<std::mutex> lock(log_mu);
+    return std::any_of(log.begin(), log.end(), [&](const std::string& l) { return l.find(part) != std::string::npos; });
+  };
+  const auto read = [](const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  };
+  llmscale_test::FakeEngines engines(2);
+  for (std::size_t i = 0; i < 2; ++i) engines.set(i, load(4, 1));
+  const auto options = [&](const std::string& policy) {
+    llmscale_scaler::Options o = loopback_options();
+    std::string error;
+    o.endpoints = {*llmscale_scaler::parse_endpoint(engines.endpoint(0), error),
+                   *llmscale_scaler::parse_endpoint(engines.endpoint(1), error)};
+    o.policy = policy;
+    o.profile = profile.string();
+    o.model = "m";
+    o.tp = 1;
+    o.state_file = state.string();
+    o.state_every = 5;
+    return o;
+  };
+  const auto metric = [](unsigned short port, const std::string& line) {
+    return http_get(port, "/metrics").find(line) != std::string::npos;
+  };
+
+  {  // first start: no file yet; one is written every 5 ticks and at stop
+    llmscale_scaler::Scaler scaler(options("llmscale-predictive"));
+    CHECK(logged("does not exist yet: starting afresh"));
+    scaler.start();
+    CHECK(eventually([&] { return metric(scaler.http_port(), "llmscale_state_saves_total 2\n"); }));
+    CHECK(metric(scaler.http_port(), "llmscale_state_loaded 0\n"));
+    scaler.stop();
+  }
+  const std::string first = read(state);
+  CHECK(first.rfind("llmscale-state 1\nlibrary " + llmscale::library_version() + "\npolicy llmscale-predictive\n", 0) == 0);
+  CHECK(first.find("\npredictive/1 ") != std::string::npos);
+  CHECK_FALSE(fs::exists(state.string() + ".tmp"));
+
+  {  // restart: loaded
+    llmscale_scaler::Scaler scaler(options("llmscale-predictive"));
+    CHECK(logged("loaded: llmscale-predictive's state as of"));
+    scaler.start();
+    CHECK(eventually([&] { return metric(scaler.http_port(), "llmscale_state_loaded 1\n"); }));
+    scaler.stop();
+  }
+  {  // another policy: not loaded, with the reason, and replaced by its own
+    llmscale_scaler::Scaler scaler(options("llmscale-pid"));
+    CHECK(logged("not loaded: it holds the state of llmscale-predictive, not of llmscale-pid; starting afresh"));
+    scaler.start();
+    CHECK(eventually([&] { return metric(scaler.http_port(), "llmscale_state_saves_total 1\n"); }));
+    scaler.stop();
+  }
+  CHECK(read(state).find("\npolicy llmscale-pid\n") != std::string::npos);
+  const std::string intact = read(state);
+  {  // a torn file: not loaded, the reason named
+    const std::string whole = intact;
+    std::ofstream(state, std::ios::binary | std::ios::trunc) << whole.substr(0, whole.size() - 4);
+    llmscale_scaler::Scaler scaler(options("llmscale-pid"));
+    CHECK(logged("(a torn or edited file); starting afresh"));
+  }
+  {  // too old
+    std::string whole = intact;
+    const std::size_t at = whole.find("saved_unix_s ");
+    whole.replace(at, whole.find('\n', at) - at, "saved_unix_s 1000");
+    std::ofstream(state, std::ios::binary | std::ios::trunc) << whole;
+    llmscale_scaler::Scaler scaler(options("llmscale-pid"));
+    CHECK(logged("s old, more than --state-max-age 86400"));
+  }
+  {  // a directory that does not exist is a usage error (exit 2), not a silent loss at every save
+    llmscale_scaler::Options o = options("llmscale-pid");
+    o.state_file = (dir / "missing" / "state").string();
+    CHECK_THROWS_WITH_AS(llmscale_scaler::Scaler{o}, doctest::Contains("does not exist"), llmscale_scaler::UsageError);
+  }
+  llmscale_scaler::log::set_sink(nullptr);
+  fs::remove_all(dir);
 }

@@ -120,6 +120,14 @@ std::string Scaler::Impl::render(const llmscale::Decision& d, const llmscale::Si
   gauge(out, "llmscale_endpoints_file_errors_total", "", static_cast<double>(file_errors));
   help(out, "llmscale_endpoints_over_slots_total", "counter", "Endpoints left out because every replica slot was taken.");
   gauge(out, "llmscale_endpoints_over_slots_total", "", static_cast<double>(slots_exhausted));
+  if (!opt.state_file.empty()) {
+    help(out, "llmscale_state_loaded", "gauge", "1 when --state-file's state was loaded at start (0: the policy started afresh).");
+    gauge(out, "llmscale_state_loaded", "", state_loaded ? 1.0 : 0.0);
+    help(out, "llmscale_state_saves_total", "counter", "Times --state-file was replaced with the policy's state.");
+    gauge(out, "llmscale_state_saves_total", "", static_cast<double>(state_saves));
+    help(out, "llmscale_state_save_errors_total", "counter", "Writes of --state-file that failed (the last file is kept).");
+    gauge(out, "llmscale_state_save_errors_total", "", static_cast<double>(state_save_errors));
+  }
   help(out, "llmscale_scrapes_implausible_total", "counter",
        "Pages not believed: a figure no engine produces (1e308 running, a KV use of 7, a series written twice).");
   gauge(out, "llmscale_scrapes_implausible_total", "", static_cast<double>(signals.scrapes_implausible()));

@@ -19,6 +19,7 @@ const char* usage() {
          "         [--max-page-bytes N] [--kv-capacity-tokens N] [--replica-slots N]\n"
          "         [--grpc-listen ADDR:PORT] [--http-listen ADDR:PORT] [--tls-cert FILE --tls-key FILE\n"
          "         [--tls-client-ca FILE]] [--metric-name NAME] [--quiet] [--run-for S]\n"
+         "         [--state-file FILE [--state-every N] [--state-max-age S]]\n"
          "\n"
          "Scrapes each engine's Prometheus page every tick, runs the policy and serves the decision:\n"
          "KEDA's external scaler over gRPC (--grpc-listen, default 0.0.0.0:9090; the metric\n"
@@ -29,9 +30,14 @@ const char* usage() {
          "--set names: signals, governor, kpa, ray_serve, aibrix_apa, llmd_saturation, slo, pid,\n"
          "predictive; e.g. --set governor.scale_down_stabilization_s=600. The llmscale-* policies\n"
          "need a latency profile (--profile, as llmscale-replay reads it).\n"
+         "--state-file keeps what llmscale-predictive, llmscale-pid and llmscale-slo have learned\n"
+         "across restarts: loaded at start (a file of another policy or llmscale version, or older\n"
+         "than --state-max-age, is logged and ignored), replaced atomically every --state-every\n"
+         "ticks and at stop.\n"
          "Defaults: --engine vllm --policy llmd-saturation --min-replicas 1 --max-replicas 64\n"
          "--tick 1 --scrape-timeout 0.5 --scrape-concurrency 32 --max-page-bytes 8388608\n"
-         "--kv-capacity-tokens 1000000 --replica-slots 1024. Exit status 2: a usage error.\n";
+         "--kv-capacity-tokens 1000000 --replica-slots 1024 --state-every 60 --state-max-age 86400.\n"
+         "Exit status 2: a usage error.\n";
 }
 
 namespace detail {
@@ -168,6 +174,13 @@ Options parse_args(const std::vector<std::string>& args, bool& help) {
       o.metric_name = v;
     } else if (a == "--run-for") {
       o.run_for_s = detail::number(a, v, 0, 1e9);
+    } else if (a == "--state-file") {
+      if (v.empty()) throw UsageError("--state-file: want a path");
+      o.state_file = v;
+    } else if (a == "--state-every") {
+      o.state_every = static_cast<int>(detail::whole(a, v, 1, 1000000));
+    } else if (a == "--state-max-age") {
+      o.state_max_age_s = detail::number(a, v, 0, 365 * 86400.0);
     } else {
       throw UsageError("unknown option '" + a + "'");
     }

@@ -34,6 +34,15 @@ struct Box final : PolicyBox {
   const llmscale::Decision& tick(llmscale::TimePoint now, const llmscale::Signals& s, const llmscale::FleetState& f) override {
     return scaler.tick(now, s, f);
   }
+  bool keeps_state() const override { return llmscale::has_saved_state_v<P>; }
+  std::string save_state(llmscale::TimePoint now) const override {
+    if constexpr (llmscale::has_saved_state_v<P>) return scaler.policy().save_state(now);
+    return {};
+  }
+  bool load_state(std::string_view state, llmscale::TimePoint now) override {
+    if constexpr (llmscale::has_saved_state_v<P>) return scaler.policy().load_state(state, now);
+    return false;
+  }
   void metrics(std::string& out) override {
     if constexpr (std::is_same_v<P, llmscale::PidPolicy<>>) {
       const llmscale::PidTerms& t = scaler.policy().terms();
@@ -152,6 +161,7 @@ std::int64_t ns_since_epoch(SteadyClock::time_point t) {
 
 Scaler::Impl::Impl(const Options& o, const detail::Configs& c) : opt(o), map(load_map(o)), signals(c.signals, now()) {
   policy = detail::make_policy(opt, c, now());
+  load_state_file();
   for (std::size_t i = static_cast<std::size_t>(opt.replica_slots); i-- > 0;) free_slots.push_back(i);
   if (opt.endpoints_file.empty()) {
     set_targets(EndpointList{opt.endpoints, std::nullopt});
@@ -308,6 +318,7 @@ void Scaler::Impl::decide() {
   const llmscale::Decision& d = policy->tick(t, s, fleet);
   if (d.desired_replicas > last_desired) raised_at = t;
   last_desired = d.desired_replicas;
+  if (!opt.state_file.empty() && ++ticks_since_save >= static_cast<std::uint64_t>(opt.state_every)) save_state_file();
   const bool active = s.arrival_rate > 0 || s.running_now > 0 || s.queued_now > 0 || s.engine.stale;
 
   std::string m = render(d, s, fleet, active);
@@ -411,6 +422,7 @@ void Scaler::stop() {
     s.http_io.stop();
     if (s.io_thread.joinable()) s.io_thread.join();
     if (s.http_thread.joinable()) s.http_thread.join();
+    if (!s.opt.state_file.empty() && s.pub.ticks > 0) s.save_state_file();  // the tick thread has ended
   }
 }
 

@@ -61,6 +61,9 @@ struct Options {
   std::string metric_name = "llmscale_desired_replicas";
   bool quiet = false;   ///< no JSON lines on stdout
   double run_for_s = 0; ///< stop after this long (0: until SIGTERM/SIGINT)
+  std::string state_file;         ///< --state-file: the policy's learned state, kept across restarts
+  int state_every = 60;           ///< --state-every: ticks between writes (and one at stop)
+  double state_max_age_s = 86400; ///< --state-max-age: an older file is not loaded
   // Limits against broken or hostile peers; not on the command line (the tests lower them).
   int http_sessions_max = 64;       ///< concurrent HTTP connections; more are closed at once (counted)
   double http_read_timeout_s = 10;  ///< a connection's request must arrive within this (half-open ones are reaped)

@@ -55,6 +55,12 @@ struct PolicyBox {
   virtual const llmscale::Decision& tick(llmscale::TimePoint now, const llmscale::Signals& s, const llmscale::FleetState& f) = 0;
   /// Policy-specific gauges for /metrics (PID terms, forecasts).
   virtual void metrics(std::string&) {}
+  /// Whether the policy keeps a learned state (llmscale::has_saved_state_v).
+  virtual bool keeps_state() const { return false; }
+  /// Its state, times as ages at `now` (empty when it keeps none).
+  virtual std::string save_state(llmscale::TimePoint) const { return {}; }
+  /// Restores a saved state as of `now`; false (nothing changed) when it is not one.
+  virtual bool load_state(std::string_view, llmscale::TimePoint) { return false; }
 };
 
 struct Configs;  // every --set-able config (scaler.cpp)
@@ -121,6 +127,12 @@ struct Scaler::Impl {
   std::uint64_t scrapes = 0, overruns = 0, file_errors = 0, slots_exhausted = 0;
   int last_desired = 0;
   llmscale::TimePoint raised_at{};
+
+  // --state-file (state_file.cpp): loaded by the constructor, written by the tick thread
+  std::uint64_t ticks_since_save = 0, state_saves = 0, state_save_errors = 0;
+  bool state_loaded = false;
+  void load_state_file();
+  void save_state_file();
 
   // Page buffers, reused from scrape to scrape (no allocation per page once warm). One that a
   // big page grew is released when it comes back (recycle()), so that memory follows the

@@ -15,8 +15,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <string>
+#include <string_view>
 
 #include "llmscale/core/abi.hpp"
+#include "llmscale/core/detail/state_io.hpp"
 #include "llmscale/core/time.hpp"
 #include "llmscale/signals/detail/bucket_ring.hpp"
 
@@ -110,6 +113,33 @@ class Bucketer {
   [[nodiscard]] double closed() const noexcept { return closed_; }
   [[nodiscard]] std::int64_t gap() const noexcept { return gap_; }
   [[nodiscard]] Duration bucket() const noexcept { return bucket_; }
+
+  /// The open bucket, its start written as an age at `now` (see detail::StateWriter).
+  [[nodiscard]] std::string save_state(TimePoint now) const {
+    detail::StateWriter w("bucketer/1");
+    const TimePoint start(bucket_ * current_);
+    w << started_ << (started_ ? to_seconds(now - start) : 0.0) << static_cast<long long>(gap_) << sum_ << closed_ << count_;
+    return std::move(w).str();
+  }
+  /// Restores what save_state wrote, the open bucket the one `age` before `now` falls in
+  /// (the same bucket on the same clock); false (nothing changed) when it is not such a state.
+  bool load_state(std::string_view state, TimePoint now) {
+    detail::StateReader r(state, "bucketer/1");
+    bool started = false;
+    double age = 0, sum = 0, closed = 0;
+    long long gap = 0;
+    int count = 0;
+    r >> started >> age >> gap >> sum >> closed >> count;
+    r.require_finite(age, sum, closed);
+    if (!r.done() || age < 0 || age > 1e9 || gap < 0 || count < 0) return false;
+    started_ = started;
+    current_ = started ? detail::bucket_index(now - from_seconds(age), bucket_) : 0;
+    gap_ = gap;
+    sum_ = sum;
+    closed_ = closed;
+    count_ = count;
+    return true;
+  }
 
  private:
   Duration bucket_;

@@ -59,6 +59,7 @@ class Autoscaler {
 
   [[nodiscard]] const Decision& last() const noexcept { return last_; }
   [[nodiscard]] P& policy() noexcept { return policy_; }
+  [[nodiscard]] const P& policy() const noexcept { return policy_; }
   [[nodiscard]] const Governor& governor() const noexcept { return governor_; }
   [[nodiscard]] std::uint64_t ignored_ticks() const noexcept { return guard_.rejected(); }
 

@@ -47,12 +47,15 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
 #include "llmscale/core/abi.hpp"
 #include "llmscale/core/config.hpp"
 #include "llmscale/core/decision.hpp"
+#include "llmscale/core/detail/state_io.hpp"
 #include "llmscale/core/fleet_state.hpp"
 #include "llmscale/core/time.hpp"
 #include "llmscale/policy/detail/replicas.hpp"
@@ -230,6 +233,55 @@ class PidPolicy {
     const double gap = (static_cast<double>(d.desired_replicas) - terms_.commanded) / terms_.reference;
     terms_.integral += std::min(1.0, last_dt_ / config_.tracking_s) * gap;
     terms_.integral = std::clamp(terms_.integral, config_.censored_below ? 0.0 : -config_.integral_limit, config_.integral_limit);
+  }
+
+  /// The controller's state (the integral, the filtered measurement, the last tick, the terms,
+  /// and the feed-forward's own state where it keeps one), times as ages at `now`: a restart
+  /// that loads it carries on where this one left off (see has_saved_state).
+  [[nodiscard]] std::string save_state(TimePoint now) const {
+    detail::StateWriter w("pid/1");
+    w << started_ << (started_ ? to_seconds(now - last_) : 0.0) << filtered_ << last_dt_ << asked_ << held_above_
+      << held_below_ << pushed_ << terms_.error << terms_.proportional << terms_.integral << terms_.derivative;
+    w.maybe(terms_.feed_forward).maybe(terms_.reference).maybe(terms_.commanded);
+    w << static_cast<unsigned long long>(terms_.held_ticks);
+    if constexpr (has_saved_state_v<FeedForward>) w.blob(feed_forward_.save_state(now));
+    return std::move(w).str();
+  }
+  /// Restores what save_state wrote; false, with nothing changed, for a text that is not a
+  /// PID's state (another policy's, a truncated file) or holds values no PID reaches.
+  bool load_state(std::string_view state, TimePoint now) {
+    detail::StateReader r(state, "pid/1");
+    bool started = false, above = false, below = false;
+    double age = 0, filtered = 0, last_dt = 0, pushed = 0;
+    int asked = 0;
+    PidTerms t;
+    unsigned long long held = 0;
+    r >> started >> age >> filtered >> last_dt >> asked >> above >> below >> pushed >> t.error >> t.proportional >> t.integral >>
+        t.derivative;
+    r.maybe(t.feed_forward).maybe(t.reference).maybe(t.commanded) >> held;
+    r.require_finite(age, filtered, last_dt, pushed, t.error, t.proportional, t.integral, t.derivative);
+    std::string_view nested;
+    if constexpr (has_saved_state_v<FeedForward>) r.blob(nested);
+    const double limit = config_.integral_limit;
+    if (!r.done() || age < 0 || age > 1e9 || last_dt < 0 || asked < 0 || (config_.anti_windup && std::fabs(t.integral) > limit) || pushed < 0 || pushed > limit) {
+      return false;
+    }
+    if constexpr (has_saved_state_v<FeedForward>) {
+      FeedForward ff = feed_forward_;
+      if (!ff.load_state(nested, now)) return false;
+      feed_forward_ = std::move(ff);
+    }
+    t.held_ticks = held;
+    started_ = started;
+    last_ = now - from_seconds(age);
+    filtered_ = filtered;
+    last_dt_ = last_dt;
+    asked_ = asked;
+    held_above_ = above;
+    held_below_ = below;
+    pushed_ = pushed;
+    terms_ = t;
+    return true;
   }
 
   /// Forgets the state: the next tick starts afresh (bumpless).

@@ -18,6 +18,8 @@
 #ifndef LLMSCALE_POLICY_POLICY_HPP
 #define LLMSCALE_POLICY_POLICY_HPP
 
+#include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
@@ -86,6 +88,20 @@ template <class P>
 void observe_decision(P& policy, const Decision& d) noexcept {
   if constexpr (detail::has_observe<P>::value) policy.observe(d);
 }
+
+/// True when `P` keeps a state that a restart would lose (learned ratios, forecasters, a PID's
+/// integral) and can save it: `p.save_state(now)` returns it as text, `p.load_state(text, now)`
+/// restores it (false, the policy unchanged, for a text that is not such a state). Times are
+/// written as ages at `now`, so a state saved on one clock loads on another. A host persists
+/// it with adapters/state_file.hpp (`llmscale-scaler --state-file`).
+template <class P, class = void>
+struct has_saved_state : std::false_type {};
+template <class P>
+struct has_saved_state<P, std::void_t<decltype(std::string(std::declval<const P&>().save_state(std::declval<TimePoint>()))),
+                                      decltype(bool(std::declval<P&>().load_state(std::declval<std::string_view>(), std::declval<TimePoint>())))>>
+    : std::true_type {};
+template <class P>
+inline constexpr bool has_saved_state_v = has_saved_state<P>::value;
 
 LLMSCALE_NAMESPACE_END
 

@@ -24,11 +24,14 @@
 #include <array>
 #include <cmath>
 #include <limits>
+#include <string>
+#include <string_view>
 #include <utility>
 
 #include "llmscale/core/abi.hpp"
 #include "llmscale/core/config.hpp"
 #include "llmscale/core/decision.hpp"
+#include "llmscale/core/detail/state_io.hpp"
 #include "llmscale/core/fleet_state.hpp"
 #include "llmscale/core/time.hpp"
 #include "llmscale/policy/detail/replicas.hpp"
@@ -128,6 +131,57 @@ class SloPolicy {
   /// The batch the capacity allows for the current token mix.
   [[nodiscard]] long long batch() const noexcept { return batch_; }
 
+ /// The mix it is sized for and the mixes it has sized (its sizing moves only when the mix
+  /// moves by token_mix_tolerance, so what it answers depends on them): a restart that loads
+  /// this state answers as this one would. Sizings are not saved but recomputed from those
+  /// mixes on load, so a state never carries numbers from another profile or SLO.
+  [[nodiscard]] std::string save_state(TimePoint) const {
+    detail::StateWriter w("slo/1");
+    w << sized_ << tokens_.input_tokens << tokens_.output_tokens << source_.input_tokens << source_.output_tokens;
+    std::size_t valid = 0;
+    for (const SizedMix& m : sized_mixes_) valid += m.valid ? 1 : 0;
+    w << valid;
+    for (std::size_t i = 0; i < sized_mixes_.size(); ++i) {
+      if (sized_mixes_[i].valid) w << i << sized_mixes_[i].source.input_tokens << sized_mixes_[i].source.output_tokens;
+    }
+    return std::move(w).str();
+  }
+  /// Restores what save_state wrote; false, with nothing changed, for a text that is not such a
+  /// state (or one saved with another token_mix_tolerance: its mixes fall in other cells).
+  bool load_state(std::string_view state, TimePoint) {
+    detail::StateReader r(state, "slo/1");
+    const auto mix_ok = [](const TokenLengths& t) {
+      return std::isfinite(t.input_tokens) && std::isfinite(t.output_tokens) && t.input_tokens > 0 && t.output_tokens > 0 &&
+             t.input_tokens <= 1e9 && t.output_tokens <= 1e9;
+    };
+    bool sized = false;
+    TokenLengths tokens, source;
+    std::size_t valid = 0;
+    r >> sized >> tokens.input_tokens >> tokens.output_tokens >> source.input_tokens >> source.output_tokens >> valid;
+    if (!r.ok() || (sized && (!mix_ok(tokens) || !mix_ok(source))) || valid > sized_mixes_.size()) return false;
+    std::array<SizedMix, 64> cells{};
+    for (std::size_t k = 0; k < valid; ++k) {
+      std::size_t i = 0;
+      TokenLengths t;
+      r >> i >> t.input_tokens >> t.output_tokens;
+      long long in = 0, out = 0;
+      if (!r.ok() || i >= cells.size() || cells[i].valid || !mix_ok(t) || !cell_of(t, in, out) || slot_of(in, out) != i) return false;
+      cells[i] = SizedMix{in, out, 0, 0, true, t};
+    }
+    if (!r.done()) return false;
+    for (SizedMix& m : cells) {
+      if (m.valid) size_for(m.source, m.batch, m.rate);
+    }
+    sized_mixes_ = cells;
+    sized_ = sized;
+    tokens_ = tokens;
+    source_ = source;
+    batch_ = 0;
+    rate_per_replica_ = 0;
+    if (sized_) size_for(source_, batch_, rate_per_replica_);
+    return true;
+  }
+
  private:
   [[nodiscard]] double drain_s() const noexcept {
     return config_.queue_drain_s > 0 ? config_.queue_drain_s : std::max(config_.cold_start_s, config_.ttft_s);
@@ -148,31 +202,46 @@ class SloPolicy {
     // a mix seen before (within a cell of the tolerance's width on a log scale) reuses its sizing:
     // a slow or noisy mix (a few requests a second) would otherwise re-size on most ticks
     SizedMix* cell = nullptr;
-    if (config_.token_mix_tolerance > 0 && tokens.input_tokens >= 1 && tokens.output_tokens >= 1 &&
-        tokens.input_tokens <= 1e9 && tokens.output_tokens <= 1e9) {
-      const double width = std::log1p(config_.token_mix_tolerance);
-      const auto in = static_cast<long long>(std::floor(std::log(tokens.input_tokens) / width));
-      const auto out = static_cast<long long>(std::floor(std::log(tokens.output_tokens) / width));
-      cell = &sized_mixes_[static_cast<std::size_t>(in * 31 + out) % sized_mixes_.size()];
+    long long in = 0, out = 0;
+    if (cell_of(tokens, in, out)) {
+      cell = &sized_mixes_[slot_of(in, out)];
       if (cell->valid && cell->input_cell == in && cell->output_cell == out) {
         batch_ = cell->batch;
         rate_per_replica_ = cell->rate;
+        source_ = cell->source;
         return;
       }
-      *cell = SizedMix{in, out, 0, 0, true};
     }
-    rate_per_replica_ = 0;
-    batch_ = 0;
+    size_for(tokens, batch_, rate_per_replica_);
+    source_ = tokens;
+    if (cell != nullptr) *cell = SizedMix{in, out, batch_, rate_per_replica_, true, tokens};
+  }
+
+  // the cell of a mix on the tolerance's log grid; false when the mix is not cached
+  bool cell_of(const TokenLengths& tokens, long long& in, long long& out) const noexcept {
+    if (!(config_.token_mix_tolerance > 0 && tokens.input_tokens >= 1 && tokens.output_tokens >= 1 &&
+          tokens.input_tokens <= 1e9 && tokens.output_tokens <= 1e9)) {
+      return false;
+    }
+    const double width = std::log1p(config_.token_mix_tolerance);
+    in = static_cast<long long>(std::floor(std::log(tokens.input_tokens) / width));
+    out = static_cast<long long>(std::floor(std::log(tokens.output_tokens) / width));
+    return true;
+  }
+  std::size_t slot_of(long long in, long long out) const noexcept {
+    return static_cast<std::size_t>(in * 31 + out) % sized_mixes_.size();
+  }
+
+  // the batch and the rate one replica takes within the targets at `tokens`
+  void size_for(const TokenLengths& tokens, long long& batch, double& rate) noexcept {
+    rate = 0;
+    batch = 0;
     // the arguments are within range here (checked config, clamped tokens): nothing throws
     const ReplicaCapacity cap = replica_capacity(profile_, tokens, targets_, config_.kv_tokens, engine_batch_);
     if (cap.max_batch > 0) {
-      batch_ = cap.max_batch;
+      batch = cap.max_batch;
       queue_.configure(profile_, tokens, cap.max_batch, queue_for(cap.max_batch));
-      rate_per_replica_ = queue_.max_arrival_rate(targets_);
-    }
-    if (cell != nullptr) {
-      cell->batch = batch_;
-      cell->rate = rate_per_replica_;
+      rate = queue_.max_arrival_rate(targets_);
     }
   }
 
@@ -181,6 +250,7 @@ class SloPolicy {
     long long batch = 0;
     double rate = 0;
     bool valid = false;
+    TokenLengths source;  // the mix it was sized for
   };
 
   SloConfig config_;
@@ -190,6 +260,7 @@ class SloPolicy {
   LatencyTargets targets_;
   TokenLengths tokens_;
   bool sized_ = false;
+  TokenLengths source_;  // the mix the current sizing was computed for (tokens_, or a cached neighbour)
   double rate_per_replica_ = 0;
   long long batch_ = 0;
   std::array<SizedMix, 64> sized_mixes_{};  // direct-mapped by cell

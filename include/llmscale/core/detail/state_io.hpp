@@ -3,13 +3,16 @@
 //
 // detail::StateWriter / StateReader: the text form in which stateful parts save and load their
 // state (so a restart does not forget its history): a tag naming the kind and version, then
-// numbers separated by spaces, doubles written so they read back exactly.
+// numbers separated by spaces, doubles written so they read back exactly. A part's own state
+// nests as a blob (its length, a colon, its text); a time is written as its age at the moment
+// of saving, so a state saved on one clock (a process, a host) loads on another.
 #ifndef LLMSCALE_CORE_DETAIL_STATE_IO_HPP
 #define LLMSCALE_CORE_DETAIL_STATE_IO_HPP
 
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -33,6 +36,20 @@ class StateWriter {
     } else {
       out_ += std::to_string(v);
     }
+    return *this;
+  }
+  /// A number that may be missing (NaN): written as '-'.
+  StateWriter& maybe(double v) {
+    if (v == v) return *this << v;
+    out_ += " -";
+    return *this;
+  }
+  /// A nested state, read back whole by StateReader::blob.
+  StateWriter& blob(std::string_view text) {
+    out_ += ' ';
+    out_ += std::to_string(text.size());
+    out_ += ':';
+    out_ += text;
     return *this;
   }
   std::string str() && { return std::move(out_); }
@@ -66,6 +83,30 @@ class StateReader {
     } else {
       ok_ = parse_value(token, v);
     }
+    return *this;
+  }
+  /// A number written by StateWriter::maybe: '-' reads as NaN.
+  StateReader& maybe(double& v) {
+    if (!ok_) return *this;
+    while (!text_.empty() && text_.front() == ' ') text_.remove_prefix(1);
+    if (text_.substr(0, 2) == "- " || text_ == "-") {
+      text_.remove_prefix(1);
+      v = std::numeric_limits<double>::quiet_NaN();
+      return *this;
+    }
+    return *this >> v;
+  }
+  /// A nested state written by StateWriter::blob (a view into the text being read).
+  StateReader& blob(std::string_view& v) {
+    if (!ok_) return *this;
+    while (!text_.empty() && text_.front() == ' ') text_.remove_prefix(1);
+    const std::size_t colon = text_.find(':');
+    std::size_t n = 0;
+    ok_ = colon != std::string_view::npos && parse_value(text_.substr(0, colon), n) && n <= text_.size() - colon - 1;
+    if (!ok_) return *this;
+    v = text_.substr(colon + 1, n);
+    text_.remove_prefix(colon + 1 + n);
+    ok_ = text_.empty() || text_.front() == ' ';
     return *this;
   }
   /// True when everything read so far parsed and nothing is left over.
