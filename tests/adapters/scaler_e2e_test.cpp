@@ -464,6 +464,9 @@ TEST_CASE("scaler: --state-file keeps the policy's learned state across a restar
     std::lock_guard<std::mutex> lock(log_mu);
     log.emplace_back(line);
   });
+  struct Unhook {  // the sink points at this test's locals: unhooked however the test ends
+    ~Unhook() { llmscale_scaler::log::set_sink(nullptr); }
+  } unhook;
   const auto logged = [&](const std::string& part) {
     std::lock_guard<std::mutex> lock(log_mu);
     return std::any_of(log.begin(), log.end(), [&](const std::string& l) { return l.find(part) != std::string::npos; });
@@ -539,6 +542,5 @@ TEST_CASE("scaler: --state-file keeps the policy's learned state across a restar
     o.state_file = (dir / "missing" / "state").string();
     CHECK_THROWS_WITH_AS(llmscale_scaler::Scaler{o}, doctest::Contains("does not exist"), llmscale_scaler::UsageError);
   }
-  llmscale_scaler::log::set_sink(nullptr);
   fs::remove_all(dir);
 }
