@@ -82,6 +82,15 @@ llmscale::Proposal step(P& p, double t, const Signals& s, const FleetState& flee
   return out;
 }
 
+// Ticks `p` on the load from second 1 to `until`, the fleet following its answers.
+template <class P>
+void run(P& p, Load& load, Fleet& fleet, double until) {
+  for (double t = 1; t <= until; t += 1) {
+    const Signals s = load.at(t);
+    fleet.follow(step(p, t, s, fleet.state).replicas, t);
+  }
+}
+
 // Runs `make()` for two hours, saves, restores into a new one whose clock is `shift` seconds
 // ahead, and compares the third hour with the original; returns how many proposals differ
 // between the original and a fresh policy over that hour.
@@ -90,11 +99,8 @@ int restart_matches(Make make, double shift) {
   auto original = make();
   Load load;
   Fleet fleet;
-  double t = 1;
-  for (; t <= 7200; t += 1) {
-    const Signals s = load.at(t);
-    fleet.follow(step(original, t, s, fleet.state).replicas, t);
-  }
+  run(original, load, fleet, 7200);
+  double t = 7201;
   const std::string saved = original.save_state(at_seconds(t - 1));
   auto restored = make();
   REQUIRE(restored.load_state(saved, at_seconds(t - 1 + shift)));
@@ -149,10 +155,7 @@ TEST_CASE("policy state: a restored PID over llmscale-slo keeps its integral") {
   auto p = pid_on_slo();
   Load load;
   Fleet fleet;
-  for (double t = 1; t <= 3600; t += 1) {
-    const Signals s = load.at(t);
-    fleet.follow(step(p, t, s, fleet.state).replicas, t);
-  }
+  run(p, load, fleet, 3600);
   REQUIRE(p.terms().integral > 0);  // the TTFT crossed its target: there is something to keep
   auto q = pid_on_slo();
   REQUIRE(q.load_state(p.save_state(at_seconds(3600)), at_seconds(50)));
@@ -165,10 +168,7 @@ TEST_CASE("policy state: what is not the policy's own state is refused and chang
   auto p = predictive();
   Load load;
   Fleet fleet;
-  for (double t = 1; t <= 1800; t += 1) {
-    const Signals s = load.at(t);
-    fleet.follow(step(p, t, s, fleet.state).replicas, t);
-  }
+  run(p, load, fleet, 1800);
   const auto now = at_seconds(1800);
   const std::string good = p.save_state(now);
   auto other = pid_on_slo();

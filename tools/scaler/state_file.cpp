@@ -9,8 +9,6 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "llmscale/adapters/state_file.hpp"
 #include "log.hpp"
@@ -93,15 +91,15 @@ void Scaler::Impl::load_state_file() {
     ignore(ec ? ec.message() : "it is " + std::to_string(size) + " bytes, more than any state");
     return;
   }
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (!in) {
-    ignore("it cannot be read");
+  std::string text;
+  try {
+    text = detail::read_file(path);
+  } catch (const UsageError& e) {
+    ignore(e.what());
     return;
   }
   std::string error;
-  const auto file = llmscale::parse_state_file(text.str(), error);
+  const auto file = llmscale::parse_state_file(text, error);
   if (!file) {
     ignore(error);
     return;
