@@ -130,13 +130,17 @@ struct SimConfig {
   }
 };
 
-/// One tick of a run, for --timeseries.
+/// One tick of a run, for --timeseries, --plot and --report.
 struct SimTick {
   double t = 0;
   long long arrivals = 0;  ///< since the previous tick
   long long queue = 0;     ///< router queue
   int ready = 0, starting = 0, desired = 0;
+  int current = 0;         ///< ready plus starting when the policy decided (the decision's current_replicas)
   long long misses = 0;    ///< requests that ended (finished or rejected) since the previous tick missing the SLO
+  Constraint binding = Constraint::none;  ///< what bound the decision
+  int proposed = 0;                       ///< what the policy itself proposed (its first stage, before the governor)
+  const char* reason = "";                ///< the decision's reason (static storage, as Decision::reason)
 };
 
 struct SimResult {
@@ -148,6 +152,7 @@ struct SimResult {
   double gpu_hours = 0;
   long long scale_events = 0;
   double duration_s = 0;  ///< first arrival to the last request's end
+  double last_arrival_s = 0;  ///< the last request's arrival (a run past it drains a backlog)
   long long unfinished = 0;  ///< left when max_drain_s ran out (counted in rejected)
   long long requeued = 0;    ///< requests sent back to the router queue by a replica crash
   long long crashes = 0, failed_starts = 0;
@@ -687,16 +692,23 @@ class Simulation {
     s.gpu.busy_fraction = reporting > 0 ? busy_sum / reporting : 0.0;
     s.gpu.memory_fraction = outage ? 0.0 : config_.gpu_memory_fraction;
     last_tick_ = t;
-    int desired = fleet_.current();
+    const int current = fleet_.current();
+    int desired = current;
+    Constraint binding = Constraint::none;
+    int proposed = current;
+    const char* reason = "warm-up: the signals' windows are filling";
     if (t >= config_.warmup_s) {  // the signals' windows have filled once: the policy decides
-      desired = control_->scaler.tick(at(t), scraped(s, t), fleet_).desired_replicas;
-      desired = through_hpa(desired, t);
+      const Decision& d = control_->scaler.tick(at(t), scraped(s, t), fleet_);
+      binding = d.binding;
+      reason = d.reason;
+      proposed = d.proposal_count > 0 ? d.proposals[0].replicas : d.desired_replicas;
+      desired = through_hpa(d.desired_replicas, t);
       apply(desired, t);
     }
     result_.peak_replicas = std::max(result_.peak_replicas, fleet_.current());
     if (config_.keep_timeseries) {
       result_.series.push_back(SimTick{t, arrivals_since_tick_, static_cast<long long>(router_.size()), fleet_.ready(),
-                                       fleet_.starting(), desired, misses_since_tick_});
+                                       fleet_.starting(), desired, current, misses_since_tick_, binding, proposed, reason});
     }
     arrivals_since_tick_ = 0;
     misses_since_tick_ = 0;
@@ -776,6 +788,7 @@ class Simulation {
     for (std::size_t r = 0; r < replicas_.size(); ++r) gone(r, std::max(end, replicas_[r].requested_at));
     result_.gpu_hours = billed_ * config_.gpus_per_replica / 3600.0;
     result_.duration_s = last_end_;
+    result_.last_arrival_s = last_arrival_;
     result_.slo_attainment = result_.requests > 0 ? static_cast<double>(result_.met) / static_cast<double>(result_.requests) : 1.0;
     double sum = 0;
     for (float v : ttft_) sum += v;
