@@ -11,7 +11,7 @@
 //                   [--slo-ttft S] [--slo-tpot S] [--tick S] [--seed N] [--initial-replicas N]
 //                   [--min-replicas N] [--max-replicas N] [--set name.key=value ...]
 //                   [--sweep name.key=V1,V2,...] [--exact-steps] [--jobs N]
-//                   [--json FILE] [--timeseries FILE] [--plot FILE.svg]
+//                   [--json FILE] [--timeseries FILE] [--plot FILE.svg] [--report FILE.html]
 //
 // Exit status: 0 when every policy ran; 2 for invalid arguments or a load with nothing to
 // replay (the message says what to change); 1 when the trace cannot be read (or, with --strict, has a malformed row).
@@ -41,9 +41,11 @@
 #include "llmscale/sim/opening_fleet.hpp"
 #include "llmscale/sim/workload.hpp"
 #include "replay_checks.hpp"
+#include "replay_options.hpp"
 #include "replay_set.hpp"
 #include "replay_source.hpp"
 #include "replay_plot.hpp"
+#include "replay_report.hpp"
 
 namespace {
 
@@ -58,6 +60,7 @@ constexpr const char* usage =
     "         [--slo-ttft S] [--slo-tpot S] [--tick S] [--seed N] [--initial-replicas N]\n"
     "         [--min-replicas N] [--max-replicas N] [--set name.key=value ...] [--sweep name.key=V1,V2,...]\n"
     "         [--exact-steps] [--jobs N] [--json FILE] [--timeseries FILE] [--plot FILE.svg]\n"
+    "         [--report FILE.html]\n"
     "\n"
     "Replays the load once per policy under the rules of SIMULATION.md (router, continuous batching\n"
     "with chunked prefill, KV admission and preemption, cold starts, billing) and prints one row per\n"
@@ -87,9 +90,17 @@ constexpr const char* usage =
     "pid, pid_planner (the PID's feed-forward), predictive, governor (llmscale's and the HPA\n"
     "baselines'), neutral_governor (the other\n"
     "anchors'); e.g. --set kpa.target_utilization=0.5.\n"
-    "--sweep runs the policies once per value, rows labelled NAME[key=value].\n";
+    "--sweep runs the policies once per value, rows labelled NAME[key=value].\n"
+    "--plot writes one SVG: the cost/quality chart (attainment against GPU-hours relative to the oracle,\n"
+    "one point per policy) and one panel of replicas over time per policy. --report writes one\n"
+    "self-contained HTML page: the configuration, the table, the picture and each llmscale policy's\n"
+    "five worst minutes with the decisions around them.\n";
 
 using llmscale_replay::apply_set;
+using llmscale_replay::parse_faults;
+using llmscale_replay::parse_phases;
+using llmscale_replay::parse_seconds;
+using llmscale_replay::split;
 using llmscale_replay::Input;
 using llmscale_replay::ReplaySource;
 using llmscale_replay::UsageError;
@@ -105,7 +116,7 @@ Args parse(int argc, char** argv) {
       "trace",     "trace-format", "rate-scale", "policies",  "profile",  "model",          "hardware",
       "tp",        "kv-tokens",    "max-batch",  "cold-start", "slo-ttft", "slo-tpot",       "tick",
       "seed",      "initial-replicas", "min-replicas", "max-replicas", "json", "timeseries", "set",
-      "scenario",  "cold-start-phases", "faults", "plot", "sweep", "jobs", "tune", "metric-lag",
+      "scenario",  "cold-start-phases", "faults", "plot", "report", "sweep", "jobs", "tune", "metric-lag",
       "max-num-batched-tokens"};
   Args a;
   for (int i = 1; i < argc; ++i) {
@@ -187,71 +198,9 @@ std::string json_string(const std::string& s) {
   return out + "\"";
 }
 
-std::vector<std::string> split(const std::string& list, char sep) {
-  std::vector<std::string> out;
-  std::stringstream ss(list);
-  std::string item;
-  while (std::getline(ss, item, sep)) out.push_back(item);
-  return out;
-}
-
-double parse_seconds(const std::string& what, const std::string& v, double lo, double hi) {
-  char* end = nullptr;
-  const double x = std::strtod(v.c_str(), &end);
-  if (v.empty() || *end != '\0' || !std::isfinite(x)) throw UsageError(what + " '" + v + "' is not a number");
-  if (x < lo || x > hi) {
-    throw UsageError(what + " = " + v + " is out of range; allowed: [" + llmscale::detail::format_number(lo) + ", " +
-                     llmscale::detail::format_number(hi) + "]");
-  }
-  return x;
-}
-
-// --cold-start-phases provision=S,pull=S,register=S,load=S,warmup=S (every phase, once)
-std::vector<std::pair<std::string, double>> parse_phases(const std::string& spec) {
-  static const std::vector<std::string> names{"provision", "pull", "register", "load", "warmup"};
-  std::vector<std::pair<std::string, double>> phases;
-  for (const std::string& item : split(spec, ',')) {
-    const auto eq = item.find('=');
-    const std::string name = item.substr(0, eq);
-    if (eq == std::string::npos || std::find(names.begin(), names.end(), name) == names.end()) {
-      throw UsageError("--cold-start-phases: '" + item + "' is not one of provision=S, pull=S, register=S, load=S, warmup=S");
-    }
-    for (const auto& p : phases) {
-      if (p.first == name) throw UsageError("--cold-start-phases: " + name + " given twice");
-    }
-    phases.emplace_back(name, parse_seconds("--cold-start-phases " + name, item.substr(eq + 1), 0, 86400));
-  }
-  if (phases.size() != names.size()) {
-    throw UsageError("--cold-start-phases needs all five phases: provision=S,pull=S,register=S,load=S,warmup=S");
-  }
-  return phases;
-}
-
-// --faults crash=RATE,failed-start=P,slow-start=FACTOR,metric-outage=START+LEN (any subset)
-void parse_faults(const std::string& spec, llmscale::SimConfig& sim) {
-  std::vector<std::string> seen;
-  for (const std::string& item : split(spec, ',')) {
-    const auto eq = item.find('=');
-    const std::string name = item.substr(0, eq), value = eq == std::string::npos ? "" : item.substr(eq + 1);
-    if (std::find(seen.begin(), seen.end(), name) != seen.end()) {
-      throw UsageError("--faults: '" + name + "' is given twice; give each fault once");
-    }
-    seen.push_back(name);
-    if (name == "crash") {
-      sim.crash_per_replica_hour = parse_seconds("--faults crash", value, 0, 3600);
-    } else if (name == "failed-start") {
-      sim.failed_start_probability = parse_seconds("--faults failed-start", value, 0, 1);
-    } else if (name == "slow-start") {
-      sim.slow_start_factor = parse_seconds("--faults slow-start", value, 1, 100);
-    } else if (name == "metric-outage") {
-      const auto plus = value.find('+');
-      if (plus == std::string::npos) throw UsageError("--faults metric-outage='" + value + "': want START+LEN (seconds)");
-      sim.metric_outage_start_s = parse_seconds("--faults metric-outage start", value.substr(0, plus), 0, 1e9);
-      sim.metric_outage_s = parse_seconds("--faults metric-outage length", value.substr(plus + 1), 0, 1e9);
-    } else {
-      throw UsageError("--faults: '" + item + "' is not one of crash=RATE, failed-start=P, slow-start=FACTOR, metric-outage=START+LEN");
-    }
-  }
+void write_file(const std::string& path, const std::string& content) {
+  std::ofstream out(path, std::ios::binary);
+  if (!out || !(out << content) || !out.flush()) throw std::runtime_error("cannot write '" + path + "'");
 }
 
 // The scrape interval contestant `policy` saw its signals through.
@@ -350,7 +299,7 @@ int main(int argc, char** argv) {
       }
     }
     if (policies.empty()) throw UsageError("--policies names no policy");
-    for (const char* flag : {"json", "timeseries", "plot"}) {
+    for (const char* flag : {"json", "timeseries", "plot", "report"}) {
       if (args.values.count(flag)) llmscale_replay::check_output_path(std::string("--") + flag, args.values[flag]);
     }
 
@@ -361,7 +310,7 @@ int main(int argc, char** argv) {
     sim.slo_tpot_s = number(args, "slo-tpot", 0.1, 1e-6, 60, "(0, 60]");
     sim.tick_s = number(args, "tick", 1, 0.01, 3600, "[0.01, 3600]");
     sim.exact_steps = args.exact_steps;
-    sim.keep_timeseries = args.values.count("timeseries") > 0 || args.values.count("plot") > 0;
+    sim.keep_timeseries = args.values.count("timeseries") > 0 || args.values.count("plot") > 0 || args.values.count("report") > 0;
     sim.fault_seed = static_cast<long long>(input.seed);
     if (args.values.count("faults")) parse_faults(args.values["faults"], sim);
     std::vector<double> cold_starts;
@@ -630,7 +579,7 @@ int main(int argc, char** argv) {
       std::string again;
       for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
-        if (a == "--tune" || a == "--json" || a == "--plot" || a == "--timeseries") {
+        if (a == "--tune" || a == "--json" || a == "--plot" || a == "--report" || a == "--timeseries") {
           ++i;
           continue;
         }
@@ -689,7 +638,7 @@ int main(int argc, char** argv) {
             << ", \"tpot_p99\": " << json_number(r.tpot_p99) << ", \"gpu_hours\": " << json_number(r.gpu_hours)
             << ", \"scale_events\": " << r.scale_events << ", \"initial_replicas\": " << r.initial_replicas
             << ", \"requeued\": " << r.requeued << ", \"crashes\": " << r.crashes << ", \"failed_starts\": " << r.failed_starts
-            << ", \"beats_oracle\": " << (beats_oracle[i] ? "true" : "false") << ", \"peak_replicas\": " << r.peak_replicas
+            << ", \"beats_oracle\": " << (beats_oracle[i] ? "true" : "false") << ", \"peak_replicas\": " << r.peak_replicas << ", \"last_arrival_s\": " << json_number(r.last_arrival_s)
             << ", \"at_max_replicas\": " << (at_max[i] ? "true" : "false")
             << ", \"batch_occupancy_p95\": " << json_number(r.batch_occupancy_p95) << ", \"kv_use_p95\": " << json_number(r.kv_use_p95)
             << ", \"scrape_s\": " << json_number(c_path_scrape(jobs[i].policy, lag)) << "}";
@@ -708,28 +657,51 @@ int main(int argc, char** argv) {
         }
       }
     }
-    if (args.values.count("plot")) {
-      std::vector<replay::PlotRun> runs;
-      for (std::size_t i = 0; i < jobs.size(); ++i) runs.push_back(replay::PlotRun{results[i]->policy, jobs[i].cold_start_s, &*results[i]});
-      // demand: Little's-law replicas for each minute's arrivals at the run's mean lengths
-      const double n = static_cast<double>(std::max(1LL, any.requests));
-      const llmscale::TokenLengths tokens{any.prompt_tokens / n, any.output_tokens / n};
-      const double per_replica = llmscale::batch_throughput(profile, tokens, static_cast<double>(sim.max_batch));
-      std::vector<long long> per_minute;
-      for (const auto& k : any.series) {
-        const auto m = static_cast<std::size_t>(std::max(0.0, k.t - sim.tick_s / 2) / 60.0);  // a tick counts the arrivals before it
-        if (per_minute.size() <= m) per_minute.resize(m + 1, 0);
-        per_minute[m] += k.arrivals;
+    if (args.values.count("plot") || args.values.count("report")) {
+      replay::PlotInput plot;
+      for (std::size_t i = 0; i < jobs.size(); ++i) plot.runs.push_back(replay::PlotRun{results[i]->policy, jobs[i].cold_start_s, &*results[i]});
+      plot.title = "llmscale-replay: " + source_name + " (" + std::to_string(any.requests) + " requests, " + model + " on " +
+                   hardware + " TP" + std::to_string(tp) + ", SLO TTFT " + llmscale::detail::format_number(sim.slo_ttft_s) +
+                   " s, TPOT " + llmscale::detail::format_number(sim.slo_tpot_s) + " s)";
+      plot.fluid_gpu_hours = fluid;
+      plot.timeline_cold_start = cold_starts.front();
+      const std::string svg = replay::render_svg(plot);
+      if (args.values.count("plot")) write_file(args.values["plot"], svg);
+      if (args.values.count("report")) {
+        replay::ReportInput report;
+        report.title = plot.title;
+        report.plot = &plot;
+        report.svg = svg;
+        std::string cs_text, opening;
+        for (std::size_t i = 0; i < cold_starts.size(); ++i) {
+          cs_text += (i ? ", " : "") + llmscale::detail::format_number(cold_starts[i]) + " s";
+          opening += (i ? ", " : "") + std::to_string(initial.at(cold_starts[i]));
+        }
+        report.config = {
+            {"load", source_name + (input.trace.empty() ? "" : " (" + input.format_name + ")") +
+                         (input.rate_scale != 1 ? ", rate x " + llmscale::detail::format_number(input.rate_scale) : "") +
+                         ", seed " + std::to_string(input.seed)},
+            {"requests", std::to_string(any.requests) + ", the last arriving at " + replay::clock_time(any.last_arrival_s)},
+            {"profile", profile_path + ": " + model + " on " + hardware + ", TP" + std::to_string(tp)},
+            {"engine", "max batch " + std::to_string(sim.max_batch) + ", KV " + llmscale::detail::format_number(sim.kv_tokens) +
+                           " tokens, max batched tokens " + (sim.max_num_batched_tokens > 0 ? std::to_string(sim.max_num_batched_tokens) : "none")},
+            {"SLO", "TTFT " + llmscale::detail::format_number(sim.slo_ttft_s) + " s, TPOT " + llmscale::detail::format_number(sim.slo_tpot_s) +
+                        " s; target 99 % of the requests"},
+            {"cold start", cs_text},
+            {"opening fleet", opening + (initial_given ? " (given)" : " (the smallest fixed fleet meeting 99 % until the first cold start + 60 s)")},
+            {"replicas", "min " + std::to_string(min_replicas) + ", max " + std::to_string(max_replicas) + (max_given ? " (given)" : "")},
+            {"metric lag", text(args, "metric-lag", "default")},
+            {"tick", llmscale::detail::format_number(sim.tick_s) + " s"},
+            {"fluid floor", llmscale::detail::format_number(std::round(fluid * 10) / 10) + " GPU-h"},
+            {"version", std::to_string(LLMSCALE_VERSION_MAJOR) + "." + std::to_string(LLMSCALE_VERSION_MINOR) + "." +
+                            std::to_string(LLMSCALE_VERSION_PATCH)}};
+        if (!args.sets.empty()) {
+          std::string sets;
+          for (const auto& x : args.sets) sets += (sets.empty() ? "" : " ") + x;
+          report.config.emplace_back("--set", sets);
+        }
+        write_file(args.values["report"], replay::render_report(report));
       }
-      std::vector<double> demand;
-      for (long long m : per_minute) demand.push_back(per_replica > 0 ? static_cast<double>(m) / 60.0 / per_replica : 0.0);
-      const std::string title = "llmscale-replay: " + source_name + " (" + std::to_string(any.requests) + " requests, " +
-                                model + " on " + hardware + " TP" + std::to_string(tp) + ", SLO TTFT " +
-                                llmscale::detail::format_number(sim.slo_ttft_s) + " s, TPOT " +
-                                llmscale::detail::format_number(sim.slo_tpot_s) + " s)";
-      std::ofstream out(args.values["plot"]);
-      if (!out) throw std::runtime_error("cannot write '" + args.values["plot"] + "'");
-      out << replay::render_svg(runs, demand, 60.0, cold_starts.front(), title);
     }
     return 0;
   } catch (const UsageError& e) {

@@ -1,12 +1,10 @@
 #!/usr/bin/env python3
-"""llmscale-replay end to end: a cold-start list gives the same numbers as separate runs; the
-picture is well-formed XML with one series per policy; --tune picks the cheapest setting that
+"""llmscale-replay end to end: a cold-start list gives the same numbers as separate runs; --tune picks the cheapest setting that
 meets the target among independent runs of each; every frozen -tuned constant is what --tune
 prints on the development run (slow); on every built-in scenario the oracle and static-best
 meet the target and no contestant beats the oracle (slow). Run from the project root:
-check_replay.py EXE cold_start_list|svg|tune|tuned_frozen|oracle_unbeaten"""
+check_replay.py EXE cold_start_list|tune|tuned_frozen|oracle_unbeaten (the pictures: check_pictures.py)"""
 import json, os, re, subprocess, sys, tempfile
-import xml.etree.ElementTree as ET
 
 exe, mode = sys.argv[1], sys.argv[2]
 if not os.path.exists("../shared/data/profile_splitwise_perf_model.csv"):
@@ -36,27 +34,6 @@ if mode == "cold_start_list":
                 if t[k] != v:
                     sys.exit(f"{r['policy']} at {cs} s: {k} is {t[k]} in the list, {v} alone")
     print("cold-start list == separate runs for 3 policies x 2 cold starts")
-elif mode == "svg":
-    policies = ["kpa", "llmscale-slo", "static-best", "oracle"]
-    out = replay("--scenario", "flash-crowd", "--rate-scale", "0.2", "--policies", ",".join(policies),
-                 "--cold-start", "60,300", "--plot", f"{tmp}/p.svg")
-    root = ET.parse(f"{tmp}/p.svg").getroot()  # raises on malformed XML
-    ns = "{http://www.w3.org/2000/svg}"
-    if root.tag != ns + "svg":
-        sys.exit(f"root element is {root.tag}")
-    lines = [e.get("data-policy") for e in root.iter(ns + "polyline") if e.get("data-policy")]
-    scatter = [e.get("data-scatter") for e in root.iter(ns + "polyline") if e.get("data-scatter")]
-    demand = [e for e in root.iter(ns + "polygon") if e.get("data-series") == "demand"]
-    if sorted(lines) != sorted(policies):
-        sys.exit(f"timeline series {lines}, want one per policy {policies}")
-    if sorted(scatter) != sorted(policies):
-        sys.exit(f"cold-start series {scatter}, want one per policy {policies}")
-    if len(demand) != 1:
-        sys.exit("no demand series")
-    for e in root.iter(ns + "polyline"):
-        if e.get("data-scatter") and len(e.get("points").split()) != 2:
-            sys.exit(f"{e.get('data-scatter')}: want a point per cold start")
-    print(f"SVG parses; one timeline and one cold-start series for each of {len(policies)} policies")
 elif mode == "tune":
     # the sweep --tune prints, checked against one independent run per value
     common = ["--trace", "tests/sim/data/poisson_600.csv", "--trace-format", "csv", "--cold-start", "60"]
