@@ -1,5 +1,5 @@
-// llmscale-replay: every scaling policy replayed on the same load under SIMULATION.md's rules,
-// side by side, with the oracle, the best static fleet and the fluid floor.
+// llmscale-replay: every scaling policy replayed on the same load under the simulator's rules
+// (docs/simulator.md), side by side, with the oracle, the best static fleet and the fluid floor.
 //
 //   llmscale-replay [--scenario chat-day|code-bursts|flash-crowd]
 //                   [--trace FILE --trace-format azure|csv|mooncake|burstgpt|servegen [--strict]]
@@ -62,9 +62,10 @@ constexpr const char* usage =
     "         [--exact-steps] [--jobs N] [--json FILE] [--timeseries FILE] [--plot FILE.svg]\n"
     "         [--report FILE.html]\n"
     "\n"
-    "Replays the load once per policy under the rules of SIMULATION.md (router, continuous batching\n"
-    "with chunked prefill, KV admission and preemption, cold starts, billing) and prints one row per\n"
-    "policy and cold start: requests, SLO attainment, TTFT and TPOT quantiles, GPU-hours, scale events;\n"
+    "Replays the load once per policy under the simulator's rules (docs/simulator.md: router,\n"
+    "continuous batching with chunked prefill, KV admission and preemption, cold starts, billing)\n"
+    "and prints one row per policy and cold start: requests, SLO attainment, TTFT and TPOT\n"
+    "quantiles, GPU-hours, scale events;\n"
     "p95 batch occupancy and KV use (what binds), then the fluid floor (fluid_bound) in GPU-hours.\n"
     "Load: a built-in scenario (default chat-day: 24 h with a daily cycle and bursts) or a trace file.\n"
     "Policies: hpa-gpu-util, hpa-gpu-mem, hpa-tuned, kpa, kpa-tuned, ray-serve, ray-serve-tuned,\n"

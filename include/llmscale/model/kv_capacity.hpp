@@ -13,7 +13,7 @@
 // 8 of 64), which is what makes a 70B model's cache 320 KiB a token rather than 2.5 MiB.
 // Example, llama2-70b (80 layers, 8 KV heads of 128, fp16) with TP4 on H100-80GB:
 // 327,680 bytes a token; 4 x 80 GB x 0.9 = 288 GB, less 138 GB of weights and about 19 GB of
-// activations and CUDA graphs, leaves about 131 GB: 400,000 tokens (SIMULATION.md's default).
+// activations and CUDA graphs, leaves about 131 GB: 400,000 tokens (docs/simulator.md's default).
 #ifndef LLMSCALE_MODEL_KV_CAPACITY_HPP
 #define LLMSCALE_MODEL_KV_CAPACITY_HPP
 

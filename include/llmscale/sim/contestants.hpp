@@ -1,7 +1,7 @@
 // llmscale: autoscaling policies for LLM inference serving.
 // SPDX-License-Identifier: Apache-2.0
 //
-// The contestants of SIMULATION.md by name, each configured as its row says, and run_contestant()
+// The contestants of docs/simulator.md by name, each configured as its row says, and run_contestant()
 // to replay one of them. The anchors with a behaviour of their own (KPA, Ray Serve, AIBrix,
 // llm-d) run under a neutral governor (bounds and stale-signal safety only); the HPA
 // baselines under the HPA's default behaviour; llmscale's policies under the default governor
@@ -42,7 +42,7 @@ inline const std::vector<std::string>& contestant_names() {
   return names;
 }
 
-/// How the contestants see the signals (SIMULATION.md, --metric-lag): each its users' path
+/// How the contestants see the signals (docs/simulator.md, --metric-lag): each its users' path
 /// (`defaults`), the instant view for all (`none`), or one scrape interval for every anchor and
 /// every NAME@keda (`uniform`, `seconds`).
 struct MetricLag {
@@ -106,8 +106,8 @@ struct Contestants {
   double attainment_target = 0.99;  ///< static-best's and the oracle's bar
   MetricLag metric_lag;             ///< how the contestants see the signals
 
-  // The -tuned settings: each found by `llmscale-replay --tune NAME` on SIMULATION.md's
-  // development run (the command is in docs/simulator.md, "The tuned rivals"), frozen.
+  // The -tuned settings: each found by `llmscale-replay --tune NAME` on docs/simulator.md's
+  // development run (the command is in docs/simulator.md, "Tuning and the tuned rivals"), frozen.
   static constexpr double hpa_tuned_target = 32;               ///< requests in flight per replica
   static constexpr double kpa_tuned_target_utilization = 0.05;  ///< of containerConcurrency = max batch
   static constexpr double ray_serve_tuned_target = 19;         ///< target_ongoing_requests

@@ -1,7 +1,7 @@
 // llmscale: autoscaling policies for LLM inference serving.
 // SPDX-License-Identifier: Apache-2.0
 //
-// The reference points of SIMULATION.md that know the whole run:
+// The reference points of docs/simulator.md that know the whole run:
 //   plan_oracle()   for each 60 s window from the start, the fewest replicas that keep the
 //                   cumulative attainment (requests arrived so far meeting the SLO, over those
 //                   arrived) at or above the target. Found window by window by trial: the
@@ -206,7 +206,7 @@ inline FleetPlan plan_oracle(const std::vector<TraceRequest>& requests, const La
   return plan;
 }
 
-/// SIMULATION.md's fluid bound in GPU-hours for `requests` requests of `prompt_tokens` and
+/// docs/simulator.md's fluid bound in GPU-hours for `requests` requests of `prompt_tokens` and
 /// `output_tokens` in all: every prompt token at the prefill throughput of a full chunk, every
 /// output token at the decode throughput of a full batch (at the mean context), x GPUs per
 /// replica. No schedule can do better.

@@ -1,7 +1,7 @@
 // llmscale: autoscaling policies for LLM inference serving.
 // SPDX-License-Identifier: Apache-2.0
 //
-// ReplicaEngine: one serving replica as SIMULATION.md describes it.
+// ReplicaEngine: one serving replica as docs/simulator.md describes it.
 //   - continuous batching with chunked prefill: an iteration decodes one token for every
 //     request past its prefill and prefills a chunk of at most `chunk_tokens` prompt tokens of
 //     the admitted requests, oldest first; its time is decode_step(batch, context) +

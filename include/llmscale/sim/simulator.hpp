@@ -1,7 +1,7 @@
 // llmscale: autoscaling policies for LLM inference serving.
 // SPDX-License-Identifier: Apache-2.0
 //
-// simulate(): one policy over one request stream under SIMULATION.md's rules.
+// simulate(): one policy over one request stream under the simulator's rules (docs/simulator.md).
 //   router   each arrival goes to the ready replica with the fewest outstanding requests among
 //            those that can admit it; while none can, requests wait in a FIFO router queue
 //            (optionally bounded: a request arriving to a full queue is rejected, an SLO miss);
@@ -75,14 +75,14 @@ struct SimConfig {
   double gpu_memory_fraction = 0.9;  ///< what a ready replica reports (weights + preallocated KV)
   bool keep_timeseries = false;
   double max_drain_s = 7 * 86400.0;  ///< after the last arrival, a run stops (what is left counts as rejected)
-  // faults (SIMULATION.md): all off by default
+  // faults (docs/simulator.md): all off by default
   double crash_per_replica_hour = 0;    ///< a ready replica crashes at this Poisson rate
   double failed_start_probability = 0;  ///< a starting replica fails at the end of its cold start
   double slow_start_factor = 1;         ///< every cold start lasts cold_start_s x this
   double metric_outage_start_s = 0;     ///< engine metrics stop at this time...
   double metric_outage_s = 0;           ///< ...for this long (0: no outage)
   long long fault_seed = 1;
-  // the metric path (SIMULATION.md: each contestant sees the signals the way its users run it)
+  // the metric path (docs/simulator.md: each contestant sees the signals the way its users run it)
   double warmup_s = 60;        ///< no policy is asked before this: the signals' windows fill first
   double metric_scrape_s = 0;  ///< the policy sees the snapshot of the last scrape, taken every this many seconds (0: every tick)
   double hpa_sync_s = 0;       ///< >0: decisions reach the fleet through an HPA syncing this often (KEDA's path)
@@ -839,7 +839,7 @@ class Simulation {
 }  // namespace detail
 
 /// Runs `policy` (with `governor`) over `source` (anything with `bool next(TraceRequest&)`, in
-/// time order) and returns what SIMULATION.md measures. Throws std::invalid_argument for an
+/// time order) and returns what docs/simulator.md measures. Throws std::invalid_argument for an
 /// invalid SimConfig (naming the field), governor or policy config, or a negative initial fleet.
 template <class P, class Source>
 SimResult simulate(P policy, const GovernorConfig& governor, Source& source, const LatencyProfile& profile,

@@ -12,7 +12,7 @@
 // time, tokens below 1 for the prompt or 1 for the output, a time before the previous row's
 // by more than `max_disorder_s` (2 s)) is skipped and counted, and the first few are kept with
 // their line numbers; with `strict` the first one throws TraceError instead.
-// ScaledTrace applies `--rate-scale K` (SIMULATION.md): floor(K) copies of each request, each
+// ScaledTrace applies `--rate-scale K` (docs/simulator.md): floor(K) copies of each request, each
 // shifted by a seeded uniform 0-1 s jitter, plus one more with probability K - floor(K); the
 // result comes out in time order through a small reorder heap.
 #ifndef LLMSCALE_SIM_TRACE_HPP

@@ -3,7 +3,7 @@
 //
 // Workloads the project generates itself (seeded, streamed in time order):
 //   LengthModel      lognormal prompt and output lengths given by mean and median; the default
-//                    is SIMULATION.md's fit to the Azure 2023 conversation trace (prompt mean
+//                    is docs/simulator.md's fit to the Azure 2023 conversation trace (prompt mean
 //                    1,155, median 1,020; output mean 211, median 129)
 //   RateSeriesTrace  requests from a rate series (ServeGen's 600 s windows): in each window a
 //                    renewal process with Gamma inter-arrival times of the window's rate and CV
