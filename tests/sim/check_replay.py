@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""llmscale-replay end to end: a cold-start list gives the same numbers as separate runs; --tune picks the cheapest setting that
-meets the target among independent runs of each; every frozen -tuned constant is what --tune
+"""llmscale-replay end to end: a cold-start list gives the same numbers as separate runs; --tune
+picks the cheapest setting that meets the target among independent runs of each; the demo's
+table is the committed fixture (demo_table, slow); every frozen -tuned constant is what --tune
 prints on the development run (slow); on every built-in scenario the oracle and static-best
 meet the target and no contestant beats the oracle (slow). Run from the project root:
-check_replay.py EXE cold_start_list|tune|tuned_frozen|oracle_unbeaten (the pictures: check_pictures.py)"""
+check_replay.py EXE cold_start_list|tune|tuned_frozen|oracle_unbeaten|demo_table (the pictures: check_pictures.py)"""
 import json, os, re, subprocess, sys, tempfile
 
 exe, mode = sys.argv[1], sys.argv[2]
@@ -34,6 +35,17 @@ if mode == "cold_start_list":
                 if t[k] != v:
                     sys.exit(f"{r['policy']} at {cs} s: {k} is {t[k]} in the list, {v} alone")
     print("cold-start list == separate runs for 3 policies x 2 cold starts")
+elif mode == "demo_table":
+    # the demo's table against tests/sim/data/demo_table.txt: a refactoring changes no decision;
+    # a commit that means to change decisions regenerates the fixture and says so
+    import difflib
+    out = replay("--policies", "all")
+    want = open("tests/sim/data/demo_table.txt").read()
+    if out != want:
+        diff = "".join(difflib.unified_diff(want.splitlines(True), out.splitlines(True), "demo_table.txt", "now"))
+        sys.exit(f"the demo table changed:\n{diff}\nregenerate (from the project root): "
+                 f"llmscale-replay --policies all > tests/sim/data/demo_table.txt, and say why in the commit")
+    print(f"the demo table is the fixture's ({len(want.splitlines())} lines)")
 elif mode == "tune":
     # the sweep --tune prints, checked against one independent run per value
     common = ["--trace", "tests/sim/data/poisson_600.csv", "--trace-format", "csv", "--cold-start", "60"]
