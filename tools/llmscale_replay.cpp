@@ -321,7 +321,7 @@ int main(int argc, char** argv) {
       phases = parse_phases(args.values["cold-start-phases"]);
       double total = 0;
       for (const auto& p : phases) total += p.second;
-      if (total > 86400) throw UsageError("--cold-start-phases add up to " + llmscale::detail::format_number(total) + " s; allowed: [0, 86400]");
+      if (total > 86400) throw UsageError("--cold-start-phases add up to " + llmscale::format_number(total) + " s; allowed: [0, 86400]");
       cold_starts.push_back(total);
     } else {
       for (const std::string& v : split(text(args, "cold-start", "300"), ',')) {
@@ -662,8 +662,8 @@ int main(int argc, char** argv) {
       replay::PlotInput plot;
       for (std::size_t i = 0; i < jobs.size(); ++i) plot.runs.push_back(replay::PlotRun{results[i]->policy, jobs[i].cold_start_s, &*results[i]});
       plot.title = "llmscale-replay: " + source_name + " (" + std::to_string(any.requests) + " requests, " + model + " on " +
-                   hardware + " TP" + std::to_string(tp) + ", SLO TTFT " + llmscale::detail::format_number(sim.slo_ttft_s) +
-                   " s, TPOT " + llmscale::detail::format_number(sim.slo_tpot_s) + " s)";
+                   hardware + " TP" + std::to_string(tp) + ", SLO TTFT " + llmscale::format_number(sim.slo_ttft_s) +
+                   " s, TPOT " + llmscale::format_number(sim.slo_tpot_s) + " s)";
       plot.fluid_gpu_hours = fluid;
       plot.timeline_cold_start = cold_starts.front();
       const std::string svg = replay::render_svg(plot);
@@ -675,25 +675,25 @@ int main(int argc, char** argv) {
         report.svg = svg;
         std::string cs_text, opening;
         for (std::size_t i = 0; i < cold_starts.size(); ++i) {
-          cs_text += (i ? ", " : "") + llmscale::detail::format_number(cold_starts[i]) + " s";
+          cs_text += (i ? ", " : "") + llmscale::format_number(cold_starts[i]) + " s";
           opening += (i ? ", " : "") + std::to_string(initial.at(cold_starts[i]));
         }
         report.config = {
             {"load", source_name + (input.trace.empty() ? "" : " (" + input.format_name + ")") +
-                         (input.rate_scale != 1 ? ", rate x " + llmscale::detail::format_number(input.rate_scale) : "") +
+                         (input.rate_scale != 1 ? ", rate x " + llmscale::format_number(input.rate_scale) : "") +
                          ", seed " + std::to_string(input.seed)},
             {"requests", std::to_string(any.requests) + ", the last arriving at " + replay::clock_time(any.last_arrival_s)},
             {"profile", profile_path + ": " + model + " on " + hardware + ", TP" + std::to_string(tp)},
-            {"engine", "max batch " + std::to_string(sim.max_batch) + ", KV " + llmscale::detail::format_number(sim.kv_tokens) +
+            {"engine", "max batch " + std::to_string(sim.max_batch) + ", KV " + llmscale::format_number(sim.kv_tokens) +
                            " tokens, max batched tokens " + (sim.max_num_batched_tokens > 0 ? std::to_string(sim.max_num_batched_tokens) : "none")},
-            {"SLO", "TTFT " + llmscale::detail::format_number(sim.slo_ttft_s) + " s, TPOT " + llmscale::detail::format_number(sim.slo_tpot_s) +
+            {"SLO", "TTFT " + llmscale::format_number(sim.slo_ttft_s) + " s, TPOT " + llmscale::format_number(sim.slo_tpot_s) +
                         " s; target 99 % of the requests"},
             {"cold start", cs_text},
             {"opening fleet", opening + (initial_given ? " (given)" : " (the smallest fixed fleet meeting 99 % until the first cold start + 60 s)")},
             {"replicas", "min " + std::to_string(min_replicas) + ", max " + std::to_string(max_replicas) + (max_given ? " (given)" : "")},
             {"metric lag", text(args, "metric-lag", "default")},
-            {"tick", llmscale::detail::format_number(sim.tick_s) + " s"},
-            {"fluid floor", llmscale::detail::format_number(std::round(fluid * 10) / 10) + " GPU-h"},
+            {"tick", llmscale::format_number(sim.tick_s) + " s"},
+            {"fluid floor", llmscale::format_number(std::round(fluid * 10) / 10) + " GPU-h"},
             {"version", std::to_string(LLMSCALE_VERSION_MAJOR) + "." + std::to_string(LLMSCALE_VERSION_MINOR) + "." +
                             std::to_string(LLMSCALE_VERSION_PATCH)}};
         if (!args.sets.empty()) {

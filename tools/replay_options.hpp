@@ -29,8 +29,8 @@ inline double parse_seconds(const std::string& what, const std::string& v, doubl
   const double x = std::strtod(v.c_str(), &end);
   if (v.empty() || *end != '\0' || !std::isfinite(x)) throw UsageError(what + " '" + v + "' is not a number");
   if (x < lo || x > hi) {
-    throw UsageError(what + " = " + v + " is out of range; allowed: [" + llmscale::detail::format_number(lo) + ", " +
-                     llmscale::detail::format_number(hi) + "]");
+    throw UsageError(what + " = " + v + " is out of range; allowed: [" + llmscale::format_number(lo) + ", " +
+                     llmscale::format_number(hi) + "]");
   }
   return x;
 }

@@ -141,6 +141,19 @@ std::string dump_config(const Config& config);
 template <class Config>
 std::vector<std::string> config_keys();
 
+/// The shortest text of `v` that reads back as the same double (as config errors, logs and the
+/// tools print numbers: 0.1, 300, 1e-06).
+inline std::string format_number(double v) {
+  char buf[40];
+#if defined(__cpp_lib_to_chars) && __cpp_lib_to_chars >= 201611L
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);  // shortest text that round-trips
+  return std::string(buf, r.ptr);
+#else
+  const int n = std::snprintf(buf, sizeof buf, "%.17g", v);
+  return std::string(buf, n > 0 ? static_cast<std::size_t>(n) : 0);
+#endif
+}
+
 // ---------------------------------------------------------------------------------------------
 // Implementation.
 
@@ -152,16 +165,7 @@ inline std::string_view trim(std::string_view s) noexcept {
   return s;
 }
 
-inline std::string format_number(double v) {
-  char buf[40];
-#if defined(__cpp_lib_to_chars) && __cpp_lib_to_chars >= 201611L
-  const auto r = std::to_chars(buf, buf + sizeof buf, v);  // shortest text that round-trips
-  return std::string(buf, r.ptr);
-#else
-  const int n = std::snprintf(buf, sizeof buf, "%.17g", v);
-  return std::string(buf, n > 0 ? static_cast<std::size_t>(n) : 0);
-#endif
-}
+using llmscale::format_number;
 
 template <class T>
 std::string format_value(T v) {
