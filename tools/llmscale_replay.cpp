@@ -74,7 +74,8 @@ constexpr const char* usage =
     "oracle (all: every one).\n"
     "--tune NAME sweeps NAME's main knob and prints the cheapest setting that meets the attainment\n"
     "target (99 %) with the --set that reproduces it.\n"
-    "Defaults: --profile ../shared/data/profile_splitwise_perf_model.csv --model llama2-70b\n"
+    "Defaults: --profile ../shared/data/profile_splitwise_perf_model.csv (or in $LLMSCALE_DATA_DIR, or\n"
+    "beside the source tree this was built from) --model llama2-70b\n"
     "--hardware h100-80gb --tp 4, --kv-tokens 400000, --max-batch 256 (vLLM's max_num_seqs),\n"
     "--max-num-batched-tokens 0 (no budget), --metric-lag default (each contestant its users' metric\n"
     "path; 0: every contestant sees every tick; SECONDS: every anchor and @keda scrapes this often),\n"
@@ -336,7 +337,7 @@ int main(int argc, char** argv) {
       throw UsageError("--min-replicas " + std::to_string(min_replicas) + " is above --max-replicas " +
                        std::to_string(max_replicas));
     }
-    const std::string profile_path = text(args, "profile", "../shared/data/profile_splitwise_perf_model.csv");
+    const std::string profile_path = text(args, "profile", llmscale_replay::default_profile_path());
     const std::string model = text(args, "model", "llama2-70b");
     const std::string hardware = text(args, "hardware", "h100-80gb");
     const int tp = static_cast<int>(integer(args, "tp", 4, 1, 64));

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -81,6 +82,27 @@ inline void parse_faults(const std::string& spec, llmscale::SimConfig& sim) {
       throw UsageError("--faults: '" + item + "' is not one of crash=RATE, failed-start=P, slow-start=FACTOR, metric-outage=START+LEN");
     }
   }
+}
+
+// The default --profile: profile_splitwise_perf_model.csv in $LLMSCALE_DATA_DIR when set, else in
+// ../shared/data from the working folder (the project root), else in the shared/data beside the
+// source tree this tool was built from (so a build runs from any folder); the first that exists,
+// else the first candidate (whose error then names it).
+inline std::string default_profile_path() {
+  const std::string name = "profile_splitwise_perf_model.csv";
+  std::vector<std::string> candidates;
+  if (const char* dir = std::getenv("LLMSCALE_DATA_DIR"); dir != nullptr && *dir != '\0') {
+    return std::string(dir) + "/" + name;
+  }
+  candidates.push_back("../shared/data/" + name);
+#ifdef LLMSCALE_SOURCE_DATA_DIR
+  candidates.push_back(std::string(LLMSCALE_SOURCE_DATA_DIR) + "/" + name);
+#endif
+  for (const auto& c : candidates) {
+    std::error_code ec;
+    if (std::filesystem::is_regular_file(c, ec)) return c;
+  }
+  return candidates.front();
 }
 
 }  // namespace llmscale_replay

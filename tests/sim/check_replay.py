@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""llmscale-replay end to end: a cold-start list gives the same numbers as separate runs; --tune
+"""llmscale-replay end to end: a cold-start list gives the same numbers as separate runs; it
+runs from any folder (any_folder); --tune
 picks the cheapest setting that meets the target among independent runs of each; the demo's
 table is the committed fixture (demo_table, slow); every frozen -tuned constant is what --tune
 prints on the development run (slow); on every built-in scenario the oracle and static-best
 meet the target and no contestant beats the oracle (slow). Run from the project root:
-check_replay.py EXE cold_start_list|tune|tuned_frozen|oracle_unbeaten|demo_table (the pictures: check_pictures.py)"""
+check_replay.py EXE cold_start_list|any_folder|tune|tuned_frozen|oracle_unbeaten|demo_table (the pictures: check_pictures.py)"""
 import json, os, re, subprocess, sys, tempfile
 
 exe, mode = sys.argv[1], sys.argv[2]
@@ -35,6 +36,18 @@ if mode == "cold_start_list":
                 if t[k] != v:
                     sys.exit(f"{r['policy']} at {cs} s: {k} is {t[k]} in the list, {v} alone")
     print("cold-start list == separate runs for 3 policies x 2 cold starts")
+elif mode == "any_folder":
+    # run from a folder with no ../shared/data: the default profile is found beside the sources;
+    # LLMSCALE_DATA_DIR pointing nowhere is named in the error (exit 2)
+    args = [os.path.abspath(exe), "--scenario", "flash-crowd", "--rate-scale", "0.1", "--policies", "kpa"]
+    r = subprocess.run(args, capture_output=True, text=True, cwd=tmp)
+    if r.returncode != 0 or "kpa" not in r.stdout:
+        sys.exit(f"from {tmp}: exit {r.returncode}: {r.stderr[-300:]}")
+    env = dict(os.environ, LLMSCALE_DATA_DIR=f"{tmp}/nowhere")
+    r = subprocess.run(args, capture_output=True, text=True, cwd=tmp, env=env)
+    if r.returncode != 2 or f"{tmp}/nowhere/profile_splitwise_perf_model.csv" not in r.stderr:
+        sys.exit(f"LLMSCALE_DATA_DIR=nowhere: exit {r.returncode}, {r.stderr[-300:]}")
+    print("the replay finds its profile from any folder; LLMSCALE_DATA_DIR is obeyed")
 elif mode == "demo_table":
     # the demo's table against tests/sim/data/demo_table.txt: a refactoring changes no decision;
     # a commit that means to change decisions regenerates the fixture and says so
