@@ -74,8 +74,9 @@ constexpr const char* usage =
     "oracle (all: every one).\n"
     "--tune NAME sweeps NAME's main knob and prints the cheapest setting that meets the attainment\n"
     "target (99 %) with the --set that reproduces it.\n"
-    "Defaults: --profile ../shared/data/profile_splitwise_perf_model.csv (or in $LLMSCALE_DATA_DIR, or\n"
-    "beside the source tree this was built from) --model llama2-70b\n"
+    "Defaults: --profile profile_splitwise_perf_model.csv from $LLMSCALE_DATA_DIR, else the first found\n"
+    "in ../shared/data, beside the source tree, beside the executable, under the install prefix (the\n"
+    "one used is said on stderr), --model llama2-70b\n"
     "--hardware h100-80gb --tp 4, --kv-tokens 400000, --max-batch 256 (vLLM's max_num_seqs),\n"
     "--max-num-batched-tokens 0 (no budget), --metric-lag default (each contestant its users' metric\n"
     "path; 0: every contestant sees every tick; SECONDS: every anchor and @keda scrapes this often),\n"
@@ -337,6 +338,7 @@ int main(int argc, char** argv) {
       throw UsageError("--min-replicas " + std::to_string(min_replicas) + " is above --max-replicas " +
                        std::to_string(max_replicas));
     }
+    const bool profile_given = args.values.count("profile") > 0;
     const std::string profile_path = text(args, "profile", llmscale_replay::default_profile_path());
     const std::string model = text(args, "model", "llama2-70b");
     const std::string hardware = text(args, "hardware", "h100-80gb");
@@ -345,10 +347,16 @@ int main(int argc, char** argv) {
       try {
         return llmscale::LatencyProfile::load(profile_path, model, hardware, tp);
       } catch (const std::exception& e) {
+        std::string looked;
+        if (!profile_given) {
+          for (const auto& c : llmscale_replay::profile_candidates()) looked += (looked.empty() ? "" : ", ") + c;
+          looked = "; the default was looked for in " + looked + " (set LLMSCALE_DATA_DIR or give --profile)";
+        }
         throw UsageError("--profile '" + profile_path + "' (" + model + ", " + hardware + ", TP" + std::to_string(tp) +
-                         "): " + e.what());
+                         "): " + e.what() + looked);
       }
     }();
+    if (!profile_given) std::fprintf(stderr, "llmscale-replay: latency profile %s\n", profile_path.c_str());
     sim.max_batch = integer(args, "max-batch", 256, 1, 100000);
     sim.max_num_batched_tokens = integer(args, "max-num-batched-tokens", 0, 0, 100000000);
     sim.gpus_per_replica = tp;

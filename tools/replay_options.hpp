@@ -84,20 +84,34 @@ inline void parse_faults(const std::string& spec, llmscale::SimConfig& sim) {
   }
 }
 
-// The default --profile: profile_splitwise_perf_model.csv in $LLMSCALE_DATA_DIR when set, else in
-// ../shared/data from the working folder (the project root), else in the shared/data beside the
-// source tree this tool was built from (so a build runs from any folder); the first that exists,
-// else the first candidate (whose error then names it).
-inline std::string default_profile_path() {
+// Where the default --profile (profile_splitwise_perf_model.csv) may be, in order: the folder
+// $LLMSCALE_DATA_DIR names (alone, when set); ../shared/data from the working folder (the project
+// root); the shared/data beside the source tree this tool was built from; the executable's own
+// folder and ../share/llmscale/data from it; the install prefix's share/llmscale/data.
+inline std::vector<std::string> profile_candidates() {
   const std::string name = "profile_splitwise_perf_model.csv";
-  std::vector<std::string> candidates;
   if (const char* dir = std::getenv("LLMSCALE_DATA_DIR"); dir != nullptr && *dir != '\0') {
-    return std::string(dir) + "/" + name;
+    return {std::string(dir) + "/" + name};
   }
-  candidates.push_back("../shared/data/" + name);
+  std::vector<std::string> out{"../shared/data/" + name};
 #ifdef LLMSCALE_SOURCE_DATA_DIR
-  candidates.push_back(std::string(LLMSCALE_SOURCE_DATA_DIR) + "/" + name);
+  out.push_back(std::string(LLMSCALE_SOURCE_DATA_DIR) + "/" + name);
 #endif
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    out.push_back((exe.parent_path() / name).string());
+    out.push_back((exe.parent_path() / ".." / "share" / "llmscale" / "data" / name).lexically_normal().string());
+  }
+#ifdef LLMSCALE_INSTALL_DATA_DIR
+  out.push_back(std::string(LLMSCALE_INSTALL_DATA_DIR) + "/" + name);
+#endif
+  return out;
+}
+
+// The first candidate that is a file, else the first candidate (whose error then names it).
+inline std::string default_profile_path() {
+  const auto candidates = profile_candidates();
   for (const auto& c : candidates) {
     std::error_code ec;
     if (std::filesystem::is_regular_file(c, ec)) return c;

@@ -43,6 +43,9 @@ elif mode == "any_folder":
     r = subprocess.run(args, capture_output=True, text=True, cwd=tmp)
     if r.returncode != 0 or "kpa" not in r.stdout:
         sys.exit(f"from {tmp}: exit {r.returncode}: {r.stderr[-300:]}")
+    used = re.search(r"latency profile (\S+)", r.stderr)
+    if not used or not os.path.samefile(used.group(1), "../shared/data/profile_splitwise_perf_model.csv"):
+        sys.exit(f"from {tmp}: want the profile it used named on stderr (the source tree's), got {r.stderr[-300:]}")
     env = dict(os.environ, LLMSCALE_DATA_DIR=f"{tmp}/nowhere")
     r = subprocess.run(args, capture_output=True, text=True, cwd=tmp, env=env)
     if r.returncode != 2 or f"{tmp}/nowhere/profile_splitwise_perf_model.csv" not in r.stderr:
