@@ -4,7 +4,6 @@
 #include <doctest/doctest.h>
 
 #include <random>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -44,10 +43,10 @@ double attribute(const std::string& svg, const std::string& element_with, const 
   const auto begin = svg.rfind('<', at);
   const auto end = svg.find('>', at);
   const std::string tag = svg.substr(begin, end - begin);
-  const std::regex re(name + "=\"([^\"]*)\"");
-  std::smatch m;
-  REQUIRE(std::regex_search(tag, m, re));
-  return std::stod(m[1]);
+  const auto key = tag.find(" " + name + "=\"");
+  REQUIRE(key != std::string::npos);
+  const auto value = key + name.size() + 3;
+  return std::stod(tag.substr(value, tag.find('"', value) - value));
 }
 
 }  // namespace
