@@ -669,7 +669,7 @@ int main(int argc, char** argv) {
     }
     if (args.values.count("plot") || args.values.count("report")) {
       replay::PlotInput plot;
-      for (std::size_t i = 0; i < jobs.size(); ++i) plot.runs.push_back(replay::PlotRun{results[i]->policy, jobs[i].cold_start_s, &*results[i]});
+      for (std::size_t i = 0; i < jobs.size(); ++i) plot.runs.push_back(replay::PlotRun{results[i]->policy, jobs[i].cold_start_s, &*results[i], jobs[i].policy});
       plot.title = "llmscale-replay: " + source_name + " (" + std::to_string(any.requests) + " requests, " + model + " on " +
                    hardware + " TP" + std::to_string(tp) + ", SLO TTFT " + llmscale::format_number(sim.slo_ttft_s) +
                    " s, TPOT " + llmscale::format_number(sim.slo_tpot_s) + " s)";

@@ -6,8 +6,8 @@
 //                 point labelled clear of the others; with a cold-start list, one line per policy
 //                 across the cold starts.
 //   panels        one small panel per policy, the same axes in each: the oracle's replicas (grey),
-//                 the policy's ready (line) and starting (shade) replicas, the share of requests
-//                 missing the SLO per minute as a bar strip under it. The x-axis ends at the last
+//                 the policy's ready (line) and starting (shade) replicas, and a bar strip of SLO
+//                 misses over arrivals per interval (about 2 px) under it. The x-axis ends at the last
 //                 arrival (a backlog drained over 10 minutes after it is named in the title); the
 //                 y-axis fits the oracle, static-best and the policies that meet the target at no
 //                 more than 1.5 times the oracle's cost;
@@ -30,9 +30,11 @@
 namespace replay {
 
 struct PlotRun {
-  std::string policy;
+  std::string policy;  ///< the row's label (in a --sweep, NAME[key=value])
   double cold_start_s = 0;
   const llmscale::SimResult* result = nullptr;
+  std::string contestant;  ///< the contestant it ran (oracle, static-best, ...); empty: the label
+  [[nodiscard]] const std::string& base() const { return contestant.empty() ? policy : contestant; }
 };
 
 struct PlotInput {
@@ -69,7 +71,8 @@ class Plot {
   std::string svg() {
     std::string body;
     double y = 34;
-    body += text(20, 22, xml_escape(in_.title), 15, "start", "font-weight=\"bold\"");
+    body += text(20, 22, xml_escape(in_.title), std::min(15.0, 15.0 * (W - 40) / text_width(in_.title, 15)), "start",
+                 "font-weight=\"bold\"");
     y = cost_quality(body, y);
     const double cost_bottom = y;
     y = panels(body, y + 16);
@@ -121,10 +124,26 @@ class Plot {
     static const char* const palette[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf",
                                           "#bcbd22", "#d62728", "#393b79", "#637939", "#8c6d31", "#843c39", "#5254a3",
                                           "#6b6ecf", "#b5cf6b", "#e7969c", "#7b4173"};
-    if (p == "oracle") return "#000000";
-    if (p == "static-best") return "#7f7f7f";
+    if (is(p, "oracle")) return "#000000";
+    if (is(p, "static-best")) return "#7f7f7f";
     const auto i = static_cast<std::size_t>(std::find(policies_.begin(), policies_.end(), p) - policies_.begin());
     return palette[i % (sizeof palette / sizeof *palette)];
+  }
+
+  // whether the row labelled `label` ran contestant `name`
+  bool is(const std::string& label, const char* name) const {
+    for (const auto& r : in_.runs) {
+      if (r.policy == label) return r.base() == name;
+    }
+    return false;
+  }
+
+  // the first run of contestant `name` at cold start `cs` (the references: one per cold start)
+  const PlotRun* reference_run(const char* name, double cs) const {
+    for (const auto& r : in_.runs) {
+      if (r.result != nullptr && r.base() == name && r.cold_start_s == cs) return &r;
+    }
+    return nullptr;
   }
 
   const PlotRun* find(const std::string& policy, double cs) const {
@@ -146,7 +165,7 @@ class Plot {
                                        "; filled: meets the " + percent(in_.target) + " target; hollow: misses it",
                                    11, W - 40);
     const auto reference = [&](double cs) {
-      const PlotRun* o = find("oracle", cs);
+      const PlotRun* o = reference_run("oracle", cs);
       return o != nullptr && o->result->gpu_hours > 0 ? o->result->gpu_hours : 0.0;
     };
     const bool relative = [&] {
@@ -256,11 +275,11 @@ class Plot {
         const std::string data = " data-point=\"" + xml_escape(p) + "\" data-cold-start=\"" + fmt(cold_starts_[k], "%g") +
                                  "\" data-attainment=\"" + fmt(r->result->slo_attainment, "%.6f") + "\" data-gpu-ratio=\"" +
                                  fmt(ratio(*r), "%.4f") + "\"";
-        if (p == "oracle") {
+        if (is(p, "oracle")) {
           s += "<path" + data + " d=\"M" + fmt(x) + " " + fmt(y - radius - 2) + "l" + fmt(radius + 2) + " " + fmt(radius + 2) +
                "l-" + fmt(radius + 2) + " " + fmt(radius + 2) + "l-" + fmt(radius + 2) + " -" + fmt(radius + 2) + "z\" fill=\"" +
                fill + "\" stroke=\"" + c + "\" stroke-width=\"1.5\"/>\n";
-        } else if (p == "static-best") {
+        } else if (is(p, "static-best")) {
           s += "<rect" + data + " x=\"" + fmt(x - radius) + "\" y=\"" + fmt(y - radius) + "\" width=\"" + fmt(2 * radius) +
                "\" height=\"" + fmt(2 * radius) + "\" fill=\"" + fill + "\" stroke=\"" + c + "\" stroke-width=\"1.5\"/>\n";
         } else {
@@ -330,7 +349,7 @@ class Plot {
       t_end = std::max(t_end, end);
     }
     t_end = std::max(t_end, 1.0);
-    const PlotRun* oracle = find("oracle", cs);
+    const PlotRun* oracle = reference_run("oracle", cs);
     const auto peak_current = [&](const PlotRun& r) {
       int peak = 0;
       for (const auto& k : r.result->series) {
@@ -342,7 +361,7 @@ class Plot {
     // the y-axis: the oracle and the policies meeting the target at no more than 1.5 times its cost
     double y_fit = 1;
     for (const PlotRun* r : runs) {
-      const bool reference = r->policy == "oracle" || r->policy == "static-best";
+      const bool reference = r->base() == "oracle" || r->base() == "static-best";
       const bool good = r->result->slo_attainment >= in_.target &&
                         (oracle == nullptr || r->result->gpu_hours <= 1.5 * oracle->result->gpu_hours);
       if (reference || good || oracle == nullptr) y_fit = std::max(y_fit, static_cast<double>(peak_current(*r)));
@@ -363,7 +382,7 @@ class Plot {
         wrapped(s, 20, top + 34,
                 "cold start " + fmt(cs, "%g") + " s; each panel: the policy's ready replicas (line) and starting replicas "
                 "(shade above it) against the oracle's replicas (grey), the same axes in every panel; the red strip under a "
-                "panel: the share of the requests ending in each interval that missed the SLO (full height: all); an arrow "
+                "panel: the requests that ended missing the SLO in each interval over those that arrived in it (full height: all, at least a pixel for one); an arrow "
                 "at the top: the policy left the chart there (its peak written once)",
                 11, W - 40);
     const double grid_top = caption_end + 4;
@@ -392,7 +411,8 @@ class Plot {
       if (drained > 600) {  // the last requests take a few minutes to finish anyway
         const std::string d = "drained a backlog for " + (drained >= 7200 ? fmt(drained / 3600, "%.1f h") : fmt(drained / 60, "%.0f min")) +
                               " after the last arrival (not drawn)";
-        s += text(bx, by + 28, xml_escape(d), 10, "start", "data-drained-s=\"" + fmt(drained, "%.0f") + "\" fill=\"#b22222\"");
+        s += text(bx, by + 28, xml_escape(d), std::min(10.0, 10.0 * block_w / text_width(d, 10)), "start",
+                  "data-drained-s=\"" + fmt(drained, "%.0f") + "\" fill=\"#b22222\"");
       }
       // frame, grid, ticks
       s += "<rect data-frame=\"" + xml_escape(r.policy) + "\" x=\"" + fmt(px0) + "\" y=\"" + fmt(py0) + "\" width=\"" + fmt(pw) +
@@ -485,7 +505,7 @@ class Plot {
         const double tx = std::clamp(top_x + 6, px0 + 2, px0 + pw - w - 2);
         s += text(tx, py0 + 18, xml_escape(t), 10, "start", "fill=\"#333\"");
       }
-      // misses: the share of the requests ending in each bucket that missed
+      // misses: requests ending in the bucket missing the SLO over the requests arriving in it
       const double sy = py0 + ph + 4;
       s += "<rect data-misses-strip=\"" + xml_escape(r.policy) + "\" x=\"" + fmt(px0) + "\" y=\"" + fmt(sy) + "\" width=\"" +
            fmt(pw) + "\" height=\"" + fmt(strip) + "\" fill=\"#fafafa\" stroke=\"#ddd\"/>\n";

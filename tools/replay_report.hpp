@@ -107,7 +107,7 @@ inline std::string render_report(const ReportInput& in) {
     const auto& x = *r.result;
     double oracle = 0;
     for (const auto& o : p.runs) {
-      if (o.result != nullptr && o.policy == "oracle" && o.cold_start_s == r.cold_start_s) oracle = o.result->gpu_hours;
+      if (o.result != nullptr && o.base() == "oracle" && o.cold_start_s == r.cold_start_s && oracle == 0) oracle = o.result->gpu_hours;
     }
     h += std::string("<tr") + (x.slo_attainment < p.target ? " class=\"miss\"" : "") + "><td>" + xml_escape(r.policy) +
          "</td><td class=\"n\">" + fmt(r.cold_start_s, "%g") + " s</td><td class=\"n\">" + std::to_string(x.requests) +
