@@ -45,8 +45,9 @@ inline std::vector<WorstMinute> worst_minutes(const llmscale::SimResult& r, std:
   std::map<long long, WorstMinute> by;
   for (const auto& k : r.series) {
     const auto m = static_cast<long long>(std::floor(std::max(0.0, k.t - 1e-9) / 60.0));
-    WorstMinute& w = by[m];
-    if (w.arrivals == 0 && w.misses == 0 && w.queue_peak == 0 && w.ready == 0) {
+    const auto [it, first] = by.try_emplace(m);  // the minute's first tick: its fleet at the start
+    WorstMinute& w = it->second;
+    if (first) {
       w.minute = m;
       w.ready = k.ready;
       w.starting = k.starting;

@@ -95,6 +95,12 @@ if mode == "svg":
     views = [v.get("id") for v in root.iter(NS + "view")]
     if views != ["cost-quality", "panels"]:
         sys.exit(f"views {views}")
+    one = flash_crowd()  # one cold start: the fluid floor is drawn, static-best is a square, the oracle a path
+    if not [e for e in one.iter(NS + "line") if e.get("data-floor")]:
+        sys.exit("one cold start: no fluid floor line")
+    shapes = {e.get("data-point"): e.tag.replace(NS, "") for e in one.iter() if e.get("data-point")}
+    if shapes.get("static-best") != "rect" or shapes.get("oracle") != "path" or shapes.get("kpa") != "circle":
+        sys.exit(f"marks: {shapes}")
     print(f"SVG parses; {len(POLICIES)} policies with points at 2 cold starts, a label and a panel each; "
           f"{len(texts)} texts inside the viewBox; {len(labels)} labels apart")
 elif mode == "report":
@@ -140,9 +146,15 @@ elif mode == "report":
     if p.outside:
         sys.exit(f"report loads from outside: {p.outside[:2]}")
     text = " ".join(p.text)
-    for want in ("Configuration", "profile", "cold start", "SLO", "opening fleet", "Worst minutes"):
-        if want not in text:
-            sys.exit(f"report lacks '{want}'")
+    # the configuration table's rows, by their header cells
+    rows = dict(re.findall(r"<tr><th>([^<]+)</th><td>([^<]*)</td></tr>", page))
+    for want in ("load", "profile", "cold start", "SLO", "opening fleet"):
+        if not rows.get(want):
+            sys.exit(f"report's configuration lacks a '{want}' row (has {sorted(rows)})")
+    if "flash-crowd" not in rows["load"] or "profile_splitwise_perf_model.csv" not in rows["profile"]:
+        sys.exit(f"report's configuration: load {rows['load']!r}, profile {rows['profile']!r}")
+    if "binding constraint, reason" not in page:
+        sys.exit("report: the worst minutes' table lacks the binding constraint and reason")
     for pol in POLICIES:
         if pol not in text:
             sys.exit(f"report lacks {pol}")
@@ -153,8 +165,11 @@ elif mode == "report":
         if not m:
             sys.exit(f"report: no worst minutes for {pol}")
         att = [r for r in json.load(open(f"{tmp}/p.json"))["results"] if r["policy"] == pol][0]["slo_attainment"]
-        if att < 1 and not re.search(r"\d+:\d\d:\d\d &nbsp; \d+ &rarr; \d+", m.group(1)):
-            sys.exit(f"report: {pol} missed the SLO but shows no decision (time, current -> desired)")
+        constraints = "none|min_replicas|max_replicas|tolerance|rate_limit|stabilization|cooldown|pending|scale_to_zero|activation|stale_signals|ignored_tick"
+        decisions = re.findall(rf"\d+:\d\d:\d\d &nbsp; \d+ &rarr; \d+(?: \(proposed \d+\))? &nbsp; (?:{constraints}) &nbsp; \S", m.group(1))
+        minutes = len(re.findall(r"<tr><td>\d+:\d\d:\d\d</td>", m.group(1)))
+        if att < 1 and (not decisions or not 1 <= minutes <= 5):
+            sys.exit(f"report: {pol} missed the SLO; want 1-5 worst minutes ({minutes}) with decisions: time, current -> desired, binding, reason")
     print(f"report parses, {len(page) // 1024} kB, every policy, the configuration, the picture and the worst minutes")
 elif mode == "x_axis":
     for scenario in ("chat-day", "code-bursts", "flash-crowd"):
