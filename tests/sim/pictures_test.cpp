@@ -107,7 +107,7 @@ TEST_CASE("panels: the x-axis ends at the last arrival and a drained backlog is 
   }
   runaway.slo_attainment = 0.5;
   replay::PlotInput in;
-  in.runs = {{"oracle", 300, &oracle}, {"runaway", 300, &runaway}};
+  in.runs = {{"oracle", 300, &oracle, "oracle"}, {"runaway", 300, &runaway, "runaway"}};
   in.timeline_cold_start = 300;
   in.title = "t";
   const std::string svg = replay::render_svg(in);
