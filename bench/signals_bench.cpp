@@ -9,7 +9,7 @@
 #include <random>
 
 #include "llmscale/signals/recorder.hpp"
-#include "llmscale/signals/snapshot.hpp"
+#include "llmscale/signals/collector.hpp"
 
 namespace {
 

@@ -7,7 +7,7 @@
 // "queue" (sleeps a random few milliseconds), records the admission with its queue wait,
 // produces a first token, runs, and records the finish with its token counts. The control
 // thread sets each replica's engine gauges and prints what a policy would read.
-#include <llmscale/signals/snapshot.hpp>
+#include <llmscale/signals/collector.hpp>
 
 #include <atomic>
 #include <chrono>

@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "llmscale/core/version.hpp"
+#include "llmscale/model/profile_io.hpp"
 #include "llmscale/sim/contestants.hpp"
 #include "llmscale/sim/opening_fleet.hpp"
 #include "llmscale/sim/workload.hpp"
@@ -345,7 +346,7 @@ int main(int argc, char** argv) {
     const int tp = static_cast<int>(integer(args, "tp", 4, 1, 64));
     const llmscale::LatencyProfile profile = [&] {
       try {
-        return llmscale::LatencyProfile::load(profile_path, model, hardware, tp);
+        return llmscale::load_latency_profile(profile_path, model, hardware, tp);
       } catch (const std::exception& e) {
         std::string looked;
         if (!profile_given) {

@@ -23,6 +23,7 @@
 #include "llmscale/core/version.hpp"
 #include "llmscale/model/batch_queue.hpp"
 #include "llmscale/model/latency_profile.hpp"
+#include "llmscale/model/profile_io.hpp"
 #include "llmscale/model/queueing.hpp"
 #include "llmscale/model/replica_capacity.hpp"
 
@@ -148,7 +149,7 @@ Answer size_profile(const std::map<std::string, std::string>& a, double rate, do
   }
   llmscale::LatencyProfile profile;
   try {
-    profile = llmscale::LatencyProfile::load(a.at("profile"), a.at("model"), a.at("hardware"), static_cast<int>(tp));
+    profile = llmscale::load_latency_profile(a.at("profile"), a.at("model"), a.at("hardware"), static_cast<int>(tp));
   } catch (const llmscale::ProfileError& e) {
     throw UsageError("--profile " + a.at("profile") + ": " + e.what());
   }

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "llmscale/model/latency_profile.hpp"
+#include "llmscale/model/profile_io.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 1) return 0;
@@ -21,8 +22,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::istringstream in(std::string(reinterpret_cast<const char*>(data) + 1, size - 1));
   llmscale::LatencyProfile p;
   try {
-    p = (data[0] & 1) != 0 ? llmscale::LatencyProfile::from_distserve_json(in, "m", tp)
-                           : llmscale::LatencyProfile::from_splitwise_csv(in, "m", "h", tp);
+    p = (data[0] & 1) != 0 ? llmscale::read_distserve_json(in, "m", tp)
+                           : llmscale::read_splitwise_csv(in, "m", "h", tp);
   } catch (const llmscale::ProfileError&) {
     return 0;
   }

@@ -13,7 +13,7 @@
 #include <cstring>
 
 #include "fuzz/fuzz_input.hpp"
-#include "llmscale/signals/snapshot.hpp"
+#include "llmscale/signals/collector.hpp"
 #include "support/snapshot_checks.hpp"
 
 namespace {

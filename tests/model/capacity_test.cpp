@@ -13,10 +13,14 @@
 
 #include "llmscale/model/batch_queue.hpp"
 #include "llmscale/model/latency_profile.hpp"
+#include "llmscale/model/profile_io.hpp"
 #include "llmscale/model/replica_capacity.hpp"
 
 using llmscale::DecodeCoefficients;
 using llmscale::LatencyProfile;
+using llmscale::load_latency_profile;
+using llmscale::read_distserve_json;
+using llmscale::read_splitwise_csv;
 using llmscale::PrefillCoefficients;
 using llmscale::ProfileError;
 
@@ -37,7 +41,7 @@ LatencyProfile simple() {
 
 TEST_CASE("the Splitwise fit reproduces the measured medians within its reported residual") {
   if (!have(splitwise)) return;
-  const LatencyProfile p = LatencyProfile::load(splitwise, "llama2-70b", "h100-80gb", 4);
+  const LatencyProfile p = load_latency_profile(splitwise, "llama2-70b", "h100-80gb", 4);
   const auto& fit = p.fit();
   REQUIRE(fit.points.size() == 19);  // the star: 7 batch sizes, 6 more prompt sizes, 6 more output lengths
   // medians from the data README: bs1 59.7/29.5 (prompt 512), bs64 3,521/52.4
@@ -68,7 +72,7 @@ TEST_CASE("the Splitwise fit reproduces the measured medians within its reported
 
 TEST_CASE("the TP2 batch-64 rows, whose prefill falls, are left out of the prefill fit") {
   if (!have(splitwise)) return;
-  const LatencyProfile p = LatencyProfile::load(splitwise, "llama2-70b", "h100-80gb", 2);
+  const LatencyProfile p = load_latency_profile(splitwise, "llama2-70b", "h100-80gb", 2);
   CHECK(p.fit().excluded >= 1);
   for (const auto& pt : p.fit().points) {
     if (pt.batch == 64) CHECK(pt.prefill_excluded);
@@ -82,7 +86,7 @@ TEST_CASE("a malformed profile is rejected with its line number") {
       "llama2-70b,h100-80gb,512,1,128,1,0.7,59.7,29.5,3800,4\n"
       "llama2-70b,h100-80gb,512,two,128,1,0.7,59.7,29.5,3800,4\n");
   try {
-    (void)LatencyProfile::from_splitwise_csv(bad, "llama2-70b", "h100-80gb", 4);
+    (void)read_splitwise_csv(bad, "llama2-70b", "h100-80gb", 4);
     FAIL("accepted");
   } catch (const ProfileError& e) {
     CHECK(e.line() == 3);
@@ -90,14 +94,14 @@ TEST_CASE("a malformed profile is rejected with its line number") {
   }
   std::istringstream short_row("model,hardware,prompt_size,batch_size,token_size,prompt_time,token_time,tensor_parallel\n\nx,y,1\n");
   try {
-    (void)LatencyProfile::from_splitwise_csv(short_row, "x", "y", 1);
+    (void)read_splitwise_csv(short_row, "x", "y", 1);
     FAIL("accepted");
   } catch (const ProfileError& e) {
     CHECK(e.line() == 3);
   }
   std::istringstream json("{\"m\": {\"1\": {\"prefill\": [1, 2,\n 3}}}");
   try {
-    (void)LatencyProfile::from_distserve_json(json, "m", 1);
+    (void)read_distserve_json(json, "m", 1);
     FAIL("accepted");
   } catch (const ProfileError& e) {
     CHECK(e.line() == 2);
@@ -106,7 +110,7 @@ TEST_CASE("a malformed profile is rejected with its line number") {
 
 TEST_CASE("DistServe coefficients: the file's values, small and large batch switched at the threshold") {
   if (!have(distserve)) return;
-  const LatencyProfile p = LatencyProfile::load(distserve, "facebook/opt-13b", "a100-80gb", 1);
+  const LatencyProfile p = load_latency_profile(distserve, "facebook/opt-13b", "a100-80gb", 1);
   // prefill [18.10254647486372, 0.1019122572698738, 7.122264314252114e-06] on sum and sum of squares
   CHECK(p.prefill_s(2, 100) * 1e3 == doctest::Approx(18.10254647486372 + 0.1019122572698738 * 200 +
                                                       7.122264314252114e-06 * 2 * 100 * 100));
@@ -117,7 +121,7 @@ TEST_CASE("DistServe coefficients: the file's values, small and large batch swit
   // decoding_largebs [7.1661889468253595, 0.0005798000403396046, 0.15831096191764046]
   CHECK(p.decode_step_s(100, 500) * 1e3 ==
         doctest::Approx(7.1661889468253595 + 0.0005798000403396046 * 50000 + 0.15831096191764046 * 100));
-  CHECK_THROWS_AS((void)LatencyProfile::load(distserve, "facebook/opt-13b", "a100-80gb", 3), ProfileError);
+  CHECK_THROWS_AS((void)load_latency_profile(distserve, "facebook/opt-13b", "a100-80gb", 3), ProfileError);
 }
 
 TEST_CASE("replica capacity by hand: per-token target, KV cache and engine limits") {
@@ -259,7 +263,7 @@ TEST_CASE("a profile giving times of 0 or below, or coefficients beyond any hard
       "model,hardware,prompt_size,batch_size,token_size,prompt_time,token_time,tensor_parallel\n"
       "x,y,512,1,128,1e308,29.5,4\n");
   try {
-    (void)LatencyProfile::from_splitwise_csv(csv, "x", "y", 4);
+    (void)read_splitwise_csv(csv, "x", "y", 4);
     FAIL("accepted");
   } catch (const ProfileError& e) {
     CHECK(e.line() == 2);

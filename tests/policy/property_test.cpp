@@ -11,6 +11,7 @@
 #include "support/counting_allocator.hpp"
 
 #include "llmscale/policy/policies.hpp"
+#include "llmscale/policy/registry.hpp"
 
 using llmscale::at_seconds;
 using llmscale::FleetState;
@@ -172,6 +173,25 @@ TEST_CASE("ticking any policy with the governor allocates nothing") {
   CHECK(allocations_per_ticks(llmscale::PidPolicy<>{llmscale::SloPolicy{simple_profile()}}) == 0);
   // a bucket closes every tick: 500 forecaster updates, autoregressive refits and plans
   CHECK(allocations_per_ticks(llmscale::PredictivePolicy<>{llmscale::SloPolicy{simple_profile()}}, 60) == 0);
+}
+
+TEST_CASE("ticking any registered policy behind AnyAutoscaler allocates nothing") {
+  const llmscale::LatencyProfile profile = simple_profile();
+  llmscale::PolicyConfigs configs;
+  configs.predictive.bucket_s = 5;  // buckets close every 5 ticks: forecaster updates and plans
+  configs.pid_planner.bucket_s = 5;
+  for (const auto& p : llmscale::registered_policies()) {
+    CAPTURE(p.name);
+    llmscale::AnyAutoscaler scaler = llmscale::make_autoscaler(p.name, configs, &profile, {}, at_seconds(0));
+    std::mt19937_64 rng(3);
+    std::vector<Signals> signals;
+    for (int i = 0; i < 500; ++i) signals.push_back(random_signals(rng));
+    FleetState fleet(5);
+    const llmscale_test::AllocationCounter counter;
+    for (int i = 0; i < 500; ++i) (void)scaler.tick(at_seconds(i), signals[static_cast<std::size_t>(i)], fleet);
+    const long long allocations = counter.count();
+    CHECK(allocations == 0);
+  }
 }
 
 TEST_CASE("policy configs: validate() names the field, constructors throw") {

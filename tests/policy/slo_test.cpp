@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "llmscale/model/profile_io.hpp"
 #include "llmscale/policy/slo.hpp"
 
 using llmscale::at_seconds;
@@ -41,7 +42,7 @@ TEST_CASE("llmscale-slo asks for what llmscale-size gives on a steady load") {
     MESSAGE("skipped: no ../shared/data");
     return;
   }
-  const auto profile = llmscale::LatencyProfile::load(csv, "llama2-70b", "h100-80gb", 4);
+  const auto profile = llmscale::load_latency_profile(csv, "llama2-70b", "h100-80gb", 4);
   for (double rate : {1.0, 5.5, 23.0, 140.0}) {
     for (auto [input, output] : {std::pair{1155.0, 211.0}, std::pair{4000.0, 300.0}}) {
       CAPTURE(rate);

@@ -8,7 +8,7 @@
 #include <thread>
 #include <vector>
 
-#include "llmscale/signals/snapshot.hpp"
+#include "llmscale/signals/collector.hpp"
 
 using llmscale::at_seconds;
 using namespace std::chrono_literals;

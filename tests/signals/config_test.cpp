@@ -6,7 +6,7 @@
 #include <string>
 
 #include "llmscale/core/config.hpp"
-#include "llmscale/signals/snapshot.hpp"
+#include "llmscale/signals/collector.hpp"
 
 namespace {
 struct BadValue {

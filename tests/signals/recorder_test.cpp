@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "llmscale/signals/recorder.hpp"
-#include "llmscale/signals/snapshot.hpp"
+#include "llmscale/signals/collector.hpp"
 
 using llmscale::at_seconds;
 using llmscale::Recorder;

@@ -13,7 +13,7 @@
 #include "support/counting_allocator.hpp"
 #include "support/snapshot_checks.hpp"
 
-#include "llmscale/signals/snapshot.hpp"
+#include "llmscale/signals/collector.hpp"
 
 using llmscale::at_seconds;
 using llmscale::EngineGauges;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "llmscale/model/kv_capacity.hpp"
+#include "llmscale/model/profile_io.hpp"
 #include "llmscale/sim/contestants.hpp"
 #include "llmscale/sim/opening_fleet.hpp"
 #include "llmscale/sim/workload.hpp"
@@ -172,7 +173,7 @@ TEST_CASE("engine: the measured Splitwise grid is reproduced within the error do
     MESSAGE("skipped: no ../shared/data");
     return;
   }
-  const auto p = llmscale::LatencyProfile::from_splitwise_csv(csv, "llama2-70b", "h100-80gb", 4);
+  const auto p = llmscale::read_splitwise_csv(csv, "llama2-70b", "h100-80gb", 4);
   INFO("decode: max " << p.fit().decode_max_rel << ", rms " << p.fit().decode_rms_rel << "; prefill: max "
                       << p.fit().prefill_max_rel << ", rms " << p.fit().prefill_rms_rel);
   // docs/simulator.md, "The engine": decode steps within 6.5 % of every measured median (rms

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "llmscale/model/profile_io.hpp"
 #include "llmscale/model/queueing.hpp"
 #include "llmscale/sim/contestants.hpp"
 
@@ -122,7 +123,7 @@ TEST_CASE("sim: a saturated replica completes what the profile predicts") {
     MESSAGE("skipped the Splitwise profile: no ../shared/data");
     return;
   }
-  const auto splitwise = llmscale::LatencyProfile::from_splitwise_csv(csv, "llama2-70b", "h100-80gb", 4);
+  const auto splitwise = llmscale::read_splitwise_csv(csv, "llama2-70b", "h100-80gb", 4);
   EvenSource again{0.05, 12000, 1155, 211};
   const SimResult s = run_static(1, again, splitwise, sim);
   CHECK(static_cast<double>(s.completed) / s.duration_s ==

@@ -148,7 +148,7 @@ std::string Scaler::Impl::render(const llmscale::Decision& d, const llmscale::Si
   gauge(out, "llmscale_keda_streams_refused_total", "", static_cast<double>(counters.keda_streams_refused.load()));
   help(out, "llmscale_keda_requests_invalid_total", "counter", "KEDA calls answered INVALID_ARGUMENT (an unknown metric, a field too long).");
   gauge(out, "llmscale_keda_requests_invalid_total", "", static_cast<double>(counters.keda_requests_invalid.load()));
-  policy->metrics(out);
+  detail::policy_metrics(*policy, out);
   return out;
 }
 

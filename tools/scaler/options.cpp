@@ -11,9 +11,15 @@
 namespace llmscale_scaler {
 
 const char* usage() {
-  return "usage: llmscale-scaler (--endpoints HOST:PORT[/PATH],... | --endpoints-file FILE)\n"
+  // the policies and their --set names come from the registry (policy/registry.hpp)
+  static const std::string text = [] {
+    std::string policies, sets = "signals, governor";
+    for (const llmscale::RegisteredPolicy& p : llmscale::registered_policies()) policies += (policies.empty() ? "" : "|") + std::string(p.name);
+    for (const char* n : llmscale::PolicyConfigs::names) sets += ", " + std::string(n);
+    return std::string(
+  "usage: llmscale-scaler (--endpoints HOST:PORT[/PATH],... | --endpoints-file FILE)\n"
          "         [--engine vllm|tgi|sglang|trtllm | --engine-map FILE]\n"
-         "         [--policy llmd-saturation|kpa|ray-serve|aibrix-apa-kv|llmscale-slo|llmscale-pid|llmscale-predictive]\n"
+         "         [--policy ") + policies + "]\n"
          "         [--profile FILE --model M --hardware H --tp N] [--min-replicas N] [--max-replicas N]\n"
          "         [--set name.key=value ...] [--tick S] [--scrape-timeout S] [--scrape-concurrency N]\n"
          "         [--max-page-bytes N] [--kv-capacity-tokens N] [--replica-slots N]\n"
@@ -27,8 +33,8 @@ const char* usage() {
          "default 0.0.0.0:8080), and one JSON line per tick on stdout (unless --quiet).\n"
          "--endpoints-file is re-read when it changes: one endpoint per line, '#' comments, and\n"
          "optionally a line 'starting N' (replicas not yet ready).\n"
-         "--set names: signals, governor, kpa, ray_serve, aibrix_apa, llmd_saturation, slo, pid,\n"
-         "predictive; e.g. --set governor.scale_down_stabilization_s=600. The llmscale-* policies\n"
+         "--set names: " + sets + ";\n"
+         "e.g. --set governor.scale_down_stabilization_s=600. The llmscale-* policies\n"
          "need a latency profile (--profile, as llmscale-replay reads it).\n"
          "--state-file keeps what llmscale-predictive, llmscale-pid and llmscale-slo have learned\n"
          "across restarts: loaded at start (a file of another policy or llmscale version, or older\n"
@@ -38,6 +44,8 @@ const char* usage() {
          "--tick 1 --scrape-timeout 0.5 --scrape-concurrency 32 --max-page-bytes 8388608\n"
          "--kv-capacity-tokens 1000000 --replica-slots 1024 --state-every 60 --state-max-age 86400.\n"
          "Exit status 2: a usage error.\n";
+  }();
+  return text.c_str();
 }
 
 namespace detail {

@@ -1,4 +1,4 @@
-// llmscale-scaler: the policy behind one interface, the endpoint list, the tick and the decision,
+// llmscale-scaler: the policy (from the registry), the endpoint list, the tick and the decision,
 // and the Scaler's life (see scaler.hpp; scrape.cpp, metrics_page.cpp, http_server.cpp and
 // options.cpp hold the rest).
 #include "scaler.hpp"
@@ -7,7 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <type_traits>
+#include <optional>
 #include <utility>
 
 #include <boost/asio/post.hpp>
@@ -15,7 +15,8 @@
 #include "keda_service.hpp"
 #include "llmscale/core/config.hpp"
 #include "llmscale/model/latency_profile.hpp"
-#include "llmscale/policy/policies.hpp"
+#include "llmscale/model/profile_io.hpp"
+#include "llmscale/policy/registry.hpp"
 #include "log.hpp"
 #include "scaler_impl.hpp"
 
@@ -23,64 +24,34 @@ namespace llmscale_scaler {
 
 namespace asio = boost::asio;
 
-// ---- the policy, behind one interface ---------------------------------------------------------
+// ---- the policy, from the registry ------------------------------------------------------------
 
 namespace detail {
 
-template <class P>
-struct Box final : PolicyBox {
-  llmscale::Autoscaler<P> scaler;
-  Box(P p, const llmscale::GovernorConfig& g, llmscale::TimePoint start) : scaler(std::move(p), g, start) {}
-  const llmscale::Decision& tick(llmscale::TimePoint now, const llmscale::Signals& s, const llmscale::FleetState& f) override {
-    return scaler.tick(now, s, f);
+void policy_metrics(llmscale::AnyAutoscaler& scaler, std::string& out) {
+  if (auto* pid = scaler.policy_if<llmscale::PidPolicy<llmscale::PredictivePolicy<>>>()) {
+    const llmscale::PidTerms& t = pid->terms();
+    help(out, "llmscale_pid_term", "gauge", "The PID policy's terms at the last tick (fractions of the reference; feed_forward and commanded in replicas).");
+    gauge(out, "llmscale_pid_term", "term=\"error\"", t.error);
+    gauge(out, "llmscale_pid_term", "term=\"proportional\"", t.proportional);
+    gauge(out, "llmscale_pid_term", "term=\"integral\"", t.integral);
+    gauge(out, "llmscale_pid_term", "term=\"derivative\"", t.derivative);
+    gauge(out, "llmscale_pid_term", "term=\"feed_forward\"", t.feed_forward);
+    gauge(out, "llmscale_pid_term", "term=\"commanded\"", t.commanded);
+  } else if (auto* p = scaler.policy_if<llmscale::PredictivePolicy<>>()) {
+    const llmscale::Forecast f = p->forecast(p->lead_buckets());
+    help(out, "llmscale_forecast", "gauge", "The predictive policy's load forecast one cold start ahead, and the replicas it plans.");
+    gauge(out, "llmscale_forecast", "what=\"load_mean\"", f.mean);
+    gauge(out, "llmscale_forecast", "what=\"load_upper\"", f.upper);
+    gauge(out, "llmscale_forecast", "what=\"planned_replicas\"", p->planned());
+    gauge(out, "llmscale_forecast", "what=\"shortfall\"", p->shortfall());
   }
-  bool keeps_state() const override { return llmscale::has_saved_state_v<P>; }
-  std::string save_state(llmscale::TimePoint now) const override {
-    if constexpr (llmscale::has_saved_state_v<P>) return scaler.policy().save_state(now);
-    return {};
-  }
-  bool load_state(std::string_view state, llmscale::TimePoint now) override {
-    if constexpr (llmscale::has_saved_state_v<P>) return scaler.policy().load_state(state, now);
-    return false;
-  }
-  void metrics(std::string& out) override {
-    if constexpr (std::is_same_v<P, llmscale::PidPolicy<>>) {
-      const llmscale::PidTerms& t = scaler.policy().terms();
-      help(out, "llmscale_pid_term", "gauge", "The PID policy's terms at the last tick (fractions of the reference; feed_forward and commanded in replicas).");
-      gauge(out, "llmscale_pid_term", "term=\"error\"", t.error);
-      gauge(out, "llmscale_pid_term", "term=\"proportional\"", t.proportional);
-      gauge(out, "llmscale_pid_term", "term=\"integral\"", t.integral);
-      gauge(out, "llmscale_pid_term", "term=\"derivative\"", t.derivative);
-      gauge(out, "llmscale_pid_term", "term=\"feed_forward\"", t.feed_forward);
-      gauge(out, "llmscale_pid_term", "term=\"commanded\"", t.commanded);
-    } else if constexpr (std::is_same_v<P, llmscale::PredictivePolicy<>>) {
-      auto& p = scaler.policy();
-      const llmscale::Forecast f = p.forecast(p.lead_buckets());
-      help(out, "llmscale_forecast", "gauge", "The predictive policy's load forecast one cold start ahead, and the replicas it plans.");
-      gauge(out, "llmscale_forecast", "what=\"load_mean\"", f.mean);
-      gauge(out, "llmscale_forecast", "what=\"load_upper\"", f.upper);
-      gauge(out, "llmscale_forecast", "what=\"planned_replicas\"", p.planned());
-      gauge(out, "llmscale_forecast", "what=\"shortfall\"", p.shortfall());
-    }
-  }
-};
+}
 
 template <class Config>
 void apply(Config& c, const std::string& key_value, const std::string& whole_set) {
   if (auto problem = llmscale::set_config(c, key_value)) throw UsageError("--set '" + whole_set + "': " + problem->message());
 }
-
-struct Configs {
-  llmscale::SignalsConfig signals;
-  llmscale::GovernorConfig governor;
-  llmscale::KpaConfig kpa;
-  llmscale::RayServeConfig ray_serve;
-  llmscale::AibrixApaConfig aibrix_apa;
-  llmscale::LlmdSaturationConfig llmd_saturation;
-  llmscale::SloConfig slo;
-  llmscale::PidConfig pid;
-  llmscale::PredictiveConfig predictive;
-};
 
 Configs configs_for(const Options& o) {
   Configs c;
@@ -88,55 +59,42 @@ Configs configs_for(const Options& o) {
   c.signals.stale_after_s = std::max(3.0 * o.tick_s, 5.0);
   c.governor.min_replicas = o.min_replicas;
   c.governor.max_replicas = o.max_replicas;
-  c.kpa.tick_s = o.tick_s;
+  c.policies.kpa.tick_s = o.tick_s;
   for (const std::string& s : o.sets) {
     const std::size_t dot = s.find('.');
     if (dot == std::string::npos || s.find('=') == std::string::npos) throw UsageError("--set '" + s + "': want name.key=value");
     const std::string name = s.substr(0, dot), kv = s.substr(dot + 1);
-    if (name == "signals") apply(c.signals, kv, s);
-    else if (name == "governor") apply(c.governor, kv, s);
-    else if (name == "kpa") apply(c.kpa, kv, s);
-    else if (name == "ray_serve") apply(c.ray_serve, kv, s);
-    else if (name == "aibrix_apa") apply(c.aibrix_apa, kv, s);
-    else if (name == "llmd_saturation") apply(c.llmd_saturation, kv, s);
-    else if (name == "slo") apply(c.slo, kv, s);
-    else if (name == "pid") apply(c.pid, kv, s);
-    else if (name == "predictive") apply(c.predictive, kv, s);
-    else throw UsageError("--set '" + s + "': unknown config '" + name + "' (allowed signals, governor, kpa, ray_serve, aibrix_apa, llmd_saturation, slo, pid, predictive)");
+    if (name == "signals") {
+      apply(c.signals, kv, s);
+    } else if (name == "governor") {
+      apply(c.governor, kv, s);
+    } else if (auto problem = c.policies.set(s)) {
+      if (problem->field.empty()) problem->allowed = "signals, governor, " + problem->allowed;
+      throw UsageError("--set '" + s + "': " + problem->message());
+    }
   }
   if (auto p = c.governor.validate()) throw UsageError(p->message());
   if (auto p = c.signals.validate()) throw UsageError(p->message());
   return c;
 }
 
-std::unique_ptr<PolicyBox> make_policy(const Options& o, const Configs& c, llmscale::TimePoint start) {
-  const auto box = [&](auto policy) {
-    return std::unique_ptr<PolicyBox>(new Box<decltype(policy)>(std::move(policy), c.governor, start));
-  };
-  try {
-    if (o.policy == "llmd-saturation") return box(llmscale::LlmdSaturationPolicy(c.llmd_saturation));
-    if (o.policy == "kpa") return box(llmscale::KpaPolicy(c.kpa, start));
-    if (o.policy == "ray-serve") return box(llmscale::RayServePolicy(c.ray_serve));
-    if (o.policy == "aibrix-apa-kv") return box(llmscale::AibrixApaPolicy(c.aibrix_apa));
-    if (o.policy == "llmscale-slo" || o.policy == "llmscale-pid" || o.policy == "llmscale-predictive") {
-      if (o.profile.empty()) throw UsageError("--policy " + o.policy + " needs a latency profile: --profile FILE [--model M --hardware H --tp N]");
-      llmscale::LatencyProfile profile = [&] {
-        try {
-          return llmscale::LatencyProfile::load(o.profile, o.model, o.hardware, o.tp);
-        } catch (const std::exception& e) {
-          throw UsageError("--profile '" + o.profile + "': " + e.what());
-        }
-      }();
-      llmscale::SloPolicy slo(std::move(profile), c.slo);
-      if (o.policy == "llmscale-slo") return box(std::move(slo));
-      if (o.policy == "llmscale-pid") return box(llmscale::PidPolicy<>(std::move(slo), c.pid));
-      return box(llmscale::PredictivePolicy<>(std::move(slo), c.predictive));
+llmscale::AnyAutoscaler make_policy(const Options& o, const Configs& c, llmscale::TimePoint start) {
+  const llmscale::RegisteredPolicy* known = llmscale::find_policy(o.policy);
+  if (known == nullptr) throw UsageError("--policy '" + o.policy + "': allowed " + llmscale::registered_policy_names());
+  std::optional<llmscale::LatencyProfile> profile;
+  if (known->needs_profile) {
+    if (o.profile.empty()) throw UsageError("--policy " + o.policy + " needs a latency profile: --profile FILE [--model M --hardware H --tp N]");
+    try {
+      profile = llmscale::load_latency_profile(o.profile, o.model, o.hardware, o.tp);
+    } catch (const std::exception& e) {
+      throw UsageError("--profile '" + o.profile + "': " + e.what());
     }
+  }
+  try {
+    return llmscale::make_autoscaler(o.policy, c.policies, profile ? &*profile : nullptr, c.governor, start);
   } catch (const std::invalid_argument& e) {
     throw UsageError(e.what());
   }
-  throw UsageError("--policy '" + o.policy +
-                   "': allowed llmd-saturation, kpa, ray-serve, aibrix-apa-kv, llmscale-slo, llmscale-pid, llmscale-predictive");
 }
 
 }  // namespace detail
@@ -160,7 +118,7 @@ std::int64_t ns_since_epoch(SteadyClock::time_point t) {
 }  // namespace
 
 Scaler::Impl::Impl(const Options& o, const detail::Configs& c) : opt(o), map(load_map(o)), signals(c.signals, now()) {
-  policy = detail::make_policy(opt, c, now());
+  policy.emplace(detail::make_policy(opt, c, now()));
   load_state_file();
   for (std::size_t i = static_cast<std::size_t>(opt.replica_slots); i-- > 0;) free_slots.push_back(i);
   if (opt.endpoints_file.empty()) {

@@ -29,6 +29,8 @@
 #include "llmscale/adapters/scraped_signals.hpp"
 #include "llmscale/core/decision.hpp"
 #include "llmscale/core/fleet_state.hpp"
+#include "llmscale/policy/registry.hpp"
+#include "llmscale/signals/collector.hpp"
 #include "scaler.hpp"
 
 namespace llmscale_scaler {
@@ -49,21 +51,15 @@ void gauge(std::string& out, const char* name, const std::string& labels, double
 void help(std::string& out, const char* name, const char* type, const char* text);
 std::string label_value(std::string_view v);
 
-/// The policy, behind one interface (scaler.cpp).
-struct PolicyBox {
-  virtual ~PolicyBox() = default;
-  virtual const llmscale::Decision& tick(llmscale::TimePoint now, const llmscale::Signals& s, const llmscale::FleetState& f) = 0;
-  /// Policy-specific gauges for /metrics (PID terms, forecasts).
-  virtual void metrics(std::string&) {}
-  /// Whether the policy keeps a learned state (llmscale::has_saved_state_v).
-  virtual bool keeps_state() const { return false; }
-  /// Its state, times as ages at `now` (empty when it keeps none).
-  virtual std::string save_state(llmscale::TimePoint) const { return {}; }
-  /// Restores a saved state as of `now`; false (nothing changed) when it is not one.
-  virtual bool load_state(std::string_view, llmscale::TimePoint) { return false; }
+/// Every --set-able config: the signals, the governor and each policy's (the registry's).
+struct Configs {
+  llmscale::SignalsConfig signals;
+  llmscale::GovernorConfig governor;
+  llmscale::PolicyConfigs policies;
 };
 
-struct Configs;  // every --set-able config (scaler.cpp)
+/// Policy-specific gauges for /metrics (PID terms, forecasts; scaler.cpp).
+void policy_metrics(llmscale::AnyAutoscaler& scaler, std::string& out);
 
 enum Reason : std::size_t { r_resolve, r_connect, r_timeout, r_http_status, r_too_large, r_read, r_unusable, reason_count };
 constexpr std::array<const char*, reason_count> reason_names{"resolve", "connect", "timeout", "http_status", "too_large", "read", "unusable"};
@@ -86,7 +82,7 @@ struct Scaler::Impl {
   Scaler* owner = nullptr;  ///< for KedaServer and /healthz (set by start())
   llmscale::EngineMetricMap map;
   SteadyClock::time_point origin = SteadyClock::now();
-  std::unique_ptr<detail::PolicyBox> policy;
+  std::optional<llmscale::AnyAutoscaler> policy;  ///< set in the constructor
   llmscale::ScrapedSignals signals;
   llmscale::PrometheusParser parser;
   ServeCounters counters;

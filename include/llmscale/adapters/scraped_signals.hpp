@@ -49,7 +49,7 @@
 #include "llmscale/core/config.hpp"
 #include "llmscale/core/time.hpp"
 #include "llmscale/signals/engine_gauges.hpp"
-#include "llmscale/signals/snapshot.hpp"
+#include "llmscale/signals/collector.hpp"
 #include "llmscale/signals/window_sum.hpp"
 
 LLMSCALE_NAMESPACE_BEGIN

@@ -1,9 +1,6 @@
 // llmscale: autoscaling policies for LLM inference serving.
 // SPDX-License-Identifier: Apache-2.0
 //
-// (Over 500 lines: the model, its fit and both file formats' loaders, with their validation;
-// the loaders are to move to model/profile_io.hpp with the architecture step.)
-//
 // LatencyProfile: how long one replica takes to prefill a batch of prompts and to run one
 // decode step, as functions of the batch.
 //
@@ -13,8 +10,8 @@
 //   decode_ms  = a + b X + c n      X = total context tokens of the n running requests
 //                                   (DistServe's form; small- and large-batch coefficients)
 //
-// Sources:
-//   - a measured table in the Splitwise format (`from_splitwise_csv`): one model, hardware and
+// Sources (the files are read by model/profile_io.hpp; this header holds the model and its fit):
+//   - a measured table in the Splitwise format (`fit_trials` over its rows): one model, hardware and
 //     tensor parallelism; medians of the repeated trials. The table is a star (batch varies at
 //     prompt 512, prompt at batch 1), so prefill is a function of the batch's total prompt
 //     tokens P taken from both arms: piecewise linear through the medians (arms measured at
@@ -25,7 +22,7 @@
 //     1/value so every point counts by its relative error. Residuals of both are reported. A
 //     point whose prefill falls as the batch's tokens grow (the TP2 batch-64 rows) is left out
 //     of the prefill and counted;
-//   - DistServe's fitted coefficients (`from_distserve_json`);
+//   - DistServe's fitted coefficients (`from_coefficients`, as a file: refuses a free prefill);
 //   - coefficients you pass (`from_coefficients`).
 // Queries outside the measured range use the fit and say so (`extrapolated`).
 // Every profile is checked when it is made: coefficients finite and within +-10^6 ms per unit,
@@ -41,16 +38,11 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <cmath>
 #include <cstdint>
-#include <cstdlib>
-#include <fstream>
-#include <istream>
 #include <iterator>
 #include <limits>
 #include <map>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <tuple>
@@ -59,7 +51,6 @@
 
 #include "llmscale/core/abi.hpp"
 #include "llmscale/model/detail/check.hpp"
-#include "llmscale/model/detail/json.hpp"
 
 LLMSCALE_NAMESPACE_BEGIN
 
@@ -104,6 +95,16 @@ struct ProfileFit {
   double decode_rms_rel = 0;
 };
 
+/// One measured trial: a batch of `batch` prompts of `prompt_tokens`, each generating
+/// `output_tokens`, its prefill and its mean decode step (ms).
+struct ProfileTrial {
+  long long prompt_tokens = 0;
+  long long batch = 0;
+  long long output_tokens = 0;
+  double prefill_ms = 0;
+  double decode_ms = 0;
+};
+
 /// Where the profile was measured; queries beyond it are extrapolations.
 struct ProfileRange {
   long long max_batch = 0;          ///< 0: unknown (coefficients only)
@@ -124,16 +125,20 @@ class LatencyProfile {
   static LatencyProfile from_coefficients(const PrefillCoefficients& prefill, const DecodeCoefficients& decode) {
     return from_coefficients(prefill, decode, decode, std::numeric_limits<long long>::max());
   }
-  /// Fits a Splitwise-format table (header names the columns) for one model, hardware and
-  /// tensor parallelism. Throws ProfileError with the line of a malformed row, or line 0 when
-  /// nothing matches or too few points remain to fit.
-  static LatencyProfile from_splitwise_csv(std::istream& in, const std::string& model, const std::string& hardware,
-                                           int tensor_parallel);
-  /// DistServe's coefficient file for one model and tensor parallelism.
-  static LatencyProfile from_distserve_json(std::istream& in, const std::string& model, int tensor_parallel);
-  /// Either format by the file's first non-blank character ('{': DistServe JSON, else CSV).
-  static LatencyProfile load(const std::string& path, const std::string& model, const std::string& hardware,
-                             int tensor_parallel);
+  /// As above, with the provenance and measured range of a file; `allow_free_prefill` false
+  /// (a file's coefficients) refuses a prefill of exactly 0 s.
+  static LatencyProfile from_coefficients(const PrefillCoefficients& prefill, const DecodeCoefficients& small,
+                                          const DecodeCoefficients& large, long long large_batch_threshold,
+                                          const ProfileRange& measured, std::string source,
+                                          bool allow_free_prefill);
+  /// Fits measured trials of one model, hardware and tensor parallelism (a Splitwise table's
+  /// rows; read by model/profile_io.hpp): prefill piecewise linear through the medians by total
+  /// prompt tokens, decode DistServe's form by relative least squares (see the header comment).
+  /// `selection` names what was measured, for errors ("model 'x', hardware 'y', ..."). Throws
+  /// ProfileError (line 0) when fewer than 4 distinct points or 2 prefill sizes remain, or the
+  /// fit gives a time that is not positive.
+  static LatencyProfile fit_trials(const std::vector<ProfileTrial>& trials, const std::string& selection,
+                                   std::string source);
 
   /// Prefill of `batch` prompts of `prompt_tokens` each, in seconds.
   [[nodiscard]] double prefill_s(double batch, double prompt_tokens) const noexcept {
@@ -202,31 +207,6 @@ class LatencyProfile {
 // Implementation.
 
 namespace detail {
-
-inline std::vector<std::string> split_csv_line(const std::string& line) {
-  std::vector<std::string> out;
-  std::string field;
-  for (char c : line) {
-    if (c == ',') {
-      out.push_back(field);
-      field.clear();
-    } else if (c != '\r') {
-      field.push_back(c);
-    }
-  }
-  out.push_back(field);
-  return out;
-}
-
-inline double parse_csv_number(const std::string& s, const char* column, int line) {
-  const char* begin = s.c_str();
-  char* end = nullptr;
-  const double v = std::strtod(begin, &end);
-  if (end == begin || *end != '\0' || !std::isfinite(v)) {
-    throw ProfileError(std::string("column ") + column + ": '" + s + "' is not a number", line);
-  }
-  return v;
-}
 
 inline double median_of(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -310,62 +290,28 @@ inline LatencyProfile LatencyProfile::from_coefficients(const PrefillCoefficient
                                                         const DecodeCoefficients& large,
                                                         long long large_batch_threshold, const ProfileRange& measured,
                                                         std::string source) {
+  return from_coefficients(prefill, small, large, large_batch_threshold, measured, std::move(source), true);
+}
+
+inline LatencyProfile LatencyProfile::from_coefficients(const PrefillCoefficients& prefill,
+                                                        const DecodeCoefficients& small,
+                                                        const DecodeCoefficients& large,
+                                                        long long large_batch_threshold, const ProfileRange& measured,
+                                                        std::string source, bool allow_free_prefill) {
   LatencyProfile p = make(prefill, small, large, large_batch_threshold, measured, std::move(source));
-  p.check_times(true);
+  p.check_times(allow_free_prefill);
   return p;
 }
 
-inline LatencyProfile LatencyProfile::from_splitwise_csv(std::istream& in, const std::string& model,
-                                                         const std::string& hardware, int tensor_parallel) {
-  std::string line;
-  int line_no = 0;
-  std::vector<std::string> header;
-  while (header.empty() && std::getline(in, line)) {
-    ++line_no;
-    if (line.find_first_not_of(" \t\r") != std::string::npos) header = detail::split_csv_line(line);
-  }
-  const auto column = [&](const char* name) -> std::size_t {
-    const auto it = std::find(header.begin(), header.end(), name);
-    if (it == header.end()) throw ProfileError(std::string("the header has no column '") + name + "'", line_no);
-    return static_cast<std::size_t>(it - header.begin());
-  };
-  const std::size_t c_model = column("model"), c_hw = column("hardware"), c_prompt = column("prompt_size"),
-                    c_batch = column("batch_size"), c_tokens = column("token_size"),
-                    c_prefill = column("prompt_time"), c_decode = column("token_time"),
-                    c_tp = column("tensor_parallel");
+inline LatencyProfile LatencyProfile::fit_trials(const std::vector<ProfileTrial>& measured,
+                                                 const std::string& selection, std::string source) {
   std::map<std::tuple<long long, long long, long long>, std::pair<std::vector<double>, std::vector<double>>> trials;
-  while (std::getline(in, line)) {
-    ++line_no;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const std::vector<std::string> f = detail::split_csv_line(line);
-    if (f.size() != header.size()) {
-      throw ProfileError("expected " + std::to_string(header.size()) + " fields, found " + std::to_string(f.size()),
-                         line_no);
-    }
-    const double tp = detail::parse_csv_number(f[c_tp], "tensor_parallel", line_no);
-    const double prompt = detail::parse_csv_number(f[c_prompt], "prompt_size", line_no);
-    const double batch = detail::parse_csv_number(f[c_batch], "batch_size", line_no);
-    const double tokens = detail::parse_csv_number(f[c_tokens], "token_size", line_no);
-    const double prefill = detail::parse_csv_number(f[c_prefill], "prompt_time", line_no);
-    const double decode = detail::parse_csv_number(f[c_decode], "token_time", line_no);
-    if (prompt < 1 || batch < 1 || tokens < 0 || prefill <= 0 || decode <= 0) {
-      throw ProfileError("sizes must be positive and times above 0", line_no);
-    }
-    // a billion tokens or requests, a time of 10^7 ms (about 3 hours): past any measurement
-    if (prompt > 1e9 || batch > 1e9 || tokens > 1e9 || prefill > 1e7 || decode > 1e7) {
-      throw ProfileError("sizes at most 1e9 and times at most 1e7 ms (prompt_size, batch_size, token_size, "
-                         "prompt_time, token_time)", line_no);
-    }
-    if (f[c_model] != model || f[c_hw] != hardware || tp != tensor_parallel) continue;
-    auto& t = trials[{static_cast<long long>(prompt), static_cast<long long>(batch), static_cast<long long>(tokens)}];
-    t.first.push_back(prefill);
-    t.second.push_back(decode);
+  for (const ProfileTrial& m : measured) {
+    auto& t = trials[{m.prompt_tokens, m.batch, m.output_tokens}];
+    t.first.push_back(m.prefill_ms);
+    t.second.push_back(m.decode_ms);
   }
-  if (trials.size() < 4) {
-    throw ProfileError("fewer than 4 measured points for model '" + model + "', hardware '" + hardware +
-                           "', tensor parallelism " + std::to_string(tensor_parallel),
-                       0);
-  }
+  if (trials.size() < 4) throw ProfileError("fewer than 4 measured points for " + selection, 0);
   ProfileFit fit;
   ProfileRange range;
   for (const auto& [key, t] : trials) {
@@ -428,12 +374,11 @@ inline LatencyProfile LatencyProfile::from_splitwise_csv(std::istream& in, const
   LatencyProfile out;
   try {
     out = make(PrefillCoefficients{}, DecodeCoefficients{td[0], td[1], td[2]}, DecodeCoefficients{td[0], td[1], td[2]},
-               std::numeric_limits<long long>::max(), range,
-               "splitwise " + model + " " + hardware + " tp" + std::to_string(tensor_parallel));
+               std::numeric_limits<long long>::max(), range, std::move(source));
     out.knots_ = std::move(knots);
     out.check_times(false);
   } catch (const std::invalid_argument& e) {
-    throw ProfileError(std::string("the fit of model '") + model + "', hardware '" + hardware + "': " + e.what(), 0);
+    throw ProfileError("the fit of " + selection + ": " + e.what(), 0);
   }
   double sum_p = 0, sum_d = 0;
   int n_prefill = 0;
@@ -455,78 +400,6 @@ inline LatencyProfile LatencyProfile::from_splitwise_csv(std::istream& in, const
   fit.decode_rms_rel = std::sqrt(sum_d / static_cast<double>(n_decode));
   out.fit_ = std::move(fit);
   return out;
-}
-
-inline LatencyProfile LatencyProfile::from_distserve_json(std::istream& in, const std::string& model,
-                                                          int tensor_parallel) {
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  detail::JsonValue root;
-  try {
-    root = detail::JsonReader(text).parse();
-  } catch (const std::runtime_error& e) {
-    const std::string what = e.what();  // "line N: ..."
-    throw ProfileError(what.substr(what.find(": ") + 2), std::atoi(what.c_str() + 5));
-  }
-  const detail::JsonValue* m = root.find(model);
-  if (m == nullptr) throw ProfileError("no model '" + model + "' in the coefficient file", 0);
-  const detail::JsonValue* t = m->find(std::to_string(tensor_parallel));
-  if (t == nullptr) {
-    throw ProfileError("no tensor parallelism " + std::to_string(tensor_parallel) + " for model '" + model + "'", 0);
-  }
-  const auto triple = [&](const char* key) {
-    const detail::JsonValue* v = t->find(key);
-    if (v == nullptr || v->kind != detail::JsonValue::Kind::array || v->items.size() != 3) {
-      throw ProfileError(std::string("'") + key + "' is not an array of 3 numbers", 0);
-    }
-    std::array<double, 3> out{};
-    for (std::size_t i = 0; i < 3; ++i) {
-      if (v->items[i].kind != detail::JsonValue::Kind::number) {
-        throw ProfileError(std::string("'") + key + "' is not an array of 3 numbers", 0);
-      }
-      out[i] = v->items[i].number;
-    }
-    return out;
-  };
-  const auto pf = triple("prefill");
-  const auto small = triple("decoding_smallbs");
-  const auto large = triple("decoding_largebs");
-  const detail::JsonValue* th = t->find("decoding_large_small_bs_threshold");
-  if (th == nullptr || th->kind != detail::JsonValue::Kind::number || !(th->number >= 1) ||
-      th->number > static_cast<double>(max_profile_threshold)) {
-    throw ProfileError("model '" + model + "' tp " + std::to_string(tensor_parallel) +
-                           ": 'decoding_large_small_bs_threshold' is not a number in [1, 1e9]",
-                       0);
-  }
-  try {
-    LatencyProfile p = make(PrefillCoefficients{pf[0], pf[1], pf[2], PrefillCoefficients::Quadratic::sum_of_squares},
-                            DecodeCoefficients{small[0], small[1], small[2]},
-                            DecodeCoefficients{large[0], large[1], large[2]}, static_cast<long long>(th->number), {},
-                            "distserve " + model + " tp" + std::to_string(tensor_parallel));
-    p.check_times(false);
-    return p;
-  } catch (const std::invalid_argument& e) {
-    // the file's own keys: prefill = [a, b, c], decoding_smallbs, decoding_largebs
-    std::string what = e.what();
-    for (const auto& [ours, theirs] : {std::pair<std::string, std::string>{"decode_small.", "decoding_smallbs."},
-                                       {"decode_large.", "decoding_largebs."}}) {
-      const auto at = what.find(ours);
-      if (at != std::string::npos) what.replace(at, ours.size(), theirs);
-    }
-    throw ProfileError("model '" + model + "' tp " + std::to_string(tensor_parallel) + ": " + what, 0);
-  }
-}
-
-inline LatencyProfile LatencyProfile::load(const std::string& path, const std::string& model,
-                                           const std::string& hardware, int tensor_parallel) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ProfileError("cannot open '" + path + "'", 0);
-  char first = 0;
-  while (in.get(first) && std::isspace(static_cast<unsigned char>(first))) {
-  }
-  in.clear();
-  in.seekg(0);
-  return first == '{' ? from_distserve_json(in, model, tensor_parallel)
-                      : from_splitwise_csv(in, model, hardware, tensor_parallel);
 }
 
 LLMSCALE_NAMESPACE_END

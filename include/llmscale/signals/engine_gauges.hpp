@@ -43,6 +43,7 @@
 #include "llmscale/core/abi.hpp"
 #include "llmscale/core/time.hpp"
 #include "llmscale/signals/detail/hardware.hpp"
+#include "llmscale/signals/snapshot.hpp"
 
 LLMSCALE_NAMESPACE_BEGIN
 
@@ -77,30 +78,6 @@ struct ReplicaGauges {
 struct SaturationThresholds {
   double kv_utilization = 0.8;    ///< in (0, 1]
   std::int64_t queue_length = 5;  ///< at least 1
-};
-
-/// The fleet as the engines report it.
-struct FleetGauges {
-  int replicas_reporting = 0;  ///< slots with a fresh, valid sample
-  int replicas_stale = 0;      ///< slots whose sample is older than the staleness limit
-  std::int64_t queue_length_total = 0;
-  std::int64_t queue_length_max = 0;
-  double queue_length_mean = 0;  ///< per reporting replica
-  std::int64_t running_total = 0;
-  std::int64_t max_batch_total = 0;
-  double batch_occupancy = 0;  ///< running / max batch over replicas that report max batch
-  std::int64_t kv_tokens_used = 0;
-  std::int64_t kv_tokens_capacity = 0;
-  double kv_utilization = 0;      ///< fleet KV used / capacity
-  double kv_utilization_max = 0;  ///< the fullest replica's
-  int replicas_batch_full = 0;
-  int replicas_kv_high = 0;
-  int replicas_queue_high = 0;
-  int replicas_saturated = 0;  ///< KV high or queue high (a full batch alone is not saturated)
-  /// Over the reporting replicas that are not saturated (llm-d's spare-capacity inputs):
-  double unsaturated_kv_use_sum = 0;          ///< the sum of their KV use fractions
-  std::int64_t unsaturated_queue_total = 0;   ///< the sum of their queue lengths
-  double oldest_sample_age_s = 0;  ///< among reporting replicas
 };
 
 class EngineGauges {

@@ -43,7 +43,7 @@
 
 #include "llmscale/core/abi.hpp"
 #include "llmscale/core/time.hpp"
-#include "llmscale/signals/detail/bucket_ring.hpp"
+#include "llmscale/core/detail/bucket_ring.hpp"
 #include "llmscale/signals/detail/hardware.hpp"
 #include "llmscale/signals/log_histogram.hpp"
 #include "llmscale/signals/recorder.hpp"

@@ -5,6 +5,7 @@
 #ifndef LLMSCALE_SIGNALS_SIGNALS_HPP
 #define LLMSCALE_SIGNALS_SIGNALS_HPP
 
+#include "llmscale/signals/collector.hpp"
 #include "llmscale/signals/engine_gauges.hpp"
 #include "llmscale/signals/ewma.hpp"
 #include "llmscale/signals/knative_window.hpp"

@@ -19,7 +19,7 @@
 #include "llmscale/core/abi.hpp"
 #include "llmscale/core/detail/state_io.hpp"
 #include "llmscale/core/time.hpp"
-#include "llmscale/signals/detail/bucket_ring.hpp"
+#include "llmscale/core/detail/bucket_ring.hpp"
 
 LLMSCALE_NAMESPACE_BEGIN
 

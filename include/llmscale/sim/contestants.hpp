@@ -26,6 +26,7 @@
 
 #include "llmscale/core/abi.hpp"
 #include "llmscale/policy/policies.hpp"
+#include "llmscale/policy/registry.hpp"
 #include "llmscale/sim/oracle.hpp"
 #include "llmscale/sim/simulator.hpp"
 
@@ -113,9 +114,8 @@ struct Contestants {
   static constexpr double ray_serve_tuned_target = 19;         ///< target_ongoing_requests
   static constexpr double aibrix_tuned_target = 0.1;           ///< target KV use
   static constexpr double llmd_tuned_kv_threshold = 0.1;       ///< KV use counted saturated
-  /// llmscale-pid's feed-forward leaves this share of the load uncovered (PredictiveConfig::excess;
-  /// llmscale-predictive's own default is 0.01): the PID corrects the rest, found on the development run
-  static constexpr double pid_planner_excess = 0.3;
+  /// llmscale-pid's feed-forward leaves this share of the load uncovered (the registry's default)
+  static constexpr double pid_planner_excess = PolicyConfigs::pid_planner_excess;
 
   static Contestants for_run(const SimConfig& sim, int min_replicas, int max_replicas) {
     Contestants c;
@@ -188,6 +188,42 @@ struct Contestants {
     }
     return run;
   }
+
+  /// The registered policy contestant `name` runs (policy/registry.hpp), with its configs in
+  /// `configs` and its governor; false for a reference (static-best, the oracle) or an unknown
+  /// name.
+  [[nodiscard]] bool policy_for(std::string_view name, std::string& policy, PolicyConfigs& configs,
+                                const GovernorConfig*& governor) const {
+    const std::string_view base = name.substr(0, name.find('@'));
+    governor = &neutral;
+    if (name == "hpa-gpu-util" || name == "hpa-gpu-mem" || name == "hpa-tuned") {
+      policy = "hpa";
+      configs.hpa = name == "hpa-gpu-util" ? hpa_gpu_util : name == "hpa-gpu-mem" ? hpa_gpu_mem : hpa_tuned;
+      governor = &hpa_behaviour;
+    } else if (name == "kpa" || name == "kpa-tuned") {
+      policy = "kpa";
+      configs.kpa = name == "kpa" ? kpa : kpa_tuned;
+    } else if (name == "ray-serve" || name == "ray-serve-tuned") {
+      policy = "ray-serve";
+      configs.ray_serve = name == "ray-serve" ? ray_serve : ray_serve_tuned;
+    } else if (name == "aibrix-apa-kv" || name == "aibrix-tuned") {
+      policy = "aibrix-apa-kv";
+      configs.aibrix_apa = name == "aibrix-apa-kv" ? aibrix_apa : aibrix_tuned;
+    } else if (name == "llmd-saturation" || name == "llmd-tuned") {
+      policy = "llmd-saturation";
+      configs.llmd_saturation = name == "llmd-saturation" ? llmd_saturation : llmd_tuned;
+    } else if (base == "llmscale-slo" || base == "llmscale-pid" || base == "llmscale-predictive") {
+      policy = std::string(base);
+      configs.slo = slo;
+      configs.pid = pid;
+      configs.pid_planner = pid_planner;
+      configs.predictive = predictive;
+      governor = &hpa_behaviour;
+    } else {
+      return false;
+    }
+    return true;
+  }
 };
 
 /// The knob --tune sweeps for contestant `name` (empty `config` for one without: the
@@ -245,23 +281,13 @@ SimResult run_contestant(const std::string& name, const Contestants& c, const La
     r.policy = name;
     return r;
   };
-  if (name == "hpa-gpu-util") return run(HpaPolicy(c.hpa_gpu_util), c.hpa_behaviour);
-  if (name == "hpa-gpu-mem") return run(HpaPolicy(c.hpa_gpu_mem), c.hpa_behaviour);
-  if (name == "hpa-tuned") return run(HpaPolicy(c.hpa_tuned), c.hpa_behaviour);
-  if (name == "kpa") return run(KpaPolicy(c.kpa, simulation_start()), c.neutral);
-  if (name == "kpa-tuned") return run(KpaPolicy(c.kpa_tuned, simulation_start()), c.neutral);
-  if (name == "ray-serve") return run(RayServePolicy(c.ray_serve), c.neutral);
-  if (name == "ray-serve-tuned") return run(RayServePolicy(c.ray_serve_tuned), c.neutral);
-  if (name == "aibrix-apa-kv") return run(AibrixApaPolicy(c.aibrix_apa), c.neutral);
-  if (name == "aibrix-tuned") return run(AibrixApaPolicy(c.aibrix_tuned), c.neutral);
-  if (name == "llmd-saturation") return run(LlmdSaturationPolicy(c.llmd_saturation), c.neutral);
-  if (name == "llmd-tuned") return run(LlmdSaturationPolicy(c.llmd_tuned), c.neutral);
-  const std::string_view base = std::string_view(name).substr(0, name.find('@'));
-  if (base == "llmscale-slo") return run(SloPolicy(profile, c.slo), c.hpa_behaviour);
-  if (base == "llmscale-pid") {
-    return run(PidPolicy<PredictivePolicy<>>(PredictivePolicy<>(SloPolicy(profile, c.slo), c.pid_planner), c.pid), c.hpa_behaviour);
+  std::string policy;
+  PolicyConfigs configs;
+  const GovernorConfig* governor = nullptr;
+  if (c.policy_for(name, policy, configs, governor)) {
+    return with_policy(policy, configs, &profile, simulation_start(),
+                       [&](auto p) { return run(std::move(p), *governor); });
   }
-  if (base == "llmscale-predictive") return run(PredictivePolicy<>(SloPolicy(profile, c.slo), c.predictive), c.hpa_behaviour);
   if (name == "static-best") {
     // the smallest n whose fixed fleet (ready from the start, billed throughout) meets the
     // target; attainment grows with n, so bisect over [min, max]

@@ -54,7 +54,7 @@
 #include "llmscale/model/latency_profile.hpp"
 #include "llmscale/model/replica_capacity.hpp"
 #include "llmscale/policy/autoscaler.hpp"
-#include "llmscale/signals/snapshot.hpp"
+#include "llmscale/signals/collector.hpp"
 #include "llmscale/sim/replica.hpp"
 #include "llmscale/sim/trace.hpp"
 

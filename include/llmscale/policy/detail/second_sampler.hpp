@@ -15,7 +15,7 @@
 
 #include "llmscale/core/abi.hpp"
 #include "llmscale/core/time.hpp"
-#include "llmscale/signals/detail/bucket_ring.hpp"
+#include "llmscale/core/detail/bucket_ring.hpp"
 
 LLMSCALE_NAMESPACE_BEGIN
 namespace detail {

@@ -5,8 +5,8 @@
 // estimators. Bucket i covers [i g, (i + 1) g) after the clock's epoch; the ring keeps the
 // `count` buckets ending at its head. Moving the head forward resets the buckets it passes
 // (all of them after a gap of a whole window), so windows decay correctly across gaps.
-#ifndef LLMSCALE_SIGNALS_DETAIL_BUCKET_RING_HPP
-#define LLMSCALE_SIGNALS_DETAIL_BUCKET_RING_HPP
+#ifndef LLMSCALE_CORE_DETAIL_BUCKET_RING_HPP
+#define LLMSCALE_CORE_DETAIL_BUCKET_RING_HPP
 
 #include <cstddef>
 #include <cstdint>
@@ -126,4 +126,4 @@ inline Duration part_length(Duration window, std::size_t parts, const char* owne
 }  // namespace detail
 LLMSCALE_NAMESPACE_END
 
-#endif  // LLMSCALE_SIGNALS_DETAIL_BUCKET_RING_HPP
+#endif  // LLMSCALE_CORE_DETAIL_BUCKET_RING_HPP
