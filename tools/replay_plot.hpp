@@ -1,4 +1,5 @@
-// llmscale-replay's picture: one self-contained SVG (no script, no external font or file), in two
+// llmscale-replay's picture (one concept, over 500 lines because its two parts share the scales,
+// colours and layout): one self-contained SVG (no script, no external font or file), in two
 // parts a reader can also open alone (the SVG views #cost-quality and #panels):
 //   cost/quality  one point per policy: GPU-hours relative to the oracle (log scale) against SLO
 //                 attainment on a "nines" scale (90 %, 99 %, 99.9 % equally apart), the target

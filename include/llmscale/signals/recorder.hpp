@@ -1,6 +1,8 @@
 // llmscale: autoscaling policies for LLM inference serving.
 // SPDX-License-Identifier: Apache-2.0
 //
+// (Over 500 lines: one concept, the recorder, whose writers and drain share one shard layout.)
+//
 // Recorder: what request threads record, from any number of threads, lock-free and without
 // allocation: a request arrived, was admitted (with its queue wait), produced its first token
 // (TTFT), finished (end-to-end latency, prompt and output tokens), was rejected or cancelled.

@@ -2,6 +2,9 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // simulate(): one policy over one request stream under the simulator's rules (docs/simulator.md).
+// One concept, one event loop: about 600 lines because the router, the replica lifecycle, the
+// faults and the metric path all act on the same state between two events; its settings, results
+// and containers live in sim_config.hpp, sim_result.hpp and detail/sim_containers.hpp.
 //   router   each arrival goes to the ready replica with the fewest outstanding requests among
 //            those that can admit it; while none can, requests wait in a FIFO router queue
 //            (optionally bounded: a request arriving to a full queue is rejected, an SLO miss);
@@ -55,114 +58,13 @@
 #include "llmscale/model/replica_capacity.hpp"
 #include "llmscale/policy/autoscaler.hpp"
 #include "llmscale/signals/collector.hpp"
+#include "llmscale/sim/detail/sim_containers.hpp"
 #include "llmscale/sim/replica.hpp"
+#include "llmscale/sim/sim_config.hpp"
+#include "llmscale/sim/sim_result.hpp"
 #include "llmscale/sim/trace.hpp"
 
 LLMSCALE_NAMESPACE_BEGIN
-
-struct SimConfig {
-  long long max_batch = 256;       ///< per replica: vLLM's max_num_seqs
-  double kv_tokens = 400000;       ///< per replica (kv_cache_tokens() of llama2-70b, TP4 on H100-80GB)
-  long long chunk_tokens = 2048;   ///< prefill chunk
-  long long max_num_batched_tokens = 0;  ///< vLLM's per-iteration token budget (0: none)
-  bool exact_steps = false;        ///< step every iteration instead of the closed form
-  int gpus_per_replica = 4;        ///< tensor parallelism, for GPU-hours
-  double cold_start_s = 300;       ///< request to ready
-  double tick_s = 1;
-  double slo_ttft_s = 2;
-  double slo_tpot_s = 0.1;
-  long long router_queue_limit = 0;  ///< 0: unbounded
-  double gpu_memory_fraction = 0.9;  ///< what a ready replica reports (weights + preallocated KV)
-  bool keep_timeseries = false;
-  double max_drain_s = 7 * 86400.0;  ///< after the last arrival, a run stops (what is left counts as rejected)
-  // faults (docs/simulator.md): all off by default
-  double crash_per_replica_hour = 0;    ///< a ready replica crashes at this Poisson rate
-  double failed_start_probability = 0;  ///< a starting replica fails at the end of its cold start
-  double slow_start_factor = 1;         ///< every cold start lasts cold_start_s x this
-  double metric_outage_start_s = 0;     ///< engine metrics stop at this time...
-  double metric_outage_s = 0;           ///< ...for this long (0: no outage)
-  long long fault_seed = 1;
-  // the metric path (docs/simulator.md: each contestant sees the signals the way its users run it)
-  double warmup_s = 60;        ///< no policy is asked before this: the signals' windows fill first
-  double metric_scrape_s = 0;  ///< the policy sees the snapshot of the last scrape, taken every this many seconds (0: every tick)
-  double hpa_sync_s = 0;       ///< >0: decisions reach the fleet through an HPA syncing this often (KEDA's path)
-  double hpa_tolerance = 0.1;  ///< ...which ignores a desired/current ratio within 1 +- this
-  double hpa_scale_up_percent = 100;  ///< ...and adds at most this percent of the fleet per sync
-
-  static constexpr const char* config_name = "sim";
-  template <class Self, class Visitor>
-  static void describe(Self& self, Visitor& v) {
-    v("max_batch", self.max_batch, closed(1LL, 100000LL), "requests a replica runs at once");
-    v("kv_tokens", self.kv_tokens, closed(1.0, 1e12), "KV-cache tokens per replica");
-    v("chunk_tokens", self.chunk_tokens, closed(1LL, 10000000LL), "prefill tokens per iteration");
-    v("exact_steps", self.exact_steps, "step every iteration instead of the closed form");
-    v("gpus_per_replica", self.gpus_per_replica, closed(1, 1024), "GPUs a replica bills (tensor parallelism)");
-    v("cold_start_s", self.cold_start_s, closed(0.0, 86400.0), "seconds from requesting a replica to its serving");
-    v("tick_s", self.tick_s, closed(0.001, 3600.0), "seconds between control ticks");
-    v("slo_ttft_s", self.slo_ttft_s, open_closed(0.0, 3600.0), "time-to-first-token target");
-    v("slo_tpot_s", self.slo_tpot_s, open_closed(0.0, 60.0), "time-per-output-token target");
-    v("router_queue_limit", self.router_queue_limit, closed(0LL, 1000000000LL), "router queue bound (0: none)");
-    v("gpu_memory_fraction", self.gpu_memory_fraction, closed(0.0, 1.0), "GPU memory a ready replica reports");
-    v("keep_timeseries", self.keep_timeseries, "keep one row per tick");
-    v("max_drain_s", self.max_drain_s, closed(0.0, 1e9), "seconds after the last arrival before giving up");
-    v("crash_per_replica_hour", self.crash_per_replica_hour, closed(0.0, 3600.0), "crashes per ready replica-hour");
-    v("failed_start_probability", self.failed_start_probability, closed(0.0, 1.0), "chance a cold start fails");
-    v("slow_start_factor", self.slow_start_factor, closed(1.0, 100.0), "actual cold start over cold_start_s");
-    v("metric_outage_start_s", self.metric_outage_start_s, closed(0.0, 1e9), "when engine metrics stop (s)");
-    v("metric_outage_s", self.metric_outage_s, closed(0.0, 1e9), "how long engine metrics stay away (s)");
-    v("fault_seed", self.fault_seed, closed(0LL, 1LL << 62), "seed of the crash and failed-start draws");
-    v("max_num_batched_tokens", self.max_num_batched_tokens, closed(0LL, 100000000LL),
-      "tokens one iteration carries, decode first (0: no budget)");
-    v("warmup_s", self.warmup_s, closed(0.0, 86400.0), "seconds from the start before any policy is asked");
-    v("metric_scrape_s", self.metric_scrape_s, closed(0.0, 3600.0), "seconds between the scrapes a policy sees (0: every tick)");
-    v("hpa_sync_s", self.hpa_sync_s, closed(0.0, 3600.0), "seconds between an HPA's syncs carrying decisions out (0: none)");
-    v("hpa_tolerance", self.hpa_tolerance, closed(0.0, 1.0), "desired/current ratio band the HPA ignores");
-    v("hpa_scale_up_percent", self.hpa_scale_up_percent, closed(0.0, 1e6), "percent of the fleet the HPA adds per sync");
-  }
-  [[nodiscard]] ConfigResult validate() const {
-    if (ConfigResult p = validate_fields(*this)) return p;
-    if (max_num_batched_tokens > 0 && max_num_batched_tokens < max_batch) {
-      return ConfigProblem{config_name, "max_num_batched_tokens", std::to_string(max_num_batched_tokens),
-                           "0 or [max_batch = " + std::to_string(max_batch) + ", 1e8]",
-                           "cannot carry one decode token for every request of a full batch (vLLM refuses it too)", 0};
-    }
-    return std::nullopt;
-  }
-};
-
-/// One tick of a run, for --timeseries, --plot and --report.
-struct SimTick {
-  double t = 0;
-  long long arrivals = 0;  ///< since the previous tick
-  long long queue = 0;     ///< router queue
-  int ready = 0, starting = 0, desired = 0;
-  int current = 0;         ///< ready plus starting when the policy decided (the decision's current_replicas)
-  long long misses = 0;    ///< requests that ended (finished or rejected) since the previous tick missing the SLO
-  Constraint binding = Constraint::none;  ///< what bound the decision
-  int proposed = 0;                       ///< what the policy itself proposed (its first stage, before the governor)
-  const char* reason = "";                ///< the decision's reason (static storage, as Decision::reason)
-};
-
-struct SimResult {
-  std::string policy;
-  long long requests = 0, completed = 0, rejected = 0, preempted = 0, met = 0;
-  double slo_attainment = 0;
-  double ttft_p50 = 0, ttft_p99 = 0, tpot_p99 = 0;
-  double ttft_mean = 0, tpot_p50 = 0;
-  double gpu_hours = 0;
-  long long scale_events = 0;
-  double duration_s = 0;  ///< first arrival to the last request's end
-  double last_arrival_s = 0;  ///< the last request's arrival (a run past it drains a backlog)
-  long long unfinished = 0;  ///< left when max_drain_s ran out (counted in rejected)
-  long long requeued = 0;    ///< requests sent back to the router queue by a replica crash
-  long long crashes = 0, failed_starts = 0;
-  double prompt_tokens = 0, output_tokens = 0;  ///< of the requests arrived (the fluid bound's input)
-  int initial_replicas = 0;
-  int peak_replicas = 0;              ///< the most replicas (ready + starting) it asked for at once
-  double batch_occupancy_p95 = 0;     ///< running / max_batch, 95th percentile over ready replica-seconds
-  double kv_use_p95 = 0;              ///< KV tokens used / capacity, likewise
-  std::vector<SimTick> series;
-};
 
 /// Replicas Little's law gives for `rate` requests/s of the given mix: the load over what one
 /// replica completes at its max batch (at least 1).
@@ -178,120 +80,6 @@ struct SimResult {
 [[nodiscard]] inline TimePoint simulation_start() noexcept { return at_seconds(1.0); }
 
 namespace detail {
-
-// The q-quantile (nearest rank) of `v` (reordered); 0 when empty.
-inline double nearest_rank(std::vector<float>& v, double q) {
-  if (v.empty()) return 0.0;
-  auto k = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
-  k = std::clamp<std::size_t>(k, 1, v.size()) - 1;
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
-  return v[k];
-}
-
-// A min-heap of replicas by their next event time, one entry per replica (set() moves it).
-class ReplicaEventHeap {
- public:
-  void set(std::size_t r, double t) {
-    if (r >= pos_.size()) pos_.resize(r + 1, -1);
-    if (!(t < std::numeric_limits<double>::infinity())) {
-      erase(r);
-      return;
-    }
-    if (pos_[r] < 0) {
-      pos_[r] = static_cast<std::ptrdiff_t>(heap_.size());
-      heap_.push_back(Entry{t, r});
-      up(heap_.size() - 1);
-      return;
-    }
-    const auto i = static_cast<std::size_t>(pos_[r]);
-    const double old = heap_[i].t;
-    if (t == old) return;
-    heap_[i].t = t;
-    if (t < old) {
-      up(i);
-    } else {
-      down(i);
-    }
-  }
-  [[nodiscard]] std::size_t top() const noexcept { return heap_.front().r; }
-  [[nodiscard]] double top_time() const noexcept {
-    return heap_.empty() ? std::numeric_limits<double>::infinity() : heap_.front().t;
-  }
-
- private:
-  struct Entry {
-    double t;
-    std::size_t r;
-  };
-  void erase(std::size_t r) {
-    if (pos_[r] < 0) return;
-    const auto i = static_cast<std::size_t>(pos_[r]);
-    pos_[r] = -1;
-    const Entry last = heap_.back();
-    heap_.pop_back();
-    if (i == heap_.size()) return;
-    heap_[i] = last;
-    pos_[last.r] = static_cast<std::ptrdiff_t>(i);
-    up(i);
-    down(static_cast<std::size_t>(pos_[last.r]));
-  }
-  // ties by replica index, so the order of events never depends on the heap's history
-  static bool before(const Entry& a, const Entry& b) noexcept { return a.t < b.t || (a.t == b.t && a.r < b.r); }
-  void up(std::size_t i) noexcept {
-    const Entry e = heap_[i];
-    while (i > 0) {
-      const std::size_t parent = (i - 1) / 2;
-      if (!before(e, heap_[parent])) break;
-      heap_[i] = heap_[parent];
-      pos_[heap_[i].r] = static_cast<std::ptrdiff_t>(i);
-      i = parent;
-    }
-    heap_[i] = e;
-    pos_[e.r] = static_cast<std::ptrdiff_t>(i);
-  }
-  void down(std::size_t i) noexcept {
-    const Entry e = heap_[i];
-    const std::size_t n = heap_.size();
-    for (;;) {
-      std::size_t child = 2 * i + 1;
-      if (child >= n) break;
-      if (child + 1 < n && before(heap_[child + 1], heap_[child])) ++child;
-      if (!before(heap_[child], e)) break;
-      heap_[i] = heap_[child];
-      pos_[heap_[i].r] = static_cast<std::ptrdiff_t>(i);
-      i = child;
-    }
-    heap_[i] = e;
-    pos_[e.r] = static_cast<std::ptrdiff_t>(i);
-  }
-  std::vector<Entry> heap_;
-  std::vector<std::ptrdiff_t> pos_;
-};
-
-// Time-weighted quantiles of a fraction in [0, 1], in 1/1000 steps (a bin's upper edge).
-class FractionHistogram {
- public:
-  void add(double fraction, double weight) noexcept {
-    if (!(weight > 0) || !std::isfinite(fraction)) return;
-    const double f = std::clamp(fraction, 0.0, 1.0);
-    bins_[static_cast<std::size_t>(std::min(f * bins, bins - 1.0))] += weight;
-    total_ += weight;
-  }
-  [[nodiscard]] double quantile(double q) const noexcept {
-    if (!(total_ > 0)) return 0.0;
-    double seen = 0;
-    for (std::size_t i = 0; i < bins_.size(); ++i) {
-      seen += bins_[i];
-      if (seen >= q * total_) return static_cast<double>(i + 1) / bins;
-    }
-    return 1.0;
-  }
-
- private:
-  static constexpr double bins = 1000;
-  std::array<double, 1000> bins_{};
-  double total_ = 0;
-};
 
 template <class P, class Source>
 class Simulation {

@@ -1,0 +1,53 @@
+// llmscale: autoscaling policies for LLM inference serving.
+// SPDX-License-Identifier: Apache-2.0
+//
+// SimResult: what one simulated run measured (attainment, latency quantiles, GPU-hours, events),
+// and SimTick, its optional per-tick row for --timeseries, --plot and --report.
+#ifndef LLMSCALE_SIM_SIM_RESULT_HPP
+#define LLMSCALE_SIM_SIM_RESULT_HPP
+
+#include <string>
+#include <vector>
+
+#include "llmscale/core/abi.hpp"
+#include "llmscale/core/decision.hpp"
+
+LLMSCALE_NAMESPACE_BEGIN
+
+/// One tick of a run, for --timeseries, --plot and --report.
+struct SimTick {
+  double t = 0;
+  long long arrivals = 0;  ///< since the previous tick
+  long long queue = 0;     ///< router queue
+  int ready = 0, starting = 0, desired = 0;
+  int current = 0;         ///< ready plus starting when the policy decided (the decision's current_replicas)
+  long long misses = 0;    ///< requests that ended (finished or rejected) since the previous tick missing the SLO
+  Constraint binding = Constraint::none;  ///< what bound the decision
+  int proposed = 0;                       ///< what the policy itself proposed (its first stage, before the governor)
+  const char* reason = "";                ///< the decision's reason (static storage, as Decision::reason)
+};
+
+struct SimResult {
+  std::string policy;
+  long long requests = 0, completed = 0, rejected = 0, preempted = 0, met = 0;
+  double slo_attainment = 0;
+  double ttft_p50 = 0, ttft_p99 = 0, tpot_p99 = 0;
+  double ttft_mean = 0, tpot_p50 = 0;
+  double gpu_hours = 0;
+  long long scale_events = 0;
+  double duration_s = 0;  ///< first arrival to the last request's end
+  double last_arrival_s = 0;  ///< the last request's arrival (a run past it drains a backlog)
+  long long unfinished = 0;  ///< left when max_drain_s ran out (counted in rejected)
+  long long requeued = 0;    ///< requests sent back to the router queue by a replica crash
+  long long crashes = 0, failed_starts = 0;
+  double prompt_tokens = 0, output_tokens = 0;  ///< of the requests arrived (the fluid bound's input)
+  int initial_replicas = 0;
+  int peak_replicas = 0;              ///< the most replicas (ready + starting) it asked for at once
+  double batch_occupancy_p95 = 0;     ///< running / max_batch, 95th percentile over ready replica-seconds
+  double kv_use_p95 = 0;              ///< KV tokens used / capacity, likewise
+  std::vector<SimTick> series;
+};
+
+LLMSCALE_NAMESPACE_END
+
+#endif  // LLMSCALE_SIM_SIM_RESULT_HPP
