@@ -2,14 +2,19 @@
 //
 // Load ramps from 2 to 30 requests/s and back over 90 minutes; each request spends 6 s in the
 // system, so by Little's law the requests in flight are rate x 6. A minimal policy written here
-// (requests in flight / a per-replica target) proposes a replica count each minute; a small
-// host loop bounds it by ControlConfig's min/max, carries it out, and lets requested replicas
-// become ready only after the cold start. It shows how a user's own policy plugs into the
-// core types: FleetState with starting replicas, Decision with its reasons.
+// (requests in flight / a per-replica target) over signals of the host's own type proposes a
+// replica count each minute; llmscale's Autoscaler puts the governor over it (replica bounds,
+// scale-down stabilization, rate limits), and the host carries the decision out and lets
+// requested replicas become ready only after the cold start (300 s). It shows how a user's own
+// policy and signals plug into the core types: FleetState with starting replicas, Decision
+// with its reasons, and `signal_state`, the governor's view of the host's signals.
 //
-//   load_ramp [--json] [--set key=value]...   keys: those of llmscale::ControlConfig and
+//   load_ramp [--json] [--set key=value]...   keys: those of llmscale::GovernorConfig and
 //                                              target_in_flight (default 12)
-#include <llmscale/llmscale.hpp>
+#include <llmscale/core/decision.hpp>
+#include <llmscale/core/fleet_state.hpp>
+#include <llmscale/core/time.hpp>
+#include <llmscale/policy/autoscaler.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -22,6 +27,10 @@ namespace {
 struct RampSignals {
   double in_flight = 0;  // time-averaged requests running + queued
 };
+
+// The governor's view of the host's signals (found by argument-dependent lookup): these are
+// never stale, and there is demand while anything is in flight.
+llmscale::SignalState signal_state(const RampSignals& s) noexcept { return {false, s.in_flight > 0}; }
 
 // The user's policy: one replica per `target` requests in flight.
 class InFlightPolicy {
@@ -47,27 +56,6 @@ double arrival_rate(double minute) {
   return 4.0;
 }
 
-// The host's side: bound the proposal, explain the bound.
-template <class Policy, class Signals>
-llmscale::Decision decide(Policy& policy, llmscale::TimePoint now, const Signals& signals,
-                          const llmscale::FleetState& fleet, const llmscale::ControlConfig& config) {
-  static_assert(llmscale::is_policy_v<Policy, Signals>, "decide() needs a policy over Signals");
-  const llmscale::Proposal p = policy.propose(now, signals, fleet);
-  llmscale::Decision d;
-  d.at = now;
-  d.current_replicas = fleet.current();
-  d.policy = policy.name();
-  d.reason = p.reason;
-  d.add_proposal(p);
-  d.desired_replicas = std::clamp(p.replicas, config.min_replicas, config.max_replicas);
-  if (d.desired_replicas != p.replicas) {
-    d.binding = p.replicas > config.max_replicas ? llmscale::Constraint::max_replicas
-                                                 : llmscale::Constraint::min_replicas;
-    d.add_proposal({"bounds", d.desired_replicas, std::nan(""), llmscale::to_string(d.binding)});
-  }
-  return d;
-}
-
 int usage(const char* why) {
   std::fprintf(stderr, "load_ramp: %s\nusage: load_ramp [--json] [--set key=value]...\n", why);
   return 2;
@@ -76,10 +64,8 @@ int usage(const char* why) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  llmscale::ControlConfig config;
-  config.tick_period_s = 60;
-  config.stale_after_s = 180;
-  config.cold_start_s = 300;
+  constexpr double tick_s = 60, cold_start_s = 300;
+  llmscale::GovernorConfig config;
   config.min_replicas = 1;
   config.max_replicas = 12;
   double target_in_flight = 12;
@@ -103,21 +89,21 @@ int main(int argc, char** argv) {
     }
   }
 
-  InFlightPolicy policy(target_in_flight);
+  if (const auto problem = config.validate()) return usage(problem->message().c_str());
+  llmscale::Autoscaler<InFlightPolicy, RampSignals> scaler(InFlightPolicy(target_in_flight), config,
+                                                           llmscale::at_seconds(0));
   llmscale::FleetState fleet(config.min_replicas);
   std::printf("# load ramp: 2 -> 30 -> 4 req/s, 6 s per request, target %.0f in flight per replica,"
               " cold start %.0f s, tick %.0f s\n",
-              target_in_flight, config.cold_start_s, config.tick_period_s);
-  for (double t = 0; t <= 90 * 60; t += config.tick_period_s) {
+              target_in_flight, cold_start_s, tick_s);
+  for (double t = 0; t <= 90 * 60; t += tick_s) {
     const auto now = llmscale::at_seconds(t);
     // replicas whose cold start has passed are serving now
-    fleet.mark_ready(fleet.ready_by(now, config.cold_start()) - fleet.ready());
+    fleet.mark_ready(fleet.ready_by(now, llmscale::from_seconds(cold_start_s)) - fleet.ready());
 
     const RampSignals signals{arrival_rate(t / 60) * 6.0};  // Little's law: L = lambda * W
-    llmscale::Decision d = decide(policy, now, signals, fleet, config);
+    llmscale::Decision d = scaler.tick(now, signals, fleet);
     d.add_input("in_flight", signals.in_flight);
-    d.add_input("ready", fleet.ready());
-    d.add_input("starting", fleet.starting());
     d.add_input("in_flight_per_ready", signals.in_flight / std::max(1, fleet.ready()));
 
     char line[1024];

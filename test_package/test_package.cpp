@@ -3,7 +3,7 @@
 #include <cstdio>
 
 int main() {
-  llmscale::ControlConfig config;
+  llmscale::GovernorConfig config;
   if (config.validate()) return 1;
   llmscale::Decision decision;
   decision.policy = "test_package";

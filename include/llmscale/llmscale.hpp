@@ -8,7 +8,6 @@
 
 #include "llmscale/core/abi.hpp"
 #include "llmscale/core/config.hpp"
-#include "llmscale/core/control_config.hpp"
 #include "llmscale/core/decision.hpp"
 #include "llmscale/core/fleet_state.hpp"
 #include "llmscale/core/time.hpp"

@@ -1,11 +1,22 @@
 // llmscale: autoscaling policies for LLM inference serving.
 // SPDX-License-Identifier: Apache-2.0
 //
-// Autoscaler<P>: a policy composed with the Governor, the object a host calls every tick:
+// Autoscaler<P, S>: a policy composed with the Governor, the object a host calls every tick:
 //
 //     llmscale::Autoscaler<llmscale::KpaPolicy> scaler(llmscale::KpaPolicy{{}, start}, {}, start);
 //     const llmscale::Decision& d = scaler.tick(now, collector.tick(now), fleet);
 //     // act on d.desired_replicas; log d.format_json_to(buf, size)
+//
+// S is the signals type the policy reads: llmscale::Signals by default, or any struct of the
+// host's own. The governor needs one view of it, a SignalState (are the signals stale, is there
+// demand), which it gets from the customisation point `signal_state(const S&)`, found by
+// argument-dependent lookup: declare it in S's namespace (llmscale declares it for Signals).
+//
+//     namespace host {
+//     struct MySignals { double qps; bool fresh; };
+//     llmscale::SignalState signal_state(const MySignals& s) noexcept { return {!s.fresh, s.qps > 0}; }
+//     }
+//     llmscale::Autoscaler<MyPolicy, host::MySignals> scaler(MyPolicy{}, {}, start);
 //
 // A tick whose `now` is earlier than the last is ignored and counted; the previous decision
 // stands (binding: ignored_tick). A policy with `observe(const Decision&)` sees each governed
@@ -14,6 +25,7 @@
 #ifndef LLMSCALE_POLICY_AUTOSCALER_HPP
 #define LLMSCALE_POLICY_AUTOSCALER_HPP
 
+#include <type_traits>
 #include <utility>
 
 #include "llmscale/core/abi.hpp"
@@ -34,9 +46,21 @@ LLMSCALE_NAMESPACE_BEGIN
   return st;
 }
 
-template <class P>
+namespace detail {
+template <class S, class = void>
+struct has_signal_state : std::false_type {};
+template <class S>
+struct has_signal_state<S, std::void_t<decltype(signal_state(std::declval<const S&>()))>>
+    : std::bool_constant<std::is_same_v<decltype(signal_state(std::declval<const S&>())), SignalState> &&
+                         noexcept(signal_state(std::declval<const S&>()))> {};
+}  // namespace detail
+
+template <class P, class S = Signals>
 class Autoscaler {
-  static_assert(is_policy_v<P, Signals>, "P must be a policy over llmscale::Signals (see policy.hpp)");
+  static_assert(is_policy_v<P, S>, "P must be a policy over the signals type S (see policy.hpp)");
+  static_assert(detail::has_signal_state<S>::value,
+                "declare `llmscale::SignalState signal_state(const S&) noexcept` in S's namespace: the governor's view "
+                "of the signals (stale, demand)");
 
  public:
   /// Throws std::invalid_argument for an invalid governor config.
@@ -45,8 +69,11 @@ class Autoscaler {
     guard_.accept(start);
   }
 
+  /// The signals type the policy reads.
+  using signals_type = S;
+
   /// The decision at `now`.
-  const Decision& tick(TimePoint now, const Signals& signals, const FleetState& fleet) noexcept {
+  const Decision& tick(TimePoint now, const S& signals, const FleetState& fleet) noexcept {
     if (!guard_.accept(now)) {
       last_.binding = Constraint::ignored_tick;
       return last_;

@@ -30,7 +30,7 @@
 // AverageValue target (GetExternalPerPodMetricReplicas): ratio = total / (target x current);
 // within tolerance nothing changes; else ceil(total / target).
 // A metric without data (or with a negative, NaN or infinite value) gives no proposal; if any metric
-// lacks data and the others would scale down, nothing changes. Runs every sync_period_s (15).
+// lacks data and the others would scale down, nothing changes. Runs every tick_s (15: its sync period).
 #ifndef LLMSCALE_POLICY_HPA_HPP
 #define LLMSCALE_POLICY_HPA_HPP
 
@@ -92,7 +92,7 @@ struct HpaConfig {
   double target_3 = 1;
   double tolerance_up = 0.1;    ///< --horizontal-pod-autoscaler-tolerance, per direction
   double tolerance_down = 0.1;
-  double sync_period_s = 15;
+  double tick_s = 15;  ///< its sync period (kube-controller-manager --horizontal-pod-autoscaler-sync-period)
   HpaPerReplicaRule per_replica_rule = HpaPerReplicaRule::pods;
 
   template <class Self, class Visitor>
@@ -105,7 +105,7 @@ struct HpaConfig {
     v("target_3", self.target_3, open(0.0, 1e9), "its target");
     v("tolerance_up", self.tolerance_up, closed(0.0, 10.0), "no scale-up while ratio <= 1 + this");
     v("tolerance_down", self.tolerance_down, closed(0.0, 1.0), "no scale-down while ratio >= 1 - this");
-    v("sync_period_s", self.sync_period_s, open_closed(0.0, 3600.0), "seconds between decisions");
+    v("tick_s", self.tick_s, open_closed(0.0, 3600.0), "seconds between decisions");
     v("per_replica_rule", self.per_replica_rule, rule_names,
       "per-replica metrics as a Pods metric (pods: missing replicas at the target on a scale-down) or a Resource "
       "utilisation (resource: whole percent, missing replicas at max(100 %, target))");
@@ -122,7 +122,7 @@ struct HpaConfig {
 class HpaPolicy {
  public:
   explicit HpaPolicy(const HpaConfig& config = {}) : config_((require_valid(config), config)),
-                                                     periodic_(from_seconds(config.sync_period_s)) {}
+                                                     periodic_(from_seconds(config.tick_s)) {}
 
   [[nodiscard]] const char* name() const noexcept { return "hpa"; }
   [[nodiscard]] const HpaConfig& config() const noexcept { return config_; }
