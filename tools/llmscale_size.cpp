@@ -26,6 +26,7 @@
 #include "llmscale/model/profile_io.hpp"
 #include "llmscale/model/queueing.hpp"
 #include "llmscale/model/replica_capacity.hpp"
+#include "llmscale/model/replica_sizing.hpp"
 
 namespace {
 
@@ -153,7 +154,15 @@ Answer size_profile(const std::map<std::string, std::string>& a, double rate, do
   } catch (const llmscale::ProfileError& e) {
     throw UsageError("--profile " + a.at("profile") + ": " + e.what());
   }
-  const auto cap = llmscale::replica_capacity(profile, tokens, targets, kv, max_batch);
+  llmscale::QueueBound queue;  // 10 batches, as the SLO policy
+  if (a.count("max-queue") != 0) {
+    const double mq = number(a, "max-queue");
+    if (!(mq >= 0 && mq <= 1e6 && mq == std::floor(mq))) throw UsageError("--max-queue must be a whole number in [0, 10^6]");
+    queue.requests = static_cast<long long>(mq);
+  }
+  // the model's one sizing chain, as llmscale-slo runs it every tick
+  const llmscale::ReplicaSizing sizing = llmscale::size_replicas(profile, tokens, targets, kv, max_batch, queue);
+  const llmscale::ReplicaCapacity& cap = sizing.capacity;
   if (cap.batch_limit_kv == 0) {
     throw UsageError("--kv-tokens " + json_number(kv) + " cannot hold one request of " +
                      json_number(tokens.input_tokens + tokens.output_tokens) + " tokens; raise --kv-tokens");
@@ -162,14 +171,7 @@ Answer size_profile(const std::map<std::string, std::string>& a, double rate, do
     throw UsageError("--slo-tpot " + json_number(targets.tpot_s) + " s is below one decode step at batch 1 (" +
                      json_number(llmscale::iteration_time_s(profile, tokens, 1)) + " s); raise --slo-tpot");
   }
-  long long max_queue = 10 * cap.max_batch;
-  if (a.count("max-queue") != 0) {
-    const double mq = number(a, "max-queue");
-    if (!(mq >= 0 && mq <= 1e6 && mq == std::floor(mq))) throw UsageError("--max-queue must be a whole number in [0, 10^6]");
-    max_queue = static_cast<long long>(mq);
-  }
-  llmscale::BatchQueueModel replica(profile, tokens, cap.max_batch, max_queue);
-  const double per_replica_max = replica.max_arrival_rate(targets);
+  const double per_replica_max = sizing.max_rate;
   if (per_replica_max <= 0) {
     throw UsageError("--slo-ttft " + json_number(targets.ttft_s) + " s is below one request's prefill (" +
                      json_number(cap.prefill_s) + " s): no replica can meet it; raise --slo-ttft or lower --input-tokens");
@@ -189,8 +191,9 @@ Answer size_profile(const std::map<std::string, std::string>& a, double rate, do
     ans.notes.push_back("no load: no replica needed");
     return ans;
   }
-  ans.replicas = static_cast<long long>(std::ceil(rate / per_replica_max - 1e-9));
+  ans.replicas = static_cast<long long>(std::ceil(sizing.replicas_for(rate) - 1e-9));
   const double per_rate = rate / static_cast<double>(ans.replicas);
+  llmscale::BatchQueueModel replica(profile, tokens, cap.max_batch, sizing.max_queue);
   const auto m = replica.at(per_rate, q);
   ans.per_replica_concurrency = m.mean_in_system;
   ans.per_replica_throughput = m.throughput;

@@ -63,25 +63,32 @@ class BatchQueueModel {
                       static_cast<double>(max_batch), "[1, 100000]");
     detail::check_arg(max_queue >= 0 && max_queue <= 1'000'000, "batch_queue", "max_queue",
                       static_cast<double>(max_queue), "[0, 1000000]");
-    max_batch_ = max_batch;
-    capacity_ = max_batch + max_queue;
-    mu_.resize(static_cast<std::size_t>(max_batch) + 1);
-    tpot_.resize(static_cast<std::size_t>(max_batch) + 1);
-    mu_[0] = tpot_[0] = 0.0;
-    for (long long m = 1; m <= max_batch; ++m) {
-      mu_[static_cast<std::size_t>(m)] = batch_throughput(profile, tokens, static_cast<double>(m));
-      tpot_[static_cast<std::size_t>(m)] = iteration_time_s(profile, tokens, static_cast<double>(m));
+    mu_.resize(std::max(mu_.size(), static_cast<std::size_t>(max_batch) + 1));
+    tpot_.resize(mu_.size());
+    const std::size_t states = std::max(log_p_.size(), static_cast<std::size_t>(max_batch + max_queue) + 1);
+    log_p_.resize(states);
+    p_.resize(states);
+    tail_.resize(states);
+    fill(profile, tokens, max_batch, max_queue);
+  }
+
+  /// configure() on the tick path: false (the model unchanged) when the batch or queue is out of
+  /// range or larger than any held before, so it never allocates and never throws.
+  [[nodiscard]] bool try_configure(const LatencyProfile& profile, const TokenLengths& tokens, long long max_batch,
+                                   long long max_queue) noexcept {
+    if (!(max_batch >= 1 && max_batch <= 100'000 && max_queue >= 0 && max_queue <= 1'000'000)) return false;
+    if (static_cast<std::size_t>(max_batch) + 1 > mu_.size() ||
+        static_cast<std::size_t>(max_batch + max_queue) + 1 > p_.size()) {
+      return false;
     }
-    prefill_s_ = profile.prefill_s(1, tokens.input_tokens);
-    log_p_.resize(static_cast<std::size_t>(capacity_) + 1);
-    p_.resize(static_cast<std::size_t>(capacity_) + 1);
-    tail_.resize(static_cast<std::size_t>(capacity_) + 1);
+    fill(profile, tokens, max_batch, max_queue);
+    return true;
   }
 
   [[nodiscard]] long long max_batch() const noexcept { return max_batch_; }
   [[nodiscard]] long long capacity() const noexcept { return capacity_; }
   /// Completions per second with the batch full: the most a replica sustains.
-  [[nodiscard]] double saturation_rate() const noexcept { return mu_.back(); }
+  [[nodiscard]] double saturation_rate() const noexcept { return mu_[static_cast<std::size_t>(max_batch_)]; }
   /// mu(n), completions per second at n requests.
   [[nodiscard]] double service_rate(long long n) const noexcept {
     return mu_[static_cast<std::size_t>(std::min(std::max(n, 0LL), max_batch_))];
@@ -92,32 +99,8 @@ class BatchQueueModel {
   [[nodiscard]] BatchQueueMetrics at(double arrival_rate, double quantile) {
     detail::check_non_negative("batch_queue", "arrival_rate", arrival_rate);
     detail::check_quantile("batch_queue", "quantile", quantile);
-    stationary(arrival_rate);
-    BatchQueueMetrics m;
-    m.arrival_rate = arrival_rate;
-    const auto K = static_cast<std::size_t>(capacity_);
-    const auto N = static_cast<std::size_t>(max_batch_);
-    m.blocking = p_[K];
-    m.throughput = arrival_rate * (1.0 - m.blocking);
-    double tpot_weighted = 0;
-    for (std::size_t n = 0; n <= K; ++n) {
-      const double running = static_cast<double>(std::min(n, N));
-      m.mean_in_system += static_cast<double>(n) * p_[n];
-      m.mean_running += running * p_[n];
-      tpot_weighted += running * p_[n] * tpot_[std::min(n, N)];
-    }
-    m.mean_queued = m.mean_in_system - m.mean_running;
-    m.mean_tpot_s = m.mean_running > 0 ? tpot_weighted / m.mean_running : tpot_[1];
-    const double admitted = 1.0 - m.blocking;
-    for (std::size_t n = N; n < K; ++n) m.wait_probability += p_[n] / admitted;
-    m.mean_wait_s = m.throughput > 0 ? m.mean_queued / m.throughput : 0.0;  // Little's law on the queue
-    m.wait_quantile_s = wait_quantile(quantile);
-    m.ttft_quantile_s = m.wait_quantile_s + prefill_s_;
-    m.mean_ttft_s = m.mean_wait_s + prefill_s_;
-    m.utilization = m.throughput / saturation_rate();
-    return m;
+    return metrics(arrival_rate, quantile);
   }
-
   /// P(W > t) at the arrival rate of the last `at` call.
   [[nodiscard]] double wait_exceeds(double t) const noexcept {
     const auto K = static_cast<std::size_t>(capacity_);
@@ -144,14 +127,40 @@ class BatchQueueModel {
   }
 
   /// The largest arrival rate whose TTFT quantile is within `targets.ttft_s`; 0 when even an
-  /// idle replica misses it (one prefill exceeds the target).
+  /// idle replica misses it (one prefill exceeds the target). Throws std::invalid_argument for
+  /// a target or quantile out of range.
   [[nodiscard]] double max_arrival_rate(const LatencyTargets& targets) {
     detail::check_positive("batch_queue", "ttft_s", std::isinf(targets.ttft_s) ? 1.0 : targets.ttft_s);
+    detail::check_quantile("batch_queue", "quantile", targets.quantile);
+    return max_rate(targets);
+  }
+
+  /// max_arrival_rate() on the tick path: NaN for a target or quantile out of range.
+  [[nodiscard]] double try_max_arrival_rate(const LatencyTargets& targets) noexcept {
+    if (!(targets.ttft_s > 0) || !(targets.quantile > 0 && targets.quantile < 1)) {
+      return std::numeric_limits<double>::quiet_NaN();
+    }
+    return max_rate(targets);
+  }
+
+ private:
+  void fill(const LatencyProfile& profile, const TokenLengths& tokens, long long max_batch, long long max_queue) noexcept {
+    max_batch_ = max_batch;
+    capacity_ = max_batch + max_queue;
+    mu_[0] = tpot_[0] = 0.0;
+    for (long long m = 1; m <= max_batch; ++m) {
+      mu_[static_cast<std::size_t>(m)] = batch_throughput(profile, tokens, static_cast<double>(m));
+      tpot_[static_cast<std::size_t>(m)] = iteration_time_s(profile, tokens, static_cast<double>(m));
+    }
+    prefill_s_ = profile.prefill_s(1, tokens.input_tokens);
+  }
+
+  double max_rate(const LatencyTargets& targets) noexcept {
     if (prefill_s_ > targets.ttft_s) return 0.0;
     double lo = 0, hi = saturation_rate() * (capacity_ > max_batch_ ? 1.5 : 1.0);
     for (int i = 0; i < 60 && hi - lo > 1e-7 * hi; ++i) {
       const double mid = 0.5 * (lo + hi);
-      const BatchQueueMetrics m = at(mid, targets.quantile);
+      const BatchQueueMetrics m = metrics(mid, targets.quantile);
       // a rate whose arrivals are turned away beyond the quantile's share misses the target too
       if (m.ttft_quantile_s <= targets.ttft_s && m.blocking <= 1.0 - targets.quantile) {
         lo = mid;
@@ -162,7 +171,33 @@ class BatchQueueModel {
     return lo;
   }
 
- private:
+  BatchQueueMetrics metrics(double arrival_rate, double quantile) noexcept {
+    stationary(arrival_rate);
+    BatchQueueMetrics m;
+    m.arrival_rate = arrival_rate;
+    const auto K = static_cast<std::size_t>(capacity_);
+    const auto N = static_cast<std::size_t>(max_batch_);
+    m.blocking = p_[K];
+    m.throughput = arrival_rate * (1.0 - m.blocking);
+    double tpot_weighted = 0;
+    for (std::size_t n = 0; n <= K; ++n) {
+      const double running = static_cast<double>(std::min(n, N));
+      m.mean_in_system += static_cast<double>(n) * p_[n];
+      m.mean_running += running * p_[n];
+      tpot_weighted += running * p_[n] * tpot_[std::min(n, N)];
+    }
+    m.mean_queued = m.mean_in_system - m.mean_running;
+    m.mean_tpot_s = m.mean_running > 0 ? tpot_weighted / m.mean_running : tpot_[1];
+    const double admitted = 1.0 - m.blocking;
+    for (std::size_t n = N; n < K; ++n) m.wait_probability += p_[n] / admitted;
+    m.mean_wait_s = m.throughput > 0 ? m.mean_queued / m.throughput : 0.0;  // Little's law on the queue
+    m.wait_quantile_s = wait_quantile(quantile);
+    m.ttft_quantile_s = m.wait_quantile_s + prefill_s_;
+    m.mean_ttft_s = m.mean_wait_s + prefill_s_;
+    m.utilization = m.throughput / saturation_rate();
+    return m;
+  }
+
   void stationary(double lambda) noexcept {
     const auto K = static_cast<std::size_t>(capacity_);
     log_p_[0] = 0;
@@ -181,7 +216,7 @@ class BatchQueueModel {
 
   double wait_quantile(double q) const noexcept {
     if (wait_exceeds(0) <= 1.0 - q) return 0.0;
-    double hi = 1.0 / mu_.back();
+    double hi = 1.0 / saturation_rate();
     for (int i = 0; i < 200 && wait_exceeds(hi) > 1.0 - q; ++i) hi *= 2;
     double lo = 0;
     for (int i = 0; i < 60 && hi - lo > 1e-9 * hi; ++i) {

@@ -13,6 +13,7 @@
 #include "llmscale/model/profile_io.hpp"
 #include "llmscale/model/queueing.hpp"
 #include "llmscale/model/replica_capacity.hpp"
+#include "llmscale/model/replica_sizing.hpp"
 #include "llmscale/model/rls.hpp"
 
 #endif  // LLMSCALE_MODEL_MODEL_HPP

@@ -64,20 +64,23 @@ struct ReplicaCapacity {
   return tau > 0 ? batch / (tokens.output_tokens * tau) : 0.0;
 }
 
-/// The largest batch within the targets' per-token bound, the KV cache (`kv_tokens`) and the
-/// engine's max batch (`engine_max_batch`; 0: the profile's measured max, else 256), and the
-/// throughput at it. Throws std::invalid_argument for token lengths or capacities out of range.
-[[nodiscard]] inline ReplicaCapacity replica_capacity(const LatencyProfile& profile, const TokenLengths& tokens,
-                                                      const LatencyTargets& targets, double kv_tokens,
-                                                      long long engine_max_batch = 0) {
-  detail::check_arg(tokens.input_tokens > 0 && tokens.input_tokens <= 1e7, "replica_capacity", "input_tokens",
-                    tokens.input_tokens, "(0, 1e7]");
-  detail::check_arg(tokens.output_tokens >= 1 && tokens.output_tokens <= 1e7, "replica_capacity", "output_tokens",
-                    tokens.output_tokens, "[1, 1e7]");
-  detail::check_arg(kv_tokens > 0 && kv_tokens <= 1e12, "replica_capacity", "kv_tokens", kv_tokens, "(0, 1e12]");
-  detail::check_arg(targets.tpot_s > 0, "replica_capacity", "tpot_s", targets.tpot_s, "(0, inf]");
-  detail::check_arg(engine_max_batch >= 0 && engine_max_batch <= 1'000'000, "replica_capacity", "engine_max_batch",
-                    static_cast<double>(engine_max_batch), "[0, 1e6]");
+namespace detail {
+
+// The argument of replica_capacity out of range, or nullptr.
+[[nodiscard]] inline const char* replica_capacity_problem(const TokenLengths& tokens, const LatencyTargets& targets,
+                                                          double kv_tokens, long long engine_max_batch) noexcept {
+  if (!(tokens.input_tokens > 0 && tokens.input_tokens <= 1e7)) return "input_tokens";
+  if (!(tokens.output_tokens >= 1 && tokens.output_tokens <= 1e7)) return "output_tokens";
+  if (!(kv_tokens > 0 && kv_tokens <= 1e12)) return "kv_tokens";
+  if (!(targets.tpot_s > 0)) return "tpot_s";
+  if (!(engine_max_batch >= 0 && engine_max_batch <= 1'000'000)) return "engine_max_batch";
+  return nullptr;
+}
+
+// replica_capacity for arguments already in range.
+[[nodiscard]] inline ReplicaCapacity replica_capacity_unchecked(const LatencyProfile& profile, const TokenLengths& tokens,
+                                                                const LatencyTargets& targets, double kv_tokens,
+                                                                long long engine_max_batch) noexcept {
   ReplicaCapacity c;
   c.batch_limit_engine = engine_max_batch > 0 ? engine_max_batch
                          : profile.measured().max_batch > 0 ? profile.measured().max_batch
@@ -105,6 +108,25 @@ struct ReplicaCapacity {
   }
   c.extrapolated = c.extrapolated || profile.extrapolated(1, tokens.input_tokens, tokens.input_tokens);
   return c;
+}
+
+}  // namespace detail
+
+/// The largest batch within the targets' per-token bound, the KV cache (`kv_tokens`) and the
+/// engine's max batch (`engine_max_batch`; 0: the profile's measured max, else 256), and the
+/// throughput at it. Throws std::invalid_argument for token lengths or capacities out of range.
+[[nodiscard]] inline ReplicaCapacity replica_capacity(const LatencyProfile& profile, const TokenLengths& tokens,
+                                                      const LatencyTargets& targets, double kv_tokens,
+                                                      long long engine_max_batch = 0) {
+  detail::check_arg(tokens.input_tokens > 0 && tokens.input_tokens <= 1e7, "replica_capacity", "input_tokens",
+                    tokens.input_tokens, "(0, 1e7]");
+  detail::check_arg(tokens.output_tokens >= 1 && tokens.output_tokens <= 1e7, "replica_capacity", "output_tokens",
+                    tokens.output_tokens, "[1, 1e7]");
+  detail::check_arg(kv_tokens > 0 && kv_tokens <= 1e12, "replica_capacity", "kv_tokens", kv_tokens, "(0, 1e12]");
+  detail::check_arg(targets.tpot_s > 0, "replica_capacity", "tpot_s", targets.tpot_s, "(0, inf]");
+  detail::check_arg(engine_max_batch >= 0 && engine_max_batch <= 1'000'000, "replica_capacity", "engine_max_batch",
+                    static_cast<double>(engine_max_batch), "[0, 1e6]");
+  return detail::replica_capacity_unchecked(profile, tokens, targets, kv_tokens, engine_max_batch);
 }
 
 LLMSCALE_NAMESPACE_END

@@ -38,6 +38,7 @@
 #include "llmscale/model/batch_queue.hpp"
 #include "llmscale/model/latency_profile.hpp"
 #include "llmscale/model/replica_capacity.hpp"
+#include "llmscale/model/replica_sizing.hpp"
 #include "llmscale/signals/snapshot.hpp"
 
 LLMSCALE_NAMESPACE_BEGIN
@@ -232,17 +233,13 @@ class SloPolicy {
     return static_cast<std::size_t>(in * 31 + out) % sized_mixes_.size();
   }
 
-  // the batch and the rate one replica takes within the targets at `tokens`
+  // the batch and the rate one replica takes within the targets at `tokens` (the model's one
+  // sizing chain; queue_ was built at the engine's largest batch, so nothing allocates or throws)
   void size_for(const TokenLengths& tokens, long long& batch, double& rate) noexcept {
-    rate = 0;
-    batch = 0;
-    // the arguments are within range here (checked config, clamped tokens): nothing throws
-    const ReplicaCapacity cap = replica_capacity(profile_, tokens, targets_, config_.kv_tokens, engine_batch_);
-    if (cap.max_batch > 0) {
-      batch = cap.max_batch;
-      queue_.configure(profile_, tokens, cap.max_batch, queue_for(cap.max_batch));
-      rate = queue_.max_arrival_rate(targets_);
-    }
+    const ReplicaSizing sizing = size_replicas(profile_, tokens, targets_, config_.kv_tokens, engine_batch_,
+                                               QueueBound{static_cast<double>(config_.max_queue_batches)}, queue_);
+    batch = sizing.capacity.max_batch;
+    rate = sizing.feasible() ? sizing.max_rate : 0.0;
   }
 
   struct SizedMix {
