@@ -1,49 +1,24 @@
 // llmscale-scaler: its own /metrics page (Prometheus text format), rendered on the tick thread
-// after each decision and served as it is by the HTTP thread (docs/kubernetes.md lists it).
-#include <cmath>
-#include <cstdio>
-#include <utility>
+// after each decision and served as it is by the HTTP thread (docs/kubernetes.md lists it): the
+// decision and signals through the library (adapters/exposition.hpp), then the scaler's own series.
+#include <string>
+#include <string_view>
 
+#include "llmscale/adapters/exposition.hpp"
 #include "scaler_impl.hpp"
 
 namespace llmscale_scaler {
 
 namespace detail {
 
+// The scaler's own series, written with the library's PrometheusWriter.
 void gauge(std::string& out, const char* name, const std::string& labels, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.17g", std::isfinite(v) ? v : 0.0);
-  out += name;
-  if (!labels.empty()) out += "{" + labels + "}";
-  out += " ";
-  out += buf;
-  out += "\n";
+  llmscale::PrometheusWriter(out).sample(name, labels, v);
 }
-
 void help(std::string& out, const char* name, const char* type, const char* text) {
-  out += "# HELP ";
-  out += name;
-  out += " ";
-  out += text;
-  out += "\n# TYPE ";
-  out += name;
-  out += " ";
-  out += type;
-  out += "\n";
+  llmscale::PrometheusWriter(out).family(name, type, text);
 }
-
-std::string label_value(std::string_view v) {
-  std::string r;
-  for (char c : v) {
-    if (c == '\\' || c == '"') r += '\\';
-    if (c == '\n') {
-      r += "\\n";
-      continue;
-    }
-    r += c;
-  }
-  return r;
-}
+std::string label_value(std::string_view v) { return llmscale::PrometheusWriter::escape(v); }
 
 }  // namespace detail
 
@@ -54,48 +29,11 @@ using detail::label_value;
 std::string Scaler::Impl::render(const llmscale::Decision& d, const llmscale::Signals& s, const llmscale::FleetState& fleet, bool active) {
   std::string out;
   out.reserve(4096 + targets.size() * 96);
-  help(out, "llmscale_desired_replicas", "gauge", "The replica count llmscale asks for (KEDA's external metric, target 1).");
-  gauge(out, "llmscale_desired_replicas", "", d.desired_replicas);
-  help(out, "llmscale_current_replicas", "gauge", "Replicas ready or starting when the decision was taken.");
-  gauge(out, "llmscale_current_replicas", "", fleet.current());
-  help(out, "llmscale_ready_replicas", "gauge", "Endpoints listed (serving replicas).");
-  gauge(out, "llmscale_ready_replicas", "", fleet.ready());
-  help(out, "llmscale_starting_replicas", "gauge", "Replicas counted as starting (the endpoint file's, or asked for and not yet listed).");
-  gauge(out, "llmscale_starting_replicas", "", fleet.starting());
+  llmscale::PrometheusWriter page(out);
+  llmscale::expose_decision(page, d, fleet);
   help(out, "llmscale_active", "gauge", "1 when there is demand or the signals are stale (KEDA's IsActive).");
   gauge(out, "llmscale_active", "", active ? 1 : 0);
-  help(out, "llmscale_binding_constraint", "gauge", "The constraint that set the decision (1 for the binding one).");
-  gauge(out, "llmscale_binding_constraint", "constraint=\"" + std::string(llmscale::to_string(d.binding)) + "\"", 1);
-  help(out, "llmscale_decision_info", "gauge", "The policy and the reason of the last decision.");
-  gauge(out, "llmscale_decision_info", "policy=\"" + label_value(d.policy) + "\",reason=\"" + label_value(d.reason) + "\"", 1);
-  help(out, "llmscale_proposal_replicas", "gauge", "Each stage's proposal at the last tick.");
-  for (std::size_t i = 0; i < d.proposal_count; ++i) {
-    gauge(out, "llmscale_proposal_replicas", "stage=\"" + label_value(d.proposals[i].stage) + "\"", d.proposals[i].replicas);
-  }
-  help(out, "llmscale_decision_input", "gauge", "Named inputs that mattered to the last decision.");
-  for (std::size_t i = 0; i < d.input_count; ++i) {
-    gauge(out, "llmscale_decision_input", "name=\"" + label_value(d.inputs[i].name) + "\"", d.inputs[i].value);
-  }
-  help(out, "llmscale_signal", "gauge", "The signals the policy read at the last tick.");
-  const std::pair<const char*, double> sig[] = {
-      {"arrival_rate", s.arrival_rate},       {"completion_rate", s.completion_rate}, {"concurrency", s.concurrency},
-      {"running_now", s.running_now},         {"queued_now", s.queued_now},           {"mean_ttft_s", s.mean_ttft_s},
-      {"mean_queue_wait_s", s.mean_queue_wait_s}, {"mean_e2e_latency_s", s.mean_e2e_latency_s},
-      {"kv_utilization", s.engines.kv_utilization}, {"kv_utilization_max", s.engines.kv_utilization_max},
-      {"queue_length_max", static_cast<double>(s.engines.queue_length_max)},
-      {"replicas_saturated", s.engines.replicas_saturated}};
-  for (const auto& [name, v] : sig) gauge(out, "llmscale_signal", std::string("name=\"") + name + "\"", v);
-  help(out, "llmscale_signal_stale", "gauge", "1 when a signal's source is stale (the governor then never scales down).");
-  help(out, "llmscale_signal_age_seconds", "gauge", "Seconds since the signal's source last gave fresh data.");
-  help(out, "llmscale_signal_dropped_total", "counter", "Samples dropped: invalid (unusable pages, bad values) or stale.");
-  const std::pair<const char*, const llmscale::SignalHealth*> health[] = {{"engine", &s.engine}, {"requests", &s.requests}};
-  for (const auto& [name, h] : health) {
-    const std::string l = std::string("signal=\"") + name + "\"";
-    gauge(out, "llmscale_signal_stale", l, h->stale ? 1 : 0);
-    gauge(out, "llmscale_signal_age_seconds", l, h->age_s);
-    gauge(out, "llmscale_signal_dropped_total", l + ",why=\"invalid\"", static_cast<double>(h->dropped_invalid));
-    gauge(out, "llmscale_signal_dropped_total", l + ",why=\"stale\"", static_cast<double>(h->dropped_stale));
-  }
+  llmscale::expose_signals(page, s);
   help(out, "llmscale_endpoints", "gauge", "Engine endpoints by state: listed, reporting (fresh page), stale.");
   gauge(out, "llmscale_endpoints", "state=\"listed\"", static_cast<double>(targets.size()));
   gauge(out, "llmscale_endpoints", "state=\"reporting\"", s.engines.replicas_reporting);

@@ -262,20 +262,11 @@ void Scaler::Impl::finish_round() {
 void Scaler::Impl::decide() {
   const llmscale::TimePoint t = now();
   const llmscale::Signals& s = signals.tick(t);
-  const int ready = static_cast<int>(targets.size());
-  // Starting replicas: as the endpoint file says, or what was asked for and has not appeared
-  // yet, for at most a cold start's worth of time.
-  int starting = 0;
-  if (file_starting) {
-    starting = *file_starting;
-  } else if (last_desired > ready && llmscale::to_seconds(t - raised_at) < 1200.0) {
-    starting = last_desired - ready;
-  }
-  llmscale::FleetState fleet(ready);
-  if (starting > 0) fleet.add_starting(starting, raised_at);
+  // the fleet as the endpoints show it: the endpoint file's starting count, else what was asked
+  // for and has not appeared yet (adapters/starting_replicas.hpp)
+  const llmscale::FleetState fleet = starting.fleet(t, static_cast<int>(targets.size()), file_starting);
   const llmscale::Decision& d = policy->tick(t, s, fleet);
-  if (d.desired_replicas > last_desired) raised_at = t;
-  last_desired = d.desired_replicas;
+  starting.decided(t, d.desired_replicas);
   if (!opt.state_file.empty() && ++ticks_since_save >= static_cast<std::uint64_t>(opt.state_every)) save_state_file();
   const bool active = s.arrival_rate > 0 || s.running_now > 0 || s.queued_now > 0 || s.engine.stale;
 

@@ -27,6 +27,7 @@
 #include "keda_service.hpp"
 #include "llmscale/adapters/engine_metrics.hpp"
 #include "llmscale/adapters/scraped_signals.hpp"
+#include "llmscale/adapters/starting_replicas.hpp"
 #include "llmscale/core/decision.hpp"
 #include "llmscale/core/fleet_state.hpp"
 #include "llmscale/policy/registry.hpp"
@@ -121,8 +122,7 @@ struct Scaler::Impl {
   double last_round_s = 0;
   std::array<std::uint64_t, detail::reason_count> errors{};
   std::uint64_t scrapes = 0, overruns = 0, file_errors = 0, slots_exhausted = 0;
-  int last_desired = 0;
-  llmscale::TimePoint raised_at{};
+  llmscale::StartingReplicas starting;
 
   // --state-file (state_file.cpp): loaded by the constructor, written by the tick thread
   std::uint64_t ticks_since_save = 0, state_saves = 0, state_save_errors = 0;
