@@ -36,6 +36,7 @@
 
 #include <unistd.h>
 
+#include "llmscale/core/number.hpp"
 #include "llmscale/core/version.hpp"
 #include "llmscale/model/profile_io.hpp"
 #include "llmscale/sim/contestants.hpp"
@@ -151,9 +152,8 @@ Args parse(int argc, char** argv) {
 double number(const Args& a, const std::string& key, double fallback, double lo, double hi, const char* allowed) {
   const auto it = a.values.find(key);
   if (it == a.values.end()) return fallback;
-  char* end = nullptr;
-  const double v = std::strtod(it->second.c_str(), &end);
-  if (it->second.empty() || *end != '\0' || !std::isfinite(v)) {
+  double v = 0;
+  if (!llmscale::parse_number(it->second, v) || !std::isfinite(v)) {
     throw UsageError("--" + key + " '" + it->second + "' is not a number");
   }
   if (v < lo || v > hi) throw UsageError("--" + key + " = " + it->second + " is out of range; allowed: " + allowed);

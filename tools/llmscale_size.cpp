@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "llmscale/core/number.hpp"
 #include "llmscale/core/version.hpp"
 #include "llmscale/model/batch_queue.hpp"
 #include "llmscale/model/latency_profile.hpp"
@@ -51,9 +52,8 @@ struct UsageError : std::runtime_error {
 
 double number(const std::map<std::string, std::string>& args, const std::string& key) {
   const std::string& text = args.at(key);
-  char* end = nullptr;
-  const double v = std::strtod(text.c_str(), &end);
-  if (text.empty() || *end != '\0' || !std::isfinite(v)) {
+  double v = 0;
+  if (!llmscale::parse_number(text, v) || !std::isfinite(v)) {
     throw UsageError("--" + key + " '" + text + "' is not a number");
   }
   return v;

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "llmscale/core/number.hpp"
 #include "llmscale/sim/simulator.hpp"
 #include "replay_checks.hpp"
 
@@ -26,9 +27,8 @@ inline std::vector<std::string> split(const std::string& list, char sep) {
 }
 
 inline double parse_seconds(const std::string& what, const std::string& v, double lo, double hi) {
-  char* end = nullptr;
-  const double x = std::strtod(v.c_str(), &end);
-  if (v.empty() || *end != '\0' || !std::isfinite(x)) throw UsageError(what + " '" + v + "' is not a number");
+  double x = 0;
+  if (!llmscale::parse_number(v, x) || !std::isfinite(x)) throw UsageError(what + " '" + v + "' is not a number");
   if (x < lo || x > hi) {
     throw UsageError(what + " = " + v + " is out of range; allowed: [" + llmscale::format_number(lo) + ", " +
                      llmscale::format_number(hi) + "]");

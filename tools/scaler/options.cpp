@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "llmscale/adapters/engine_metrics.hpp"
+#include "llmscale/core/number.hpp"
 #include "scaler_impl.hpp"
 
 namespace llmscale_scaler {
@@ -51,9 +52,8 @@ const char* usage() {
 namespace detail {
 
 double number(const std::string& flag, const std::string& v, double lo, double hi) {
-  char* end = nullptr;
-  const double x = std::strtod(v.c_str(), &end);
-  if (v.empty() || *end != '\0' || !std::isfinite(x)) throw UsageError(flag + " '" + v + "' is not a number");
+  double x = 0;
+  if (!llmscale::parse_number(v, x) || !std::isfinite(x)) throw UsageError(flag + " '" + v + "' is not a number");
   if (x < lo || x > hi) {
     std::ostringstream m;
     m << flag << " " << v << " is out of range: allowed [" << lo << ", " << hi << "]";

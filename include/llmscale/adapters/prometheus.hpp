@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "llmscale/core/abi.hpp"
+#include "llmscale/core/number.hpp"
 
 LLMSCALE_NAMESPACE_BEGIN
 
@@ -294,10 +295,7 @@ inline bool prom_parse_double(std::string_view s, double& out) noexcept {
     out = std::numeric_limits<double>::quiet_NaN();
     return true;
   }
-  if (s.front() == '+') s.remove_prefix(1);
-  if (s.empty() || s.front() == '+') return false;
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc() && end == s.data() + s.size();
+  return parse_number(s, out);
 }
 
 inline MetricType prom_type(std::string_view t, bool& known) noexcept {

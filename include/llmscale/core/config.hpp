@@ -43,6 +43,7 @@
 #endif
 
 #include "llmscale/core/abi.hpp"
+#include "llmscale/core/number.hpp"
 
 LLMSCALE_NAMESPACE_BEGIN
 
@@ -141,18 +142,6 @@ std::string dump_config(const Config& config);
 template <class Config>
 std::vector<std::string> config_keys();
 
-/// The shortest text of `v` that reads back as the same double (as config errors, logs and the
-/// tools print numbers: 0.1, 300, 1e-06).
-inline std::string format_number(double v) {
-  char buf[40];
-#if defined(__cpp_lib_to_chars) && __cpp_lib_to_chars >= 201611L
-  const auto r = std::to_chars(buf, buf + sizeof buf, v);  // shortest text that round-trips
-  return std::string(buf, r.ptr);
-#else
-  const int n = std::snprintf(buf, sizeof buf, "%.17g", v);
-  return std::string(buf, n > 0 ? static_cast<std::size_t>(n) : 0);
-#endif
-}
 
 // ---------------------------------------------------------------------------------------------
 // Implementation.
@@ -231,12 +220,8 @@ bool parse_value(std::string_view text, T& out) noexcept {
   static_assert(std::is_arithmetic_v<T>, "config fields are numbers, bools or enums");
   if (text.empty() || text.size() > 64) return false;
   if constexpr (std::is_floating_point_v<T>) {
-    char buf[65];
-    text.copy(buf, text.size());
-    buf[text.size()] = '\0';
-    char* end = nullptr;
-    const double v = std::strtod(buf, &end);
-    if (end != buf + text.size()) return false;
+    double v = 0;
+    if (!parse_number(text, v)) return false;  // the same in every locale
     out = static_cast<T>(v);
     return true;
   } else {

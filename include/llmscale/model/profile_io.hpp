@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "llmscale/core/abi.hpp"
+#include "llmscale/core/number.hpp"
 #include "llmscale/model/detail/json.hpp"
 #include "llmscale/model/latency_profile.hpp"
 
@@ -61,10 +62,8 @@ inline std::vector<std::string> split_csv_line(const std::string& line) {
 }
 
 inline double parse_csv_number(const std::string& s, const char* column, int line) {
-  const char* begin = s.c_str();
-  char* end = nullptr;
-  const double v = std::strtod(begin, &end);
-  if (end == begin || *end != '\0' || !std::isfinite(v)) {
+  double v = 0;
+  if (!parse_number(s, v) || !std::isfinite(v)) {
     throw ProfileError(std::string("column ") + column + ": '" + s + "' is not a number", line);
   }
   return v;

@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "llmscale/core/abi.hpp"
+#include "llmscale/core/number.hpp"
 #include "llmscale/core/config.hpp"
 
 LLMSCALE_NAMESPACE_BEGIN
@@ -325,12 +326,7 @@ class TraceReader {
   }
   static bool parse_double(std::string_view s, double& out) {
     if (s.empty() || s.size() > 64) return false;
-    char buf[65];
-    s.copy(buf, s.size());
-    buf[s.size()] = '\0';
-    char* end = nullptr;
-    out = std::strtod(buf, &end);
-    return end == buf + s.size() && std::isfinite(out);
+    return parse_number(s, out) && std::isfinite(out);
   }
   // seconds since 1970-01-01 of "YYYY-MM-DD HH:MM:SS[.fraction]" (no time zone)
   static bool parse_timestamp(std::string_view s, double& out) noexcept {

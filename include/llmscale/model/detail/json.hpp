@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "llmscale/core/abi.hpp"
+#include "llmscale/core/number.hpp"
 
 LLMSCALE_NAMESPACE_BEGIN
 namespace detail {
@@ -127,12 +128,10 @@ class JsonReader {
     } else if (text_.substr(pos_, 4) == "null") {
       pos_ += 4;
     } else {
-      const std::string token(text_.substr(pos_, std::min<std::size_t>(64, text_.size() - pos_)));
-      char* end = nullptr;
-      v.number = std::strtod(token.c_str(), &end);
-      if (end == token.c_str()) fail("expected a value");
+      const std::size_t n = parse_number_prefix(text_.substr(pos_, std::min<std::size_t>(64, text_.size() - pos_)), v.number);
+      if (n == 0) fail("expected a value");
       v.kind = JsonValue::Kind::number;
-      pos_ += static_cast<std::size_t>(end - token.c_str());
+      pos_ += n;
     }
     return v;
   }
