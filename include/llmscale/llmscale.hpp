@@ -1,17 +1,17 @@
 // llmscale: autoscaling policies for LLM inference serving.
 // SPDX-License-Identifier: Apache-2.0
 //
-// The umbrella header: core, signals, model, forecast and policy. The simulator
-// (<llmscale/sim/...>) and the CUDA sampler (<llmscale/cuda/...>) are included on their own.
+// The umbrella header: core, signals, model, forecast and policy; it pulls Eigen, Boost and
+// <fstream>. A host that needs less includes a stage's own umbrella: <llmscale/core/core.hpp>
+// (no Eigen, no Boost), <llmscale/policy/anchors.hpp> (the anchor policies, the governor and the
+// Autoscaler; no Eigen, no Boost), <llmscale/signals/signals.hpp>, <llmscale/model/model.hpp>,
+// <llmscale/forecast/forecasters.hpp>, <llmscale/policy/policies.hpp>. The simulator
+// (<llmscale/sim/sim.hpp>), the adapters (<llmscale/adapters/adapters.hpp>) and the CUDA sampler
+// (<llmscale/cuda/...>) are included on their own.
 #ifndef LLMSCALE_LLMSCALE_HPP
 #define LLMSCALE_LLMSCALE_HPP
 
-#include "llmscale/core/abi.hpp"
-#include "llmscale/core/config.hpp"
-#include "llmscale/core/decision.hpp"
-#include "llmscale/core/fleet_state.hpp"
-#include "llmscale/core/time.hpp"
-#include "llmscale/core/version.hpp"
+#include "llmscale/core/core.hpp"
 #include "llmscale/forecast/forecasters.hpp"
 #include "llmscale/model/model.hpp"
 #include "llmscale/policy/policies.hpp"

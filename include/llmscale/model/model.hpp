@@ -10,6 +10,7 @@
 #include "llmscale/model/kv_capacity.hpp"
 #include "llmscale/model/latency_profile.hpp"
 #include "llmscale/model/littles_law.hpp"
+#include "llmscale/model/profile_fit.hpp"
 #include "llmscale/model/profile_io.hpp"
 #include "llmscale/model/queueing.hpp"
 #include "llmscale/model/replica_capacity.hpp"

@@ -4,7 +4,7 @@
 // Reading latency profiles from files (the model and its fit are model/latency_profile.hpp):
 //   - read_splitwise_csv: a Splitwise-format table (header names the columns: model, hardware,
 //     tensor_parallel, prompt_size, batch_size, token_size, prompt_time, token_time); the rows of
-//     one model, hardware and tensor parallelism are fitted by LatencyProfile::fit_trials;
+//     one model, hardware and tensor parallelism are fitted by fit_latency_profile (model/profile_fit.hpp);
 //   - read_distserve_json: DistServe's fitted coefficients for one model and tensor parallelism;
 //   - load_latency_profile: either, by the file's first non-blank character ('{': JSON).
 // Errors throw ProfileError with the line at fault (0: the file as a whole).
@@ -27,6 +27,7 @@
 #include "llmscale/core/number.hpp"
 #include "llmscale/model/detail/json.hpp"
 #include "llmscale/model/latency_profile.hpp"
+#include "llmscale/model/profile_fit.hpp"
 
 LLMSCALE_NAMESPACE_BEGIN
 
@@ -117,7 +118,7 @@ inline LatencyProfile read_splitwise_csv(std::istream& in, const std::string& mo
                                   static_cast<long long>(tokens), prefill, decode});
   }
   const std::string tp = std::to_string(tensor_parallel);
-  return LatencyProfile::fit_trials(trials, "model '" + model + "', hardware '" + hardware + "', tensor parallelism " + tp,
+  return fit_latency_profile(trials, "model '" + model + "', hardware '" + hardware + "', tensor parallelism " + tp,
                                     "splitwise " + model + " " + hardware + " tp" + tp);
 }
 
