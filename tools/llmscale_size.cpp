@@ -4,8 +4,12 @@
 //                 ( --service-time S [--service-cv C] [--queue-model mmc|mgc] --slo-wait T
 //                 | --profile FILE --model M --hardware H --tp N --input-tokens I
 //                   --output-tokens O [--kv-tokens K] [--max-batch B] [--max-queue Q]
-//                   --slo-ttft T [--slo-tpot X] )
+//                   --slo-ttft T [--slo-tpot X] [--set slo.KEY=VALUE ...] )
 //                 [--slo-quantile Q] [--json]
+//
+// Profile mode sizes as the llmscale-slo policy does (model/replica_sizing.hpp's size_replicas),
+// with that policy's settings from the policy registry as defaults (--set slo.KEY=VALUE, as the
+// replay and the scaler take it; the flags above win).
 //
 // Exit status: 0 with an answer, 2 for invalid or contradictory arguments or a target no
 // replica can meet (the message says what to change).
@@ -28,6 +32,7 @@
 #include "llmscale/model/queueing.hpp"
 #include "llmscale/model/replica_capacity.hpp"
 #include "llmscale/model/replica_sizing.hpp"
+#include "llmscale/policy/registry.hpp"
 
 namespace {
 
@@ -35,7 +40,8 @@ constexpr const char* usage =
     "usage: llmscale-size --arrival-rate R\n"
     "         ( --service-time S [--service-cv C] [--queue-model mmc|mgc] --slo-wait T\n"
     "         | --profile FILE --model M --hardware H --tp N --input-tokens I --output-tokens O\n"
-    "           [--kv-tokens K] [--max-batch B] [--max-queue Q] --slo-ttft T [--slo-tpot X] )\n"
+    "           [--kv-tokens K] [--max-batch B] [--max-queue Q] --slo-ttft T [--slo-tpot X]\n"
+    "           [--set slo.KEY=VALUE ...] )\n"
     "         [--slo-quantile Q] [--json]\n"
     "\n"
     "Replicas needed for arrival rate R (requests/s) so that the queueing delay (--slo-wait, queueing\n"
@@ -43,7 +49,10 @@ constexpr const char* usage =
     "(default 0.99). Queueing models: M/M/c (Erlang C) or M/G/c (Allen-Cunneen, --service-cv).\n"
     "Profile mode: a Splitwise-format CSV or DistServe coefficient JSON; each replica is a batching\n"
     "queue (llm-d's M/M/1/K with state-dependent service) whose batch is bounded by --slo-tpot (s per\n"
-    "output token), the KV cache (--kv-tokens, default 400000) and --max-batch.\n";
+    "output token), the KV cache (--kv-tokens, default 400000) and --max-batch; its queue holds --max-queue\n"
+    "requests (default 10 batches). It sizes as the llmscale-slo policy does, and takes that policy's\n"
+    "settings as defaults: --set slo.kv_tokens=..., slo.max_batch=..., slo.max_queue_batches=... (the\n"
+    "flags win).\n";
 
 // A usage error: exit 2 with this message.
 struct UsageError : std::runtime_error {
@@ -120,7 +129,17 @@ Answer size_queue(const std::map<std::string, std::string>& a, double rate, doub
   return ans;
 }
 
-Answer size_profile(const std::map<std::string, std::string>& a, double rate, double q) {
+Answer size_profile(const std::map<std::string, std::string>& a, const std::vector<std::string>& sets, double rate,
+                    double q) {
+  // llmscale-slo's settings from the policy registry, with --set applied
+  llmscale::PolicyConfigs configs;
+  for (const std::string& assignment : sets) {
+    if (assignment.rfind("slo.", 0) != 0) {
+      throw UsageError("--set " + assignment + ": llmscale-size takes the llmscale-slo policy's settings (slo.KEY=VALUE)");
+    }
+    if (const auto problem = configs.set(assignment)) throw UsageError("--set " + assignment + ": " + problem->message());
+  }
+  const llmscale::SloConfig& slo = configs.slo;
   for (const char* key : {"model", "hardware", "tp", "input-tokens", "output-tokens"}) {
     if (a.count(key) == 0) throw UsageError(std::string("profile mode needs --") + key);
   }
@@ -132,9 +151,9 @@ Answer size_profile(const std::map<std::string, std::string>& a, double rate, do
   tokens.output_tokens = number(a, "output-tokens");
   if (!(tokens.input_tokens >= 1 && tokens.input_tokens <= 1e7)) throw UsageError("--input-tokens must be in [1, 10^7]");
   if (!(tokens.output_tokens >= 1 && tokens.output_tokens <= 1e7)) throw UsageError("--output-tokens must be in [1, 10^7]");
-  const double kv = a.count("kv-tokens") != 0 ? number(a, "kv-tokens") : 400000.0;
+  const double kv = a.count("kv-tokens") != 0 ? number(a, "kv-tokens") : slo.kv_tokens;
   if (!(kv >= 1 && kv <= 1e12)) throw UsageError("--kv-tokens must be in [1, 10^12]");
-  long long max_batch = 0;
+  long long max_batch = slo.max_batch;
   if (a.count("max-batch") != 0) {
     const double b = number(a, "max-batch");
     if (!(b >= 1 && b <= 100000 && b == std::floor(b))) throw UsageError("--max-batch must be a whole number in [1, 100000]");
@@ -154,7 +173,7 @@ Answer size_profile(const std::map<std::string, std::string>& a, double rate, do
   } catch (const llmscale::ProfileError& e) {
     throw UsageError("--profile " + a.at("profile") + ": " + e.what());
   }
-  llmscale::QueueBound queue;  // 10 batches, as the SLO policy
+  llmscale::QueueBound queue{static_cast<double>(slo.max_queue_batches)};  // as the SLO policy
   if (a.count("max-queue") != 0) {
     const double mq = number(a, "max-queue");
     if (!(mq >= 0 && mq <= 1e6 && mq == std::floor(mq))) throw UsageError("--max-queue must be a whole number in [0, 10^6]");
@@ -234,6 +253,7 @@ void print(const Answer& ans, double rate, bool json) {
 int main(int argc, char** argv) {
   try {
     std::map<std::string, std::string> args;
+    std::vector<std::string> sets;  // --set slo.KEY=VALUE, repeatable
     bool json = false;
     const std::vector<std::string> known = {"arrival-rate", "service-time", "service-cv", "queue-model", "slo-wait",
                                             "profile",      "model",        "hardware",   "tp",          "input-tokens",
@@ -263,6 +283,10 @@ int main(int argc, char** argv) {
         if (i + 1 >= argc) throw UsageError("--" + key + " needs a value");
         value = argv[++i];
       }
+      if (key == "set") {
+        sets.push_back(value);
+        continue;
+      }
       bool ok = false;
       for (const auto& k : known) ok = ok || k == key;
       if (!ok) throw UsageError("unknown option --" + key);
@@ -281,6 +305,7 @@ int main(int argc, char** argv) {
                                   : "give --service-time S (queueing models) or --profile FILE (measured profile)");
     }
     if (queue_mode) {
+      if (!sets.empty()) throw UsageError("--set belongs to profile mode (the llmscale-slo policy's settings), not the queueing models");
       for (const char* key : {"profile", "model", "hardware", "tp", "input-tokens", "output-tokens", "kv-tokens",
                               "max-batch", "max-queue", "slo-ttft", "slo-tpot"}) {
         if (args.count(key) != 0) {
@@ -296,7 +321,7 @@ int main(int argc, char** argv) {
         }
       }
     }
-    const Answer ans = queue_mode ? size_queue(args, rate, q) : size_profile(args, rate, q);
+    const Answer ans = queue_mode ? size_queue(args, rate, q) : size_profile(args, sets, rate, q);
     print(ans, rate, json);
     return 0;
   } catch (const UsageError& e) {
