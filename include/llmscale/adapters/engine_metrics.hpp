@@ -43,10 +43,12 @@ LLMSCALE_NAMESPACE_BEGIN
 
 /// A metric on a page: its name and at most one label that must match (empty: any).
 struct MetricRef {
-  std::string name;
-  std::string label;
-  std::string label_value;
+  std::string name;         ///< the metric's name ("": none mapped)
+  std::string label;        ///< the label that must match ("": any labels)
+  std::string label_value;  ///< the value `label` must have
+  /// True when no metric is mapped.
   [[nodiscard]] bool empty() const noexcept { return name.empty(); }
+  /// True when `s` is this metric: the same name and, where a label is given, its value.
   [[nodiscard]] bool matches(const PrometheusSample& s) const noexcept {
     return !name.empty() && s.name == name && (label.empty() || s.label(label) == label_value);
   }
@@ -57,13 +59,13 @@ struct MetricRef {
 /// (their `_sum` and `_count` are read); `latency_scale` converts their unit to seconds.
 struct EngineMetricMap {
   std::string engine;  ///< vllm, tgi, sglang, trtllm or custom
-  std::array<MetricRef, 2> running;
-  std::array<MetricRef, 2> waiting;
+  std::array<MetricRef, 2> running;      ///< running requests: the current name, then a fallback
+  std::array<MetricRef, 2> waiting;      ///< waiting requests: the current name, then a fallback
   std::array<MetricRef, 2> kv_fraction;  ///< KV-cache use in [0, 1]
   std::string ttft;        ///< histogram family ("" when the engine has none)
   std::string queue_time;  ///< histogram family
   std::string e2e;         ///< histogram or summary family; its _count is the finished requests
-  double latency_scale = 1.0;
+  double latency_scale = 1.0;  ///< seconds per unit of the histograms (1e-3 for ms, 1e-6 for us)
   /// The engine process's start time (Unix seconds): part of the counters' identity, so that a
   /// different process behind the same endpoint is a new series. Python engines (vLLM, SGLang)
   /// export prometheus_client's process_start_time_seconds.
@@ -93,16 +95,22 @@ struct EngineBounds {
 
 /// A histogram's `_sum` and `_count`, summed over its label sets.
 struct HistogramTotals {
-  double sum = 0;
-  double count = 0;
-  bool present = false;
+  double sum = 0;        ///< the `_sum`s, in seconds (already scaled by latency_scale)
+  double count = 0;      ///< the `_count`s: observations
+  bool present = false;  ///< the page had the family's `_sum` or `_count`
 };
 
 /// What one scrape of one replica's page gave.
 struct EngineScrape {
   std::optional<double> running;      ///< summed over label sets (e.g. data-parallel engines)
-  std::optional<double> waiting;
+  std::optional<double> waiting;      ///< summed over label sets
   std::optional<double> kv_fraction;  ///< the fullest label set's
+  /// \var ttft
+  /// The time-to-first-token histogram's totals.
+  /// \var queue_time
+  /// The queue-time histogram's totals.
+  /// \var e2e
+  /// The end-to-end latency histogram's totals; its count is the finished requests.
   HistogramTotals ttft, queue_time, e2e;
   std::optional<double> start_time;   ///< the engine process's start, where the page says
   /// The identity of the series the counters come from (0: the page gives none): a hash of the
@@ -135,11 +143,12 @@ struct EngineScrape {
 /// TTFT, queue time and end-to-end latency of the requests finished in between (NaN where
 /// nothing was observed or the engine has no such histogram).
 struct EngineRates {
-  double completion_rate = 0;
-  double mean_ttft_s = std::numeric_limits<double>::quiet_NaN();
-  double mean_queue_time_s = std::numeric_limits<double>::quiet_NaN();
-  double mean_e2e_s = std::numeric_limits<double>::quiet_NaN();
+  double completion_rate = 0;                                           ///< finished requests per second
+  double mean_ttft_s = std::numeric_limits<double>::quiet_NaN();        ///< mean time to first token, in seconds
+  double mean_queue_time_s = std::numeric_limits<double>::quiet_NaN();  ///< mean time queued, in seconds
+  double mean_e2e_s = std::numeric_limits<double>::quiet_NaN();         ///< mean end-to-end latency, in seconds
 };
+/// The rates between two scrapes of one replica, `before` and `after`, `dt_s` seconds apart.
 [[nodiscard]] EngineRates engine_rates(const EngineScrape& before, const EngineScrape& after, double dt_s) noexcept;
 
 // ---------------------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ LLMSCALE_NAMESPACE_BEGIN
 /// Appends a Prometheus text page to `out`.
 class PrometheusWriter {
  public:
+  /// Writes to `out` (kept by reference: it must outlive the writer).
   explicit PrometheusWriter(std::string& out) noexcept : out_(out) {}
 
   /// `# HELP name text` and `# TYPE name type` (type: gauge, counter, ...).

@@ -34,30 +34,32 @@
 
 LLMSCALE_NAMESPACE_BEGIN
 
+/// A metric family's `# TYPE` (untyped when the page declares none).
 enum class MetricType : std::uint8_t { untyped, counter, gauge, histogram, summary };
 
+/// One label of a sample, valid during the callback only.
 struct PrometheusLabel {
-  std::string_view name;
+  std::string_view name;   ///< the label's name
   std::string_view value;  ///< unescaped
 };
 
 /// `name` equal (or, with `equal = false`, not equal) to `value`; a missing label is "".
 struct LabelMatcher {
-  std::string_view name;
-  std::string_view value;
-  bool equal = true;
+  std::string_view name;   ///< the label's name
+  std::string_view value;  ///< the value compared with ("": the label is missing or empty)
+  bool equal = true;       ///< true: the label must equal `value`; false: it must not
 };
 
 /// One sample, valid during the callback only.
 struct PrometheusSample {
   std::string_view name;    ///< e.g. vllm:e2e_request_latency_seconds_bucket
   std::string_view family;  ///< its # TYPE family ("" when none applies)
-  MetricType type = MetricType::untyped;
-  const PrometheusLabel* labels = nullptr;
-  std::size_t label_count = 0;
-  double value = 0;
-  bool has_timestamp = false;
-  std::int64_t timestamp_ms = 0;
+  MetricType type = MetricType::untyped;    ///< its family's # TYPE (untyped when none applies)
+  const PrometheusLabel* labels = nullptr;  ///< its labels, in the page's order
+  std::size_t label_count = 0;              ///< how many `labels` there are
+  double value = 0;                         ///< the sample's value (may be NaN or +/-Inf)
+  bool has_timestamp = false;               ///< the line gave a timestamp
+  std::int64_t timestamp_ms = 0;            ///< the timestamp, in ms since the Unix epoch (0 without one)
   std::size_t line = 0;  ///< 1-based
 
   /// The value of label `label_name`, or "" without it.
@@ -76,6 +78,7 @@ struct PrometheusSample {
   }
 };
 
+/// The parser's bounds: they size its buffers, so parsing a page allocates nothing.
 struct PrometheusLimits {
   std::size_t max_line_bytes = 64 * 1024;  ///< [64, 16 MiB]
   std::size_t max_labels = 64;             ///< per sample, [1, 4096]
@@ -99,23 +102,28 @@ struct PrometheusLimits {
 struct PrometheusError {
   std::size_t line = 0;    ///< 1-based; 0: none
   std::size_t column = 0;  ///< 1-based byte column
-  const char* message = "";
+  const char* message = "";  ///< what was wrong ("" when nothing was)
 };
 
+/// What parsing a page gave: counts and the first error.
 struct PrometheusResult {
-  std::size_t lines = 0;
-  std::size_t samples = 0;
+  std::size_t lines = 0;         ///< lines read, comments, blank and malformed ones included
+  std::size_t samples = 0;       ///< samples passed to the callback
   std::size_t errors = 0;        ///< malformed lines (skipped)
   PrometheusError first_error;   ///< the first of them
   bool truncated = false;        ///< stopped early: max_bytes or max_errors reached
+  /// No malformed line and the whole page read.
   [[nodiscard]] bool ok() const noexcept { return errors == 0 && !truncated; }
 };
 
 /// The default `wants` of PrometheusParser::feed: every metric.
 struct PrometheusAnyName {
+  /// True for any name.
   constexpr bool operator()(std::string_view) const noexcept { return true; }
 };
 
+/// A streaming parser of Prometheus text pages, reused from page to page (see the top of this
+/// file).
 class PrometheusParser {
  public:
   /// Allocates its buffers; throws std::invalid_argument for invalid limits.
@@ -133,7 +141,9 @@ class PrometheusParser {
   template <class OnSample, class Wants = PrometheusAnyName>
   PrometheusResult finish(OnSample&& on_sample, const Wants& wants = Wants{});
 
+  /// The counts so far for the page being parsed.
   [[nodiscard]] const PrometheusResult& result() const noexcept { return result_; }
+  /// The limits it was built with.
   [[nodiscard]] const PrometheusLimits& limits() const noexcept { return limits_; }
 
  private:
@@ -163,8 +173,8 @@ PrometheusResult parse_prometheus(std::string_view text, OnSample&& on_sample, c
 
 /// One bucket of a cumulative histogram: samples with a value <= `le`.
 struct HistogramBucket {
-  double le;
-  double count;
+  double le;     ///< the bucket's upper bound (+Inf for the last)
+  double count;  ///< samples <= `le`, cumulative
 };
 
 /// Prometheus' histogram_quantile: buckets sorted by `le` with cumulative counts, the last one

@@ -54,6 +54,8 @@
 
 LLMSCALE_NAMESPACE_BEGIN
 
+/// The Signals snapshot of a fleet built from its engines' scraped /metrics pages (see the top
+/// of this file).
 class ScrapedSignals {
  public:
   /// Uses config's replica_slots, window_s, granularity_s, stale_after_s, kv_saturation and
@@ -61,6 +63,7 @@ class ScrapedSignals {
   /// throws std::invalid_argument for an invalid config.
   ScrapedSignals(const SignalsConfig& config, TimePoint start, const EngineBounds& bounds = {});
 
+  /// How many replica slots there are (config's replica_slots).
   [[nodiscard]] std::size_t slots() const noexcept { return slots_.size(); }
 
   /// Slot `slot` now holds a replica: until its first usable scrape it counts
@@ -81,10 +84,15 @@ class ScrapedSignals {
   /// The snapshot at `now` (see the header comment). A `now` earlier than the last tick's is
   /// ignored and counted; the previous snapshot is returned. Allocates nothing.
   const Signals& tick(TimePoint now) noexcept;
+  /// The snapshot the last tick returned.
   [[nodiscard]] const Signals& last() const noexcept { return last_; }
 
+  /// Scrapes observe() took (it returned true).
   [[nodiscard]] std::uint64_t scrapes_usable() const noexcept { return usable_; }
+  /// Scrapes observe() refused: unusable or implausible pages, slots out of range or not
+  /// watched, times not after the slot's previous scrape.
   [[nodiscard]] std::uint64_t scrapes_unusable() const noexcept { return unusable_; }
+  /// Scrapes that gave no page (scrape_failed() calls).
   [[nodiscard]] std::uint64_t scrapes_failed() const noexcept { return failed_; }
   /// Scrapes whose page was not believed (EngineScrape::implausible), a part of the unusable.
   [[nodiscard]] std::uint64_t scrapes_implausible() const noexcept { return implausible_; }

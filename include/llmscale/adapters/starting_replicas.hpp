@@ -24,12 +24,15 @@
 
 LLMSCALE_NAMESPACE_BEGIN
 
+/// The starting replicas a host that sees only the serving ones infers from its own decisions
+/// (see the top of this file).
 class StartingReplicas {
  public:
   /// 20 minutes: the longest scale-up llmscale plans for (a GPU node provisioned, the image
   /// pulled, the weights loaded), so a slow start is still counted while it is plausible.
   static constexpr double default_give_up_s = 1200;
 
+  /// Replicas asked for stop counting as starting `give_up_after` after the last raise.
   explicit StartingReplicas(Duration give_up_after = from_seconds(default_give_up_s)) noexcept
       : give_up_after_(give_up_after) {}
 
@@ -55,7 +58,9 @@ class StartingReplicas {
     last_desired_ = desired;
   }
 
+  /// The desired count of the last decision recorded (0 before any).
   [[nodiscard]] int last_desired() const noexcept { return last_desired_; }
+  /// When a decision last raised the desired count (TimePoint{} before any).
   [[nodiscard]] TimePoint raised_at() const noexcept { return raised_at_; }
 
  private:

@@ -30,7 +30,7 @@ LLMSCALE_NAMESPACE_BEGIN
 
 /// One state file's contents.
 struct StateFile {
-  static constexpr int format_version = 1;
+  static constexpr int format_version = 1;  ///< the file format this build writes and reads
   std::string library;  ///< the llmscale version that wrote it ("0.1.0")
   std::string policy;   ///< the policy's name ("llmscale-predictive")
   double saved_unix_s = 0;  ///< wall-clock seconds since 1970 when it was written

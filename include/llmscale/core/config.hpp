@@ -76,30 +76,35 @@ using ConfigResult = std::optional<ConfigProblem>;
 /// An allowed interval for a numeric field; open ends exclude the bound.
 template <class T>
 struct Range {
-  T lo;
-  T hi;
-  bool lo_open = false;
-  bool hi_open = false;
+  T lo;                  ///< the lower bound
+  T hi;                  ///< the upper bound
+  bool lo_open = false;  ///< true: `lo` itself is excluded
+  bool hi_open = false;  ///< true: `hi` itself is excluded
 
+  /// Whether `v` lies in the interval (false for NaN).
   [[nodiscard]] constexpr bool contains(T v) const noexcept {
     return (lo_open ? v > lo : v >= lo) && (hi_open ? v < hi : v <= hi);
   }
 };
 
+/// [lo, hi].
 template <class T>
 constexpr Range<T> closed(T lo, T hi) noexcept { return {lo, hi, false, false}; }
+/// (lo, hi].
 template <class T>
 constexpr Range<T> open_closed(T lo, T hi) noexcept { return {lo, hi, true, false}; }
+/// [lo, hi).
 template <class T>
 constexpr Range<T> closed_open(T lo, T hi) noexcept { return {lo, hi, false, true}; }
+/// (lo, hi).
 template <class T>
 constexpr Range<T> open(T lo, T hi) noexcept { return {lo, hi, true, true}; }
 
 /// One spelling of an enumerator in key=value text.
 template <class E>
 struct EnumName {
-  const char* name;
-  E value;
+  const char* name;  ///< the spelling, e.g. "max"
+  E value;           ///< the enumerator it names
 };
 
 /// The first field of `config` outside its allowed range (or not finite), if any.

@@ -58,6 +58,7 @@ constexpr const char* to_string(Constraint c) noexcept {
 /// Which way a decision moves the fleet.
 enum class Direction : std::uint8_t { hold, up, down };
 
+/// The name of `d`: "hold", "up" or "down".
 constexpr const char* to_string(Direction d) noexcept {
   switch (d) {
     case Direction::hold: return "hold";
@@ -70,34 +71,34 @@ constexpr const char* to_string(Direction d) noexcept {
 /// One stage's answer: a policy's proposal, or a governor stage's adjustment of it.
 /// `stage` and `reason` must point to storage that outlives the Decision (string literals).
 struct Proposal {
-  const char* stage = "";
-  int replicas = 0;
+  const char* stage = "";  ///< the policy's or governor stage's name, e.g. "rate_limit"
+  int replicas = 0;        ///< the replica count it proposed
   /// The unrounded value behind `replicas` (e.g. 6.53 replicas' worth of load); NaN if none.
   double raw = std::numeric_limits<double>::quiet_NaN();
-  const char* reason = "";
+  const char* reason = "";  ///< why, in a few words
 };
 
 /// A named input value that mattered to the decision (name: a string literal).
 struct DecisionInput {
-  const char* name = "";
-  double value = 0.0;
+  const char* name = "";  ///< e.g. "ready"
+  double value = 0.0;     ///< its value at the tick
 };
 
 /// The outcome of one tick.
 struct Decision {
-  static constexpr std::size_t max_proposals = 8;
-  static constexpr std::size_t max_inputs = 8;
+  static constexpr std::size_t max_proposals = 8;  ///< proposals a Decision holds; more are dropped
+  static constexpr std::size_t max_inputs = 8;     ///< inputs a Decision holds; more are dropped
 
   TimePoint at{};            ///< the tick's `now`
   int current_replicas = 0;  ///< ready plus starting when the tick ran
   int desired_replicas = 0;  ///< what the host should run
   const char* policy = "";   ///< the proposing policy's name
   const char* reason = "";   ///< why, in a few words
-  Constraint binding = Constraint::none;
-  std::array<Proposal, max_proposals> proposals{};
-  std::array<DecisionInput, max_inputs> inputs{};
-  std::uint8_t proposal_count = 0;
-  std::uint8_t input_count = 0;
+  Constraint binding = Constraint::none;            ///< the limit that set desired_replicas (none: the proposal stood)
+  std::array<Proposal, max_proposals> proposals{};  ///< the policy's proposal, then each stage that changed it
+  std::array<DecisionInput, max_inputs> inputs{};   ///< the inputs that mattered
+  std::uint8_t proposal_count = 0;                  ///< how many of `proposals` are used
+  std::uint8_t input_count = 0;                     ///< how many of `inputs` are used
 
   /// Appends a stage's proposal; false when all `max_proposals` slots are used.
   bool add_proposal(const Proposal& p) noexcept {
@@ -113,6 +114,7 @@ struct Decision {
     return true;
   }
 
+  /// Up, down or hold: desired_replicas against current_replicas.
   [[nodiscard]] Direction direction() const noexcept {
     if (desired_replicas > current_replicas) return Direction::up;
     if (desired_replicas < current_replicas) return Direction::down;

@@ -20,8 +20,8 @@ LLMSCALE_NAMESPACE_BEGIN
 
 /// Replicas requested together at one time and not yet ready.
 struct StartingBatch {
-  int count = 0;
-  TimePoint requested_at{};
+  int count = 0;             ///< replicas in the batch
+  TimePoint requested_at{};  ///< when they were requested
 };
 
 /// The replicas of one deployment. A value type with fixed storage: copying it or updating it
@@ -122,7 +122,9 @@ class FleetState {
 
   /// The starting batches, oldest request first.
   [[nodiscard]] const StartingBatch* begin() const noexcept { return batches_.data(); }
+  /// One past the newest starting batch.
   [[nodiscard]] const StartingBatch* end() const noexcept { return batches_.data() + batch_count_; }
+  /// How many starting batches there are.
   [[nodiscard]] std::size_t starting_batch_count() const noexcept { return batch_count_; }
 
   /// How many invalid updates were ignored.

@@ -24,18 +24,23 @@
 
 LLMSCALE_NAMESPACE_BEGIN
 
+/// Autoregressive's settings.
 struct AutoregressiveConfig {
+  /// The config's name in messages and `NAME.key=value` settings.
   static constexpr const char* config_name = "autoregressive";
-  int order = 4;
+  int order = 4;          ///< lags p, [1, 64]
   int window = 720;       ///< buckets the fit uses (12 h of minutes)
   int refit_every = 10;   ///< buckets between refits
 
+  /// Lists the fields (key, range, meaning) for validation, parsing and dumping (core/config.hpp).
   template <class Self, class Visitor>
   static void describe(Self& self, Visitor& v) {
     v("order", self.order, closed(1, 64), "lags p");
     v("window", self.window, closed(8, 100000), "buckets in the rolling fit");
     v("refit_every", self.refit_every, closed(1, 100000), "buckets between refits");
   }
+  /// The first field out of range, or a window shorter than 4 (order + 1), or nullopt (never
+  /// throws).
   [[nodiscard]] ConfigResult validate() const {
     if (ConfigResult p = validate_fields(*this)) return p;
     if (window < 4 * (order + 1)) {
@@ -46,8 +51,10 @@ struct AutoregressiveConfig {
   }
 };
 
+/// An AR(p) forecaster refit by least squares on a rolling window (see the top of this file).
 class Autoregressive {
  public:
+  /// Allocates its history and matrices; throws std::invalid_argument for an invalid config.
   explicit Autoregressive(const AutoregressiveConfig& config = {})
       : config_((require_valid(config), config)),
         p_(config.order),
@@ -66,6 +73,8 @@ class Autoregressive {
     row_.setZero();
   }
 
+  /// The next bucket's value (non-finite values are ignored); refits when due, first once
+  /// order + 4 (order + 1) values are in.
   void update(double x) noexcept {
     if (!std::isfinite(x)) return;
     if (fitted_) residuals_.add(x - predict_next());
@@ -74,6 +83,8 @@ class Autoregressive {
     if (n_ >= config_.order + 4 * (config_.order + 1) && (n_ % config_.refit_every == 0 || !fitted_)) refit();
   }
 
+  /// The forecast `h` (>= 1) buckets ahead with its q-quantile upper bound; until the first
+  /// fit, the newest value.
   [[nodiscard]] Forecast forecast(int h, double q = 0.9) const noexcept {
     if (h < 1) h = 1;
     if (!fitted_) return residuals_.bound(n_ > 0 ? at(n_ - 1) : 0.0, h, q);
@@ -93,8 +104,10 @@ class Autoregressive {
 
   /// c, a_1 .. a_p of the last fit.
   [[nodiscard]] const Eigen::VectorXd& coefficients() const noexcept { return coef_; }
+  /// Whether a fit has been made yet.
   [[nodiscard]] bool fitted() const noexcept { return fitted_; }
 
+  /// The history, the coefficients and the residual scale, as text for load_state.
   [[nodiscard]] std::string save_state() const {
     detail::StateWriter w("autoregressive/1");
     w << static_cast<long long>(p_) << static_cast<long long>(history_.size()) << n_ << fitted_
@@ -103,6 +116,8 @@ class Autoregressive {
     for (double v : history_) w << v;
     return std::move(w).str();
   }
+  /// Restores what save_state wrote (with the same order and window); false (nothing changed)
+  /// when `state` is not such a state.
   bool load_state(std::string_view state) {
     detail::StateReader r(state, "autoregressive/1");
     long long p = 0, size = 0, n = 0, count = 0;

@@ -27,7 +27,7 @@ LLMSCALE_NAMESPACE_BEGIN
 
 /// A forecast h buckets ahead.
 struct Forecast {
-  double mean = 0;
+  double mean = 0;   ///< the expected value
   double upper = 0;  ///< the q-quantile upper bound
 };
 
@@ -90,7 +90,10 @@ class ResidualScale {
 /// then `closed()` is its mean and `gap()` how many empty buckets preceded `now`'s.
 class Bucketer {
  public:
+  /// Buckets of `bucket` each, aligned to the clock's epoch.
   explicit Bucketer(Duration bucket) noexcept : bucket_(bucket) {}
+  /// Adds a sample to `now`'s bucket; true when that closed the previous one. Non-finite
+  /// values and samples older than the open bucket are ignored.
   bool add(TimePoint now, double value) noexcept {
     if (!std::isfinite(value)) return false;
     const std::int64_t b = detail::bucket_index(now, bucket_);
@@ -110,8 +113,11 @@ class Bucketer {
     }
     return closed;
   }
+  /// The mean of the bucket that closed last (0 before any).
   [[nodiscard]] double closed() const noexcept { return closed_; }
+  /// The empty buckets between the one that closed last and the open one.
   [[nodiscard]] std::int64_t gap() const noexcept { return gap_; }
+  /// The bucket width.
   [[nodiscard]] Duration bucket() const noexcept { return bucket_; }
 
   /// The open bucket, its start written as an age at `now` (see detail::StateWriter).

@@ -24,13 +24,16 @@
 
 LLMSCALE_NAMESPACE_BEGIN
 
+/// HoltWinters' settings.
 struct HoltWintersConfig {
+  /// The config's name in messages and `NAME.key=value` settings.
   static constexpr const char* config_name = "holt_winters";
-  double alpha = 0.1;
-  double beta = 0.005;
-  double gamma = 0.2;
+  double alpha = 0.1;     ///< level smoothing, (0, 1]
+  double beta = 0.005;    ///< trend smoothing, [0, 1] (0: the trend stays 0)
+  double gamma = 0.2;     ///< season smoothing, [0, 1] (0: the first season is kept)
   int season_buckets = 1440;  ///< a day of 60 s buckets
 
+  /// Lists the fields (key, range, meaning) for validation, parsing and dumping (core/config.hpp).
   template <class Self, class Visitor>
   static void describe(Self& self, Visitor& v) {
     v("alpha", self.alpha, open_closed(0.0, 1.0), "level smoothing");
@@ -38,11 +41,14 @@ struct HoltWintersConfig {
     v("gamma", self.gamma, closed(0.0, 1.0), "season smoothing");
     v("season_buckets", self.season_buckets, closed(2, 100000), "buckets per season");
   }
+  /// The first field out of range, or nullopt (never throws).
   [[nodiscard]] ConfigResult validate() const { return validate_fields(*this); }
 };
 
+/// An additive Holt-Winters forecaster: level, trend and season (see the top of this file).
 class HoltWinters {
  public:
+  /// Allocates the season; throws std::invalid_argument for an invalid config.
   explicit HoltWinters(const HoltWintersConfig& config = {})
       : config_((require_valid(config), config)), season_(static_cast<std::size_t>(config.season_buckets), 0.0) {}
 
@@ -79,9 +85,12 @@ class HoltWinters {
     return residuals_.bound(level_ + h * trend_ + season_[slot], h, q);
   }
 
+  /// How many finite values update() has taken.
   [[nodiscard]] std::int64_t updates() const noexcept { return t_; }
+  /// The root mean square of the recent one-step residuals (the forecasts' spread).
   [[nodiscard]] double residual_rms() const noexcept { return residuals_.rms(); }
 
+  /// The level, trend, season and residual scale, as text for load_state.
   [[nodiscard]] std::string save_state() const {
     detail::StateWriter w("holt_winters/1");
     w << static_cast<long long>(season_.size()) << static_cast<long long>(t_) << level_ << trend_
@@ -89,6 +98,8 @@ class HoltWinters {
     for (double s : season_) w << s;
     return std::move(w).str();
   }
+  /// Restores what save_state wrote (with the same season_buckets); false (nothing changed)
+  /// when `state` is not such a state.
   bool load_state(std::string_view state) {
     detail::StateReader r(state, "holt_winters/1");
     long long m = 0, t = 0, n = 0;

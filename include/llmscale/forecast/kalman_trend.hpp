@@ -22,25 +22,32 @@
 
 LLMSCALE_NAMESPACE_BEGIN
 
+/// KalmanTrend's settings.
 struct KalmanTrendConfig {
+  /// The config's name in messages and `NAME.key=value` settings.
   static constexpr const char* config_name = "kalman_trend";
   double level_noise = 0.05;   ///< level process variance as a share of the observation variance
   double slope_noise = 1e-4;   ///< slope process variance, the same way
 
+  /// Lists the fields (key, range, meaning) for validation, parsing and dumping (core/config.hpp).
   template <class Self, class Visitor>
   static void describe(Self& self, Visitor& v) {
     v("level_noise", self.level_noise, closed(0.0, 100.0), "level process variance / observation variance");
     v("slope_noise", self.slope_noise, closed(0.0, 100.0), "slope process variance / observation variance");
   }
+  /// The first field out of range, or nullopt (never throws).
   [[nodiscard]] ConfigResult validate() const { return validate_fields(*this); }
 };
 
+/// A local-linear-trend Kalman filter forecaster (see the top of this file).
 class KalmanTrend {
  public:
+  /// Throws std::invalid_argument for an invalid config.
   explicit KalmanTrend(const KalmanTrendConfig& config = {}) : config_((require_valid(config), config)) {
     p_ = Eigen::Matrix2d::Identity() * 1e12;
   }
 
+  /// The next bucket's value (non-finite values are ignored); the first one sets the level.
   void update(double x) noexcept {
     if (!std::isfinite(x)) return;
     if (n_ == 0) {
@@ -70,19 +77,25 @@ class KalmanTrend {
     ++n_;
   }
 
+  /// The forecast `h` (>= 1) buckets ahead, level + h slope, with its q-quantile upper bound.
   [[nodiscard]] Forecast forecast(int h, double q = 0.9) const noexcept {
     if (h < 1) h = 1;
     return residuals_.bound(state_(0) + h * state_(1), h, q);
   }
+  /// The filtered level (0 before the first value).
   [[nodiscard]] double level() const noexcept { return state_(0); }
+  /// The filtered slope, per bucket.
   [[nodiscard]] double slope() const noexcept { return state_(1); }
 
+  /// The state, its covariance, the observation variance and the residual scale, as text for
+  /// load_state.
   [[nodiscard]] std::string save_state() const {
     detail::StateWriter w("kalman_trend/1");
     w << static_cast<long long>(n_) << state_(0) << state_(1) << p_(0, 0) << p_(0, 1) << p_(1, 0) << p_(1, 1)
       << observation_var_ << residuals_.mean_square() << static_cast<long long>(residuals_.count());
     return std::move(w).str();
   }
+  /// Restores what save_state wrote; false (nothing changed) when `state` is not such a state.
   bool load_state(std::string_view state) {
     detail::StateReader r(state, "kalman_trend/1");
     long long n = 0, count = 0;

@@ -31,22 +31,24 @@
 
 LLMSCALE_NAMESPACE_BEGIN
 
+/// One replica's figures at an arrival rate (BatchQueueModel::at).
 struct BatchQueueMetrics {
-  double arrival_rate = 0;
+  double arrival_rate = 0;        ///< lambda, requests per second offered
   double throughput = 0;          ///< completed requests per second: lambda (1 - p(K))
   double blocking = 0;            ///< p(K): the share of arrivals turned away
   double mean_in_system = 0;      ///< L
-  double mean_running = 0;
-  double mean_queued = 0;
+  double mean_running = 0;        ///< requests in the batch, on average
+  double mean_queued = 0;         ///< requests waiting, on average
   double wait_probability = 0;    ///< P(W > 0)
-  double mean_wait_s = 0;
+  double mean_wait_s = 0;         ///< mean queueing delay (Little's law on the queue)
   double wait_quantile_s = 0;     ///< at the quantile asked for
   double ttft_quantile_s = 0;     ///< wait quantile + prefill
-  double mean_ttft_s = 0;
+  double mean_ttft_s = 0;         ///< mean wait + prefill
   double mean_tpot_s = 0;         ///< per output token, weighted by running requests
   double utilization = 0;         ///< throughput / mu(N)
 };
 
+/// One batching replica as a birth-death queue (see the top of this file).
 class BatchQueueModel {
  public:
   /// A replica running at most `max_batch` requests with room for `max_queue` more waiting.
@@ -85,7 +87,9 @@ class BatchQueueModel {
     return true;
   }
 
+  /// N: the most requests running at once.
   [[nodiscard]] long long max_batch() const noexcept { return max_batch_; }
+  /// K: the most requests at the replica, running plus waiting (more are turned away).
   [[nodiscard]] long long capacity() const noexcept { return capacity_; }
   /// Completions per second with the batch full: the most a replica sustains.
   [[nodiscard]] double saturation_rate() const noexcept { return mu_[static_cast<std::size_t>(max_batch_)]; }
@@ -93,6 +97,7 @@ class BatchQueueModel {
   [[nodiscard]] double service_rate(long long n) const noexcept {
     return mu_[static_cast<std::size_t>(std::min(std::max(n, 0LL), max_batch_))];
   }
+  /// One request's prefill time alone, in seconds (part of each TTFT).
   [[nodiscard]] double prefill_s() const noexcept { return prefill_s_; }
 
   /// The replica's figures at `arrival_rate`, with the wait and TTFT quantile at `quantile`.

@@ -26,12 +26,13 @@ LLMSCALE_NAMESPACE_BEGIN
 
 /// The shape of a model's attention, as far as the KV cache is concerned.
 struct KvCacheShape {
-  int layers = 80;
+  int layers = 80;         ///< transformer layers
   int kv_heads = 8;        ///< key/value heads (grouped-query attention: fewer than the query heads)
-  int head_dim = 128;
+  int head_dim = 128;      ///< values per head
   double bytes_per_value = 2;  ///< fp16/bf16: 2; fp8 KV cache: 1
   double weight_bytes = 138e9; ///< the model's weights across all its GPUs
 
+  /// KV-cache bytes one token takes: keys and values in every layer.
   [[nodiscard]] double bytes_per_token() const noexcept {
     return 2.0 * layers * kv_heads * head_dim * bytes_per_value;
   }

@@ -54,8 +54,10 @@ LLMSCALE_NAMESPACE_BEGIN
 /// A profile file that cannot be used; `line()` is the line at fault (0: the file as a whole).
 class ProfileError : public std::runtime_error {
  public:
+  /// `what` at `line` (0: the file as a whole); what() starts with "line N: " when N > 0.
   ProfileError(const std::string& what, int line)
       : std::runtime_error(line > 0 ? "line " + std::to_string(line) + ": " + what : what), line_(line) {}
+  /// The line at fault (0: the file as a whole).
   [[nodiscard]] int line() const noexcept { return line_; }
 
  private:
@@ -64,42 +66,66 @@ class ProfileError : public std::runtime_error {
 
 /// prefill_ms = a + b P + c Q (see the header comment).
 struct PrefillCoefficients {
+  /// What Q is: P^2 (total_squared) or the sum of each prompt's length squared (sum_of_squares).
   enum class Quadratic : std::uint8_t { total_squared, sum_of_squares };
+  /// \var a
+  /// The fixed cost, in ms.
+  /// \var b
+  /// ms per prompt token (P).
+  /// \var c
+  /// ms per unit of Q.
   double a = 0, b = 0, c = 0;
-  Quadratic quadratic = Quadratic::sum_of_squares;
+  Quadratic quadratic = Quadratic::sum_of_squares;  ///< which Q the `c` term uses
 };
 
 /// decode_ms = a + b X + c n.
 struct DecodeCoefficients {
+  /// \var a
+  /// The fixed cost of a step, in ms.
+  /// \var b
+  /// ms per context token held by the batch (X).
+  /// \var c
+  /// ms per running request (n).
   double a = 0, b = 0, c = 0;
 };
 
 /// The measured medians behind a fitted profile, and how well the fit reproduces them.
 struct ProfileFit {
+  /// One measured (prompt, batch, output) point: the medians of its trials.
   struct Point {
+    /// \var prompt_tokens
+    /// Tokens in each prompt.
+    /// \var batch
+    /// Prompts in the batch.
+    /// \var output_tokens
+    /// Tokens each request generated.
     long long prompt_tokens = 0, batch = 0, output_tokens = 0;
-    int trials = 0;
+    int trials = 0;  ///< how many trials measured it
+    /// \var prefill_ms
+    /// The batch's median prefill, in ms.
+    /// \var decode_ms
+    /// The median mean decode step, in ms.
     double prefill_ms = 0, decode_ms = 0;  // medians
-    bool prefill_excluded = false;         // left out of the prefill fit as anomalous
+    bool prefill_excluded = false;         ///< left out of the prefill fit as anomalous
   };
   std::vector<Point> points;         ///< one per measured (prompt, batch, output) point
   int excluded = 0;                  ///< points left out of the prefill
   double prefill_max_abs_ms = 0;     ///< largest |fit - median| over the points fitted
   double prefill_max_rel = 0;        ///< the same relative to the median
-  double prefill_rms_rel = 0;
-  double decode_max_abs_ms = 0;
-  double decode_max_rel = 0;
-  double decode_rms_rel = 0;
+  double prefill_rms_rel = 0;        ///< the root mean square of the relative errors
+  double decode_max_abs_ms = 0;      ///< largest |fit - median| of the decode step over all points
+  double decode_max_rel = 0;         ///< the same relative to the median
+  double decode_rms_rel = 0;         ///< the root mean square of the relative errors
 };
 
 /// One measured trial: a batch of `batch` prompts of `prompt_tokens`, each generating
 /// `output_tokens`, its prefill and its mean decode step (ms).
 struct ProfileTrial {
-  long long prompt_tokens = 0;
-  long long batch = 0;
-  long long output_tokens = 0;
-  double prefill_ms = 0;
-  double decode_ms = 0;
+  long long prompt_tokens = 0;  ///< tokens in each prompt
+  long long batch = 0;          ///< prompts in the batch
+  long long output_tokens = 0;  ///< tokens each request generated
+  double prefill_ms = 0;        ///< the batch's prefill, in ms
+  double decode_ms = 0;         ///< the mean decode step, in ms
 };
 
 /// Where the profile was measured; queries beyond it are extrapolations.
@@ -110,6 +136,8 @@ struct ProfileRange {
   double max_context_tokens = 0;    ///< a decode batch's total
 };
 
+/// A replica's prefill and decode-step times as functions of the batch (see the top of this
+/// file).
 class LatencyProfile {
  public:
   /// From coefficients (ms); decode coefficients switch from `small` to `large` above
@@ -119,6 +147,7 @@ class LatencyProfile {
   static LatencyProfile from_coefficients(const PrefillCoefficients& prefill, const DecodeCoefficients& small,
                                           const DecodeCoefficients& large, long long large_batch_threshold,
                                           const ProfileRange& measured = {}, std::string source = "coefficients");
+  /// From coefficients (ms) with one set of decode coefficients for every batch.
   static LatencyProfile from_coefficients(const PrefillCoefficients& prefill, const DecodeCoefficients& decode) {
     return from_coefficients(prefill, decode, decode, std::numeric_limits<long long>::max());
   }
@@ -157,11 +186,17 @@ class LatencyProfile {
   /// Measured prefill medians (total prompt tokens, ms) the prefill is interpolated through;
   /// empty for coefficient profiles.
   [[nodiscard]] const std::vector<std::pair<double, double>>& prefill_knots() const noexcept { return knots_; }
+  /// The decode coefficients up to large_batch_threshold() requests.
   [[nodiscard]] const DecodeCoefficients& decode_small() const noexcept { return small_; }
+  /// The decode coefficients above large_batch_threshold() requests.
   [[nodiscard]] const DecodeCoefficients& decode_large() const noexcept { return large_; }
+  /// The batch above which decode_large() applies (the largest long long: never).
   [[nodiscard]] long long large_batch_threshold() const noexcept { return threshold_; }
+  /// Where the profile was measured (max_batch 0: unknown).
   [[nodiscard]] const ProfileRange& measured() const noexcept { return range_; }
+  /// The measured points and the fit's errors (empty unless fitted from a table).
   [[nodiscard]] const ProfileFit& fit() const noexcept { return fit_; }
+  /// Where the profile came from, e.g. "coefficients" or "splitwise MODEL HARDWARE tpN".
   [[nodiscard]] const std::string& source() const noexcept { return source_; }
 
  private:

@@ -31,8 +31,11 @@
 
 LLMSCALE_NAMESPACE_BEGIN
 
+/// The queue a pool is modelled as: M/M/c (exponential service) or M/G/c (service with a given
+/// coefficient of variation).
 enum class QueueModel : std::uint8_t { mmc, mgc };
 
+/// The name of `m`: "mmc" or "mgc".
 [[nodiscard]] inline const char* to_string(QueueModel m) noexcept { return m == QueueModel::mmc ? "mmc" : "mgc"; }
 
 /// What a pool of identical servers is offered.
@@ -40,8 +43,9 @@ struct QueueLoad {
   double arrival_rate = 0;    ///< requests per second, [0, inf)
   double service_time_s = 1;  ///< mean service time, (0, inf)
   double service_cv = 1;      ///< service-time coefficient of variation (M/G/c only), [0, 100]
-  QueueModel model = QueueModel::mmc;
+  QueueModel model = QueueModel::mmc;  ///< M/M/c or M/G/c
 
+  /// a = lambda S: the servers busy on average.
   [[nodiscard]] double offered_load() const noexcept { return arrival_rate * service_time_s; }
   /// Throws std::invalid_argument naming the first field out of range.
   void validate() const;
@@ -49,7 +53,7 @@ struct QueueLoad {
 
 /// A pool of `servers` under a QueueLoad.
 struct QueueMetrics {
-  long long servers = 0;
+  long long servers = 0;             ///< c
   double offered_load = 0;           ///< a = lambda S (busy servers on average)
   double utilization = 0;            ///< a / c
   bool stable = false;               ///< c > a; otherwise the waits below are infinite

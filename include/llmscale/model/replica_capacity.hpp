@@ -39,11 +39,12 @@ struct LatencyTargets {
   double quantile = 0.99;                                     ///< which TTFT quantile, (0, 1)
 };
 
+/// What one replica carries within the targets (replica_capacity) and what bounds it.
 struct ReplicaCapacity {
   long long max_batch = 0;        ///< the largest batch within every bound (0: none fits)
   long long batch_limit_tpot = 0;  ///< the largest within the per-token target
   long long batch_limit_kv = 0;    ///< the largest the KV cache holds
-  long long batch_limit_engine = 0;
+  long long batch_limit_engine = 0;  ///< the engine's max batch (the profile's measured one, or 256, when not given)
   double tpot_s = 0;              ///< time per output token at max_batch
   double throughput = 0;          ///< requests per second at max_batch
   double prefill_s = 0;           ///< one request's prefill

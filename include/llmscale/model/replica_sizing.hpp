@@ -33,9 +33,10 @@ LLMSCALE_NAMESPACE_BEGIN
 /// A replica's queue: `batches` times its batch, or `requests` when that is set (>= 0); at most
 /// 10^6 requests.
 struct QueueBound {
-  double batches = 10;
-  long long requests = -1;
+  double batches = 10;      ///< the queue in batches of the replica (used when `requests` < 0)
+  long long requests = -1;  ///< the queue in requests (-1: use `batches`)
 
+  /// The queue, in requests, of a replica whose batch is `batch`.
   [[nodiscard]] long long for_batch(long long batch) const noexcept {
     if (requests >= 0) return std::min<long long>(requests, 1'000'000);
     const double q = std::floor(std::max(0.0, batches) * static_cast<double>(batch));

@@ -26,6 +26,7 @@
 
 LLMSCALE_NAMESPACE_BEGIN
 
+/// RecursiveLeastSquares' settings.
 struct RlsConfig {
   double forgetting = 0.995;        ///< lambda in (0, 1]: 1 never forgets
   double initial_covariance = 1e6;  ///< P0 = this x I: large means "know nothing"
@@ -44,12 +45,15 @@ struct RlsConfig {
   }
 };
 
+/// y ~ x . theta for N features, fitted online with forgetting and outlier gating (see the top
+/// of this file).
 template <int N>
 class RecursiveLeastSquares {
  public:
-  using Vector = Eigen::Matrix<double, N, 1>;
-  using Matrix = Eigen::Matrix<double, N, N>;
+  using Vector = Eigen::Matrix<double, N, 1>;  ///< features x, or coefficients theta
+  using Matrix = Eigen::Matrix<double, N, N>;  ///< the covariance P
 
+  /// Starts from the coefficients `initial`; throws std::invalid_argument for an invalid config.
   explicit RecursiveLeastSquares(const RlsConfig& config = {}, const Vector& initial = Vector::Zero())
       : config_((config.validate(), config)), theta_(initial) {
     p_ = Matrix::Identity() * config_.initial_covariance;
@@ -92,10 +96,16 @@ class RecursiveLeastSquares {
     return true;
   }
 
+  /// theta: the fitted coefficients.
   [[nodiscard]] const Vector& coefficients() const noexcept { return theta_; }
+  /// x . theta.
   [[nodiscard]] double predict(const Vector& x) const noexcept { return x.dot(theta_); }
+  /// s^2: the noise variance estimated from the standardised innovations (0 before any sample).
   [[nodiscard]] double residual_variance() const noexcept { return variance_; }
+  /// Samples taken into the fit.
   [[nodiscard]] std::uint64_t accepted() const noexcept { return accepted_; }
+  /// Samples refused: non-finite or gated (the one that triggers a reset is counted here, then
+  /// taken).
   [[nodiscard]] std::uint64_t rejected() const noexcept { return rejected_; }
 
  private:
@@ -112,8 +122,9 @@ class RecursiveLeastSquares {
 /// An engine's iteration time, learnt online from what it reports each iteration.
 class OnlineIterationModel {
  public:
-  using Rls = RecursiveLeastSquares<4>;
+  using Rls = RecursiveLeastSquares<4>;  ///< the fit of (a, b, c, d)
 
+  /// Throws std::invalid_argument for an invalid config.
   explicit OnlineIterationModel(const RlsConfig& config = {}) : rls_(config) {}
 
   /// One observed iteration: `batch` running requests holding `context_tokens` in all, with
@@ -132,6 +143,7 @@ class OnlineIterationModel {
   }
   /// a, b, c, d of the model above.
   [[nodiscard]] const Rls::Vector& coefficients() const noexcept { return rls_.coefficients(); }
+  /// The underlying fit, with its counts and residual variance.
   [[nodiscard]] const Rls& rls() const noexcept { return rls_; }
 
  private:

@@ -42,20 +42,23 @@
 
 LLMSCALE_NAMESPACE_BEGIN
 
+/// AibrixApaPolicy's settings (defaults: AIBrix's).
 struct AibrixApaConfig {
+  /// The config's name in messages and `NAME.key=value` settings.
   static constexpr const char* config_name = "aibrix_apa";
 
-  double target_kv_utilization = 0.5;
-  double up_tolerance = 0.1;
-  double down_tolerance = 0.1;
-  double max_scale_up_rate = 2;
-  double max_scale_down_rate = 2;
-  double period_s = 10;
+  double target_kv_utilization = 0.5;  ///< KV-cache use per replica to aim at, (0, 1]
+  double up_tolerance = 0.1;           ///< no scale-up while use / target <= 1 + this
+  double down_tolerance = 0.1;         ///< no scale-down while use / target >= 1 - this
+  double max_scale_up_rate = 2;        ///< at most ceil(this x N) replicas per decision
+  double max_scale_down_rate = 2;      ///< at least floor(N / this) replicas per decision
+  double period_s = 10;                ///< seconds between decisions (the controller's resync)
   double window_s = 180;               ///< AIBrix's observeWindowSeconds
   double target_waiting_requests = 0;  ///< 0: the waiting-requests metric is unused
   double scale_up_cooldown_s = 0;      ///< AIBrix's scale-up-cooldown-window
   double scale_down_cooldown_s = 300;  ///< AIBrix's scale-down-cooldown-window
 
+  /// Lists the fields (key, range, meaning) for validation, parsing and dumping (core/config.hpp).
   template <class Self, class Visitor>
   static void describe(Self& self, Visitor& v) {
     v("target_kv_utilization", self.target_kv_utilization, open_closed(0.0, 1.0), "KV use per replica to aim at");
@@ -72,11 +75,14 @@ struct AibrixApaConfig {
     v("scale_down_cooldown_s", self.scale_down_cooldown_s, closed(0.0, 86400.0),
       "a scale-down goes to the smallest answer of this many seconds");
   }
+  /// The first field out of range, or nullopt (never throws).
   [[nodiscard]] ConfigResult validate() const { return validate_fields(*this); }
 };
 
+/// AIBrix's APA on KV-cache use and, optionally, waiting requests (see the top of this file).
 class AibrixApaPolicy {
  public:
+  /// Allocates its windows; throws std::invalid_argument for an invalid config.
   explicit AibrixApaPolicy(const AibrixApaConfig& config = {})
       : config_((require_valid(config), config)),
         periodic_(from_seconds(config.period_s)),
@@ -87,9 +93,12 @@ class AibrixApaPolicy {
         waiting_(samples_for(config.window_s, config.period_s)),
         history_(samples_for(std::max(config.scale_up_cooldown_s, config.scale_down_cooldown_s), config.period_s)) {}
 
+  /// The policy's name, as in decisions and the registry.
   [[nodiscard]] const char* name() const noexcept { return "aibrix-apa"; }
+  /// The configuration it was built with.
   [[nodiscard]] const AibrixApaConfig& config() const noexcept { return config_; }
 
+  /// The replica count this policy proposes at `now` (never throws, allocates nothing).
   Proposal propose(TimePoint now, const Signals& s, const FleetState& fleet) noexcept {
     if (!periodic_.due(now)) return periodic_.last();
     const int n = fleet.current();

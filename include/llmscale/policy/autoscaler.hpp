@@ -55,6 +55,8 @@ struct has_signal_state<S, std::void_t<decltype(signal_state(std::declval<const 
                          noexcept(signal_state(std::declval<const S&>()))> {};
 }  // namespace detail
 
+/// A policy P over signals S composed with the Governor: what a host calls every tick (see the
+/// top of this file).
 template <class P, class S = Signals>
 class Autoscaler {
   static_assert(is_policy_v<P, S>, "P must be a policy over the signals type S (see policy.hpp)");
@@ -84,10 +86,15 @@ class Autoscaler {
     return last_;
   }
 
+  /// The last decision (a default Decision before the first tick).
   [[nodiscard]] const Decision& last() const noexcept { return last_; }
+  /// The policy, e.g. to save or load its state.
   [[nodiscard]] P& policy() noexcept { return policy_; }
+  /// The policy.
   [[nodiscard]] const P& policy() const noexcept { return policy_; }
+  /// The governor, with its config.
   [[nodiscard]] const Governor& governor() const noexcept { return governor_; }
+  /// Ticks ignored because `now` went backwards.
   [[nodiscard]] std::uint64_t ignored_ticks() const noexcept { return guard_.rejected(); }
 
  private:

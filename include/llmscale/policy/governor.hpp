@@ -45,35 +45,44 @@
 
 LLMSCALE_NAMESPACE_BEGIN
 
+/// How a direction's rate policies combine (the HPA's selectPolicy): max, the most permissive;
+/// min, the least; disabled, no change in that direction.
 enum class SelectPolicy : std::uint8_t { max, min, disabled };
+/// What the governor does on stale signals: hold the current count, or go to the floor
+/// max(current, stale_floor_replicas).
 enum class StaleFallback : std::uint8_t { hold, floor };
 
+/// The Governor's settings (stabilization and rate defaults: the HPA's).
 struct GovernorConfig {
+  /// The config's name in messages and `NAME.key=value` settings.
   static constexpr const char* config_name = "governor";
+  /// The spellings of SelectPolicy in key=value text.
   static constexpr std::array<EnumName<SelectPolicy>, 3> select_names{
       {{"max", SelectPolicy::max}, {"min", SelectPolicy::min}, {"disabled", SelectPolicy::disabled}}};
+  /// The spellings of StaleFallback in key=value text.
   static constexpr std::array<EnumName<StaleFallback>, 2> fallback_names{
       {{"hold", StaleFallback::hold}, {"floor", StaleFallback::floor}}};
 
   int min_replicas = 1;    ///< 0 allows scale to zero
-  int max_replicas = 256;
+  int max_replicas = 256;  ///< the most replicas, [1, FleetState::max_replicas]
   double scale_up_stabilization_s = 0;      ///< HPA default 0
   double scale_down_stabilization_s = 300;  ///< HPA default 300
   int scale_up_pods = 4;                    ///< HPA default: 4 pods ...
   double scale_up_percent = 100;            ///< ... or 100 % ...
   double scale_up_period_s = 15;            ///< ... per 15 s
-  SelectPolicy scale_up_select = SelectPolicy::max;
+  SelectPolicy scale_up_select = SelectPolicy::max;    ///< how the scale-up policies combine
   int scale_down_pods = 0;                  ///< 0: no Pods policy (HPA default: Percent only)
   double scale_down_percent = 100;          ///< HPA default: 100 % per 15 s
-  double scale_down_period_s = 15;
-  SelectPolicy scale_down_select = SelectPolicy::max;
-  double scale_up_cooldown_s = 0;
-  double scale_down_cooldown_s = 0;
+  double scale_down_period_s = 15;                     ///< the scale-down policies' period
+  SelectPolicy scale_down_select = SelectPolicy::max;  ///< how the scale-down policies combine
+  double scale_up_cooldown_s = 0;                      ///< seconds between scale-ups (0: none)
+  double scale_down_cooldown_s = 0;                    ///< seconds between scale-downs (0: none)
   double zero_grace_s = 30;                 ///< Knative's scale-to-zero grace period
   int activation_replicas = 1;              ///< from zero with demand: at least this many
-  StaleFallback stale_fallback = StaleFallback::hold;
+  StaleFallback stale_fallback = StaleFallback::hold;  ///< what stale signals do: hold or floor
   int stale_floor_replicas = 0;             ///< with stale_fallback = floor
 
+  /// Lists the fields (key, range, meaning) for validation, parsing and dumping (core/config.hpp).
   template <class Self, class Visitor>
   static void describe(Self& self, Visitor& v) {
     v("min_replicas", self.min_replicas, closed(0, FleetState::max_replicas), "fewest replicas (0: scale to zero)");
@@ -100,6 +109,8 @@ struct GovernorConfig {
       "replicas to go to on stale signals with stale_fallback = floor");
   }
 
+  /// The first field out of range, or min_replicas above max_replicas, or nullopt (never
+  /// throws).
   [[nodiscard]] ConfigResult validate() const {
     if (ConfigResult p = validate_fields(*this)) return p;
     if (min_replicas > max_replicas) {
@@ -116,6 +127,8 @@ struct SignalState {
   bool demand = false;  ///< requests arriving or in flight
 };
 
+/// Makes a policy's proposal safe to act on: stale signals, scale to zero, stabilization, rate
+/// limits, cooldowns and bounds, in that order (see the top of this file).
 class Governor {
  public:
   /// Throws std::invalid_argument for an invalid config.
@@ -142,6 +155,7 @@ class Governor {
   void decide(TimePoint now, const char* policy_name, const Proposal& proposal, const FleetState& fleet,
               const SignalState& signals, Decision& d) noexcept;
 
+  /// The configuration it was built with.
   [[nodiscard]] const GovernorConfig& config() const noexcept { return config_; }
 
  private:

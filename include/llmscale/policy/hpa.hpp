@@ -50,8 +50,9 @@
 
 LLMSCALE_NAMESPACE_BEGIN
 
+/// A metric the HPA scales on: per replica (a mean over reporting replicas) or a total.
 enum class HpaMetric : std::uint8_t {
-  none,
+  none,             ///< no metric (metric_2 and metric_3 only)
   kv_utilization,   ///< per replica: KV cache use fraction (engine gauges)
   batch_occupancy,  ///< per replica: running / max batch
   queue_length,     ///< per replica: requests queued in the engine
@@ -69,10 +70,14 @@ enum class HpaPerReplicaRule : std::uint8_t {
              ///< replicas count at max(100 %, target) on a scale-down
 };
 
+/// HpaPolicy's settings (tolerance and sync period: the HPA's defaults).
 struct HpaConfig {
+  /// The config's name in messages and `NAME.key=value` settings.
   static constexpr const char* config_name = "hpa";
+  /// The spellings of HpaPerReplicaRule in key=value text.
   static constexpr std::array<EnumName<HpaPerReplicaRule>, 2> rule_names{
       {{"pods", HpaPerReplicaRule::pods}, {"resource", HpaPerReplicaRule::resource}}};
+  /// The spellings of HpaMetric in key=value text.
   static constexpr std::array<EnumName<HpaMetric>, 9> metric_names{
       {{"none", HpaMetric::none},
        {"kv_utilization", HpaMetric::kv_utilization},
@@ -84,17 +89,18 @@ struct HpaConfig {
        {"gpu_busy", HpaMetric::gpu_busy},
        {"gpu_memory", HpaMetric::gpu_memory}}};
 
-  HpaMetric metric_1 = HpaMetric::batch_occupancy;
-  double target_1 = 0.7;
-  HpaMetric metric_2 = HpaMetric::none;
-  double target_2 = 1;
-  HpaMetric metric_3 = HpaMetric::none;
-  double target_3 = 1;
+  HpaMetric metric_1 = HpaMetric::batch_occupancy;  ///< the first metric (required)
+  double target_1 = 0.7;                            ///< its target (per replica, or per replica of the total)
+  HpaMetric metric_2 = HpaMetric::none;             ///< the second metric (none: unused)
+  double target_2 = 1;                              ///< its target
+  HpaMetric metric_3 = HpaMetric::none;             ///< the third metric (none: unused)
+  double target_3 = 1;                              ///< its target
   double tolerance_up = 0.1;    ///< --horizontal-pod-autoscaler-tolerance, per direction
-  double tolerance_down = 0.1;
+  double tolerance_down = 0.1;  ///< no scale-down while ratio >= 1 - this
   double tick_s = 15;  ///< its sync period (kube-controller-manager --horizontal-pod-autoscaler-sync-period)
-  HpaPerReplicaRule per_replica_rule = HpaPerReplicaRule::pods;
+  HpaPerReplicaRule per_replica_rule = HpaPerReplicaRule::pods;  ///< how per-replica metrics are read
 
+  /// Lists the fields (key, range, meaning) for validation, parsing and dumping (core/config.hpp).
   template <class Self, class Visitor>
   static void describe(Self& self, Visitor& v) {
     v("metric_1", self.metric_1, metric_names, "first metric");
@@ -110,6 +116,7 @@ struct HpaConfig {
       "per-replica metrics as a Pods metric (pods: missing replicas at the target on a scale-down) or a Resource "
       "utilisation (resource: whole percent, missing replicas at max(100 %, target))");
   }
+  /// The first field out of range, or metric_1 none, or nullopt (never throws).
   [[nodiscard]] ConfigResult validate() const {
     if (ConfigResult p = validate_fields(*this)) return p;
     if (metric_1 == HpaMetric::none) {
@@ -119,14 +126,19 @@ struct HpaConfig {
   }
 };
 
+/// The Kubernetes HPA's replica calculation on up to three metrics (see the top of this file).
 class HpaPolicy {
  public:
+  /// Throws std::invalid_argument for an invalid config.
   explicit HpaPolicy(const HpaConfig& config = {}) : config_((require_valid(config), config)),
                                                      periodic_(from_seconds(config.tick_s)) {}
 
+  /// The policy's name, as in decisions and the registry.
   [[nodiscard]] const char* name() const noexcept { return "hpa"; }
+  /// The configuration it was built with.
   [[nodiscard]] const HpaConfig& config() const noexcept { return config_; }
 
+  /// The replica count this policy proposes at `now` (never throws, allocates nothing).
   Proposal propose(TimePoint now, const Signals& s, const FleetState& fleet) noexcept {
     if (!periodic_.due(now)) return periodic_.last();
     const int current = fleet.current();

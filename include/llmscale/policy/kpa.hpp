@@ -47,23 +47,27 @@
 
 LLMSCALE_NAMESPACE_BEGIN
 
+/// KpaPolicy's settings (defaults: Knative's).
 struct KpaConfig {
+  /// The config's name in messages and `NAME.key=value` settings.
   static constexpr const char* config_name = "kpa";
+  /// The spellings of KnativeAveraging in key=value text.
   static constexpr std::array<EnumName<KnativeAveraging>, 2> averaging_names{
       {{"linear", KnativeAveraging::linear}, {"weighted_exponential", KnativeAveraging::weighted_exponential}}};
 
   double container_concurrency = 100;  ///< Knative's default; the simulator uses the max batch
-  double target_utilization = 0.7;
-  double stable_window_s = 60;
+  double target_utilization = 0.7;      ///< fraction of container_concurrency to aim at, (0, 1]
+  double stable_window_s = 60;          ///< the stable window, [6, 3600] s
   double panic_window_percentage = 10;  ///< of the stable window
   double panic_threshold = 2.0;         ///< 200 %
-  double max_scale_up_rate = 1000;
-  double max_scale_down_rate = 2;
-  int activation_scale = 1;
-  double scale_down_delay_s = 0;
-  double tick_s = 2;
-  KnativeAveraging averaging = KnativeAveraging::linear;
+  double max_scale_up_rate = 1000;      ///< at most ceil(this x ready) per decision
+  double max_scale_down_rate = 2;       ///< at least floor(ready / this) per decision
+  int activation_scale = 1;             ///< a non-zero count is at least this
+  double scale_down_delay_s = 0;        ///< the count is the largest over this window (0: none)
+  double tick_s = 2;                    ///< seconds between decisions
+  KnativeAveraging averaging = KnativeAveraging::linear;  ///< how the windows average
 
+  /// Lists the fields (key, range, meaning) for validation, parsing and dumping (core/config.hpp).
   template <class Self, class Visitor>
   static void describe(Self& self, Visitor& v) {
     v("container_concurrency", self.container_concurrency, open_closed(0.0, 1e6), "requests one replica serves at once");
@@ -78,9 +82,12 @@ struct KpaConfig {
     v("tick_s", self.tick_s, open_closed(0.0, 3600.0), "seconds between decisions");
     v("averaging", self.averaging, averaging_names, "window average: linear or weighted_exponential");
   }
+  /// The first field out of range, or nullopt (never throws).
   [[nodiscard]] ConfigResult validate() const { return validate_fields(*this); }
 };
 
+/// The Knative Pod Autoscaler on concurrency, with its stable and panic windows (see the top of
+/// this file).
 class KpaPolicy {
  public:
   /// A KPA created at `start` that takes the ready count of its first decision as the one it
@@ -104,13 +111,16 @@ class KpaPolicy {
     if (ready_at_start >= 0) begin(ready_at_start);
   }
 
+  /// The policy's name, as in decisions and the registry.
   [[nodiscard]] const char* name() const noexcept { return "kpa"; }
+  /// The configuration it was built with.
   [[nodiscard]] const KpaConfig& config() const noexcept { return config_; }
   /// Whether the last decision was in panic mode.
   [[nodiscard]] bool panicking() const noexcept { return panicking_; }
   /// Knative's panicTime: when panic began or was last extended (meaningful while panicking).
   [[nodiscard]] TimePoint panic_time() const noexcept { return panic_time_; }
 
+  /// The replica count this policy proposes at `now` (never throws, allocates nothing).
   Proposal propose(TimePoint now, const Signals& s, const FleetState& fleet) noexcept {
     // the metric: one sample per second, as Knative scrapes
     sampler_.sample(now, std::max(0.0, s.running_now + s.queued_now), [this](TimePoint at, double v) {

@@ -42,16 +42,19 @@
 
 LLMSCALE_NAMESPACE_BEGIN
 
+/// LlmdSaturationPolicy's settings (defaults: llm-d's).
 struct LlmdSaturationConfig {
+  /// The config's name in messages and `NAME.key=value` settings.
   static constexpr const char* config_name = "llmd_saturation";
 
-  double kv_threshold = 0.8;
-  double queue_threshold = 5;
-  double kv_spare_trigger = 0.1;
-  double queue_spare_trigger = 3;
-  double period_s = 30;
+  double kv_threshold = 0.8;       ///< KV use at which a replica is saturated, (0, 1]
+  double queue_threshold = 5;      ///< waiting requests at which a replica is saturated
+  double kv_spare_trigger = 0.1;   ///< scale up when the average spare KV falls below this
+  double queue_spare_trigger = 3;  ///< scale up when the average spare queue falls below this
+  double period_s = 30;            ///< seconds between decisions
   double peak_window_s = 60;  ///< llm-d's max_over_time(...[1m]); 0: the values of the tick
 
+  /// Lists the fields (key, range, meaning) for validation, parsing and dumping (core/config.hpp).
   template <class Self, class Visitor>
   static void describe(Self& self, Visitor& v) {
     v("kv_threshold", self.kv_threshold, open_closed(0.0, 1.0), "KV use at which a replica is saturated");
@@ -62,17 +65,23 @@ struct LlmdSaturationConfig {
     v("peak_window_s", self.peak_window_s, closed(0.0, 3600.0),
       "seconds over which the gauges' peaks are taken (max_over_time; 0: the current values)");
   }
+  /// The first field out of range, or nullopt (never throws).
   [[nodiscard]] ConfigResult validate() const { return validate_fields(*this); }
 };
 
+/// llm-d's saturation analyzer for one variant: one replica more or fewer on spare KV and queue
+/// (see the top of this file).
 class LlmdSaturationPolicy {
  public:
+  /// Allocates the peak window; throws std::invalid_argument for an invalid config.
   explicit LlmdSaturationPolicy(const LlmdSaturationConfig& config = {})
       : config_((require_valid(config), config)),
         periodic_(from_seconds(config.period_s)),
         peaks_(static_cast<std::size_t>(std::ceil(config.peak_window_s)) + 1) {}
 
+  /// The policy's name, as in decisions and the registry.
   [[nodiscard]] const char* name() const noexcept { return "llmd-saturation"; }
+  /// The configuration it was built with.
   [[nodiscard]] const LlmdSaturationConfig& config() const noexcept { return config_; }
 
   /// The analyzer's view of the fleet at a decision.
@@ -80,11 +89,12 @@ class LlmdSaturationPolicy {
     int replicas = 0;       ///< reporting
     int saturated = 0;      ///< (the peak count)
     double spare_kv = 0;    ///< average over the non-saturated replicas (0 with none)
-    double spare_queue = 0;
-    bool scale_up = false;
-    bool scale_down_safe = false;
+    double spare_queue = 0;         ///< the same for the queue: queue_threshold - mean queue
+    bool scale_up = false;          ///< a spare is below its trigger: +1
+    bool scale_down_safe = false;   ///< at least 2 non-saturated replicas, and one fewer keeps both spares at their triggers
   };
 
+  /// The replica count this policy proposes at `now` (never throws, allocates nothing).
   Proposal propose(TimePoint now, const Signals& s, const FleetState& fleet) noexcept {
     const FleetGauges& g = s.engines;
     sample(now, g);

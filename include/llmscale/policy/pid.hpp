@@ -72,13 +72,16 @@ enum class PidSignal : std::uint8_t {
   queue_per_replica,  ///< Signals::queued_now per ready replica (requests)
 };
 
+/// PidPolicy's settings.
 struct PidConfig {
+  /// The config's name in messages and `NAME.key=value` settings.
   static constexpr const char* config_name = "pid";
+  /// The spellings of PidSignal in key=value text.
   static constexpr std::array<EnumName<PidSignal>, 3> signal_names{{{"queue_wait_p99", PidSignal::queue_wait_p99},
                                                                     {"ttft_p99", PidSignal::ttft_p99},
                                                                     {"queue_per_replica", PidSignal::queue_per_replica}}};
 
-  PidSignal signal = PidSignal::ttft_p99;
+  PidSignal signal = PidSignal::ttft_p99;  ///< what the PID measures
   double target = 1.0;               ///< in the signal's unit (s, or requests per replica)
   double kp = 0.1;                   ///< fraction of the reference fleet per unit of error
   double ki = 0.002;                 ///< the same, per second
@@ -89,13 +92,14 @@ struct PidConfig {
   double integral_limit = 0.5;       ///< |I| at most this (with anti_windup)
   double tracking_s = 60;            ///< back-calculation time constant
   bool anti_windup = true;           ///< false: none of the three (for comparison)
-  bool bumpless_start = false;
+  bool bumpless_start = false;       ///< the first answer is the fleet already running
   bool censored_below = true;        ///< below the target: no P, no integration, the integral leaks
   double leak_s = 21600;             ///< time constant of that leak (6 hours)
   bool track_rate_limit = false;     ///< back-calculate against the rate limits too (the classic PID)
   double max_dt_s = 60;              ///< a longer gap between ticks counts as this
   double down_hysteresis = 0.5;      ///< replicas the answer must fall below a count to go down to it
 
+  /// Lists the fields (key, range, meaning) for validation, parsing and dumping (core/config.hpp).
   template <class Self, class Visitor>
   static void describe(Self& self, Visitor& v) {
     v("signal", self.signal, signal_names, "what the PID measures: queue_wait_p99, ttft_p99 or queue_per_replica");
@@ -116,13 +120,16 @@ struct PidConfig {
     v("down_hysteresis", self.down_hysteresis, closed(0.0, 10.0), "replicas below a count before scaling down to it");
     v("max_dt_s", self.max_dt_s, open_closed(0.0, 86400.0), "longest time step integrated at once (s)");
   }
+  /// The first field out of range, or nullopt (never throws).
   [[nodiscard]] ConfigResult validate() const { return validate_fields(*this); }
 };
 
 /// A feed-forward of a fixed replica count (0: none), for a PID alone.
 struct FixedFeedForward {
-  int replicas = 0;
+  int replicas = 0;  ///< the count it always proposes
+  /// The feed-forward's name, as in decisions.
   [[nodiscard]] const char* name() const noexcept { return "fixed"; }
+  /// `replicas`, whatever the signals (never throws, allocates nothing).
   Proposal propose(TimePoint, const Signals&, const FleetState&) const noexcept {
     return Proposal{name(), replicas, static_cast<double>(replicas), "fixed feed-forward"};
   }
@@ -132,14 +139,16 @@ struct FixedFeedForward {
 struct PidTerms {
   double error = 0;          ///< normalised, after deadband and limits
   double proportional = 0;   ///< fractions of `reference`
-  double integral = 0;
-  double derivative = 0;
+  double integral = 0;       ///< fractions of `reference`
+  double derivative = 0;     ///< fractions of `reference`
   double feed_forward = 0;   ///< replicas
   double reference = 1;      ///< replicas the gains are fractions of
   double commanded = 0;      ///< raw replicas asked for
   std::uint64_t held_ticks = 0;  ///< ticks with an unusable measurement (state held)
 };
 
+/// Feedback on a latency or queue signal added to a feed-forward policy's answer (see the top of
+/// this file).
 template <class FeedForward = SloPolicy>
 class PidPolicy {
  public:
@@ -147,11 +156,16 @@ class PidPolicy {
   PidPolicy(FeedForward feed_forward, const PidConfig& config = {})
       : config_((require_valid(config), config)), feed_forward_(std::move(feed_forward)) {}
 
+  /// The policy's name, as in decisions and the registry.
   [[nodiscard]] const char* name() const noexcept { return "llmscale-pid"; }
+  /// The configuration it was built with.
   [[nodiscard]] const PidConfig& config() const noexcept { return config_; }
+  /// The terms of the last tick.
   [[nodiscard]] const PidTerms& terms() const noexcept { return terms_; }
+  /// The feed-forward policy.
   [[nodiscard]] FeedForward& feed_forward() noexcept { return feed_forward_; }
 
+  /// The replica count this policy proposes at `now` (never throws, allocates nothing).
   Proposal propose(TimePoint now, const Signals& s, const FleetState& fleet) noexcept {
     const Proposal ff = feed_forward_.propose(now, s, fleet);
     const double ff_raw = std::isfinite(ff.raw) ? std::max(0.0, ff.raw) : std::max(0, ff.replicas);

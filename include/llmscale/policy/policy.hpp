@@ -60,6 +60,7 @@ struct is_policy<P, Signals,
     : std::bool_constant<std::is_same_v<detail::propose_result_t<P, Signals>, Proposal> &&
                          std::is_convertible_v<detail::name_result_t<P>, const char*>> {};
 
+/// Whether `P` is a policy over `Signals` (see is_policy).
 template <class P, class Signals>
 inline constexpr bool is_policy_v = is_policy<P, Signals>::value;
 
@@ -100,6 +101,7 @@ template <class P>
 struct has_saved_state<P, std::void_t<decltype(std::string(std::declval<const P&>().save_state(std::declval<TimePoint>()))),
                                       decltype(bool(std::declval<P&>().load_state(std::declval<std::string_view>(), std::declval<TimePoint>())))>>
     : std::true_type {};
+/// Whether `P` keeps a state it can save and load (see has_saved_state).
 template <class P>
 inline constexpr bool has_saved_state_v = has_saved_state<P>::value;
 

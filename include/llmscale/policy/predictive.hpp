@@ -67,8 +67,11 @@ LLMSCALE_NAMESPACE_BEGIN
 /// Which predictor sets the level: the lowest recent error (best), a forecaster, or the rate now.
 enum class ForecasterChoice : std::uint8_t { best, holt_winters, kalman_trend, autoregressive, last_value };
 
+/// PredictivePolicy's settings.
 struct PredictiveConfig {
+  /// The config's name in messages and `NAME.key=value` settings.
   static constexpr const char* config_name = "predictive";
+  /// The spellings of ForecasterChoice in key=value text.
   static constexpr std::array<EnumName<ForecasterChoice>, 5> forecaster_names{
       {{"best", ForecasterChoice::best},
        {"holt_winters", ForecasterChoice::holt_winters},
@@ -80,7 +83,7 @@ struct PredictiveConfig {
   double tick_s = 1;            ///< how often the host ticks
   double bucket_s = 60;         ///< forecasters see one value per bucket
   double quantile = 0.95;       ///< the quantile of the realised peak / level ratio sized for (excess = 0)
-  ForecasterChoice forecaster = ForecasterChoice::best;
+  ForecasterChoice forecaster = ForecasterChoice::best;  ///< which predictor sets the level
   double error_weight = 0.05;   ///< weight of each new score in a predictor's error
   int min_scored = 10;          ///< scores each predictor needs before `best` compares them
   double sample_s = 10;         ///< seconds between ratio samples
@@ -94,6 +97,7 @@ struct PredictiveConfig {
   bool load_weighted = true;    ///< the quantile over requests (each ratio weighted by its level), not over time
   double mix_time_s = 300;      ///< time constant of the token mix sized for (an EWMA of the measured means)
 
+  /// Lists the fields (key, range, meaning) for validation, parsing and dumping (core/config.hpp).
   template <class Self, class Visitor>
   static void describe(Self& self, Visitor& v) {
     v("cold_start_s", self.cold_start_s, closed(0.0, 86400.0), "seconds from requesting a replica to its serving");
@@ -116,6 +120,8 @@ struct PredictiveConfig {
     v("mix_time_s", self.mix_time_s, closed(0.0, 86400.0), "time constant of the token mix sized for (0: the window's means)");
   }
 
+  /// The first field out of range, a lead (cold_start_s + tick_s) over 1440 buckets, more than
+  /// 10^6 ratios in the window, or nullopt (never throws).
   [[nodiscard]] ConfigResult validate() const {
     if (ConfigResult p = validate_fields(*this)) return p;
     if ((cold_start_s + tick_s) / bucket_s > 1440) {
@@ -132,18 +138,21 @@ struct PredictiveConfig {
 
 /// The forecasters' own settings.
 struct ForecasterConfigs {
-  HoltWintersConfig holt_winters;
-  KalmanTrendConfig kalman_trend;
-  AutoregressiveConfig autoregressive;
+  HoltWintersConfig holt_winters;        ///< the Holt-Winters forecaster's
+  KalmanTrendConfig kalman_trend;        ///< the Kalman trend forecaster's
+  AutoregressiveConfig autoregressive;   ///< the autoregressive forecaster's
 };
 
+/// A calibrated lead-time planner: sizes the fleet, through llmscale-slo, for the load that may
+/// come before a replica asked for now could serve, with a feedback policy on the present (see
+/// the top of this file).
 template <class Feedback = SloPolicy>
 class PredictivePolicy {
   static_assert(is_policy_v<Feedback, Signals>, "Feedback must be a policy over llmscale::Signals");
 
  public:
-  static constexpr std::size_t forecaster_count = 3;  // holt_winters, kalman_trend, autoregressive
-  static constexpr std::size_t predictor_count = 4;   // and last value
+  static constexpr std::size_t forecaster_count = 3;  ///< holt_winters, kalman_trend, autoregressive
+  static constexpr std::size_t predictor_count = 4;   ///< the forecasters and the last value
 
   /// Sizing by `sizing`, feedback on the present by `feedback`. Allocates everything; throws
   /// std::invalid_argument for an invalid config.
@@ -173,9 +182,12 @@ class PredictivePolicy {
   explicit PredictivePolicy(SloPolicy sizing, const PredictiveConfig& config = {}, const ForecasterConfigs& forecasters = {})
       : PredictivePolicy(sizing, sizing, config, forecasters) {}
 
+  /// The policy's name, as in decisions and the registry.
   [[nodiscard]] const char* name() const noexcept { return "llmscale-predictive"; }
+  /// The configuration it was built with.
   [[nodiscard]] const PredictiveConfig& config() const noexcept { return config_; }
 
+  /// The replica count this policy proposes at `now` (never throws, allocates nothing).
   Proposal propose(TimePoint now, const Signals& s, const FleetState& fleet) noexcept {
     const Proposal fb = feedback_.propose(now, s, fleet);
     const double rate = std::isfinite(s.arrival_rate) && s.arrival_rate >= 0 ? s.arrival_rate : nan();
@@ -237,6 +249,7 @@ class PredictivePolicy {
   }
   /// The forecast of a forecaster h buckets ahead (last value: the last bucket's mean).
   [[nodiscard]] Forecast forecast(int h) const noexcept { return forecast_with(chosen_, h); }
+  /// The lead, cold_start_s + tick_s, in buckets (rounded up, at least 1).
   [[nodiscard]] int lead_buckets() const noexcept { return lead_buckets_; }
   /// The level the last plan scaled (requests/s).
   [[nodiscard]] double level() const noexcept { return level_; }
@@ -244,6 +257,7 @@ class PredictivePolicy {
   [[nodiscard]] double ratio() const noexcept { return ratio_; }
   /// Realised ratios learned so far (at most the window's).
   [[nodiscard]] std::size_t ratios_learned() const noexcept { return ratio_count_; }
+  /// The feedback policy.
   [[nodiscard]] Feedback& feedback() noexcept { return feedback_; }
 
   /// Everything learned (the forecasters, their scores and pending forecasts, the ratios and

@@ -42,17 +42,20 @@
 
 LLMSCALE_NAMESPACE_BEGIN
 
+/// RayServePolicy's settings (defaults: Ray Serve's).
 struct RayServeConfig {
+  /// The config's name in messages and `NAME.key=value` settings.
   static constexpr const char* config_name = "ray_serve";
 
   double target_ongoing_requests = 2;  ///< Ray's default; the simulator uses 0.7 x max batch
-  double look_back_period_s = 30;
-  double upscaling_factor = 1;
-  double downscaling_factor = 1;
-  double upscale_delay_s = 30;
-  double downscale_delay_s = 600;
+  double look_back_period_s = 30;      ///< seconds the ongoing requests are averaged over
+  double upscaling_factor = 1;         ///< share of the gap closed when scaling up
+  double downscaling_factor = 1;       ///< share of the gap closed when scaling down
+  double upscale_delay_s = 30;         ///< seconds of consecutive scale-up decisions before acting
+  double downscale_delay_s = 600;      ///< seconds of consecutive scale-down decisions before acting
   double downscale_to_zero_delay_s = -1;  ///< negative: unset (downscale_delay_s applies)
 
+  /// Lists the fields (key, range, meaning) for validation, parsing and dumping (core/config.hpp).
   template <class Self, class Visitor>
   static void describe(Self& self, Visitor& v) {
     v("target_ongoing_requests", self.target_ongoing_requests, open_closed(0.0, 1e6), "requests per replica to aim at");
@@ -64,11 +67,15 @@ struct RayServeConfig {
     v("downscale_to_zero_delay_s", self.downscale_to_zero_delay_s, closed(-1.0, 86400.0),
       "seconds of consecutive 1 -> 0 decisions before scaling to zero (negative: downscale_delay_s)");
   }
+  /// The first field out of range, or nullopt (never throws).
   [[nodiscard]] ConfigResult validate() const { return validate_fields(*this); }
 };
 
+/// Ray Serve's default autoscaling policy, with its scaling factors and delays (see the top of
+/// this file).
 class RayServePolicy {
  public:
+  /// Throws std::invalid_argument for an invalid config.
   explicit RayServePolicy(const RayServeConfig& config = {})
       : config_((require_valid(config), config)),
         ongoing_(from_seconds(config.look_back_period_s)),
@@ -78,9 +85,12 @@ class RayServePolicy {
         to_zero_delay_(config.downscale_to_zero_delay_s >= 0 ? from_seconds(config.downscale_to_zero_delay_s)
                                                               : downscale_delay_) {}
 
+  /// The policy's name, as in decisions and the registry.
   [[nodiscard]] const char* name() const noexcept { return "ray-serve"; }
+  /// The configuration it was built with.
   [[nodiscard]] const RayServeConfig& config() const noexcept { return config_; }
 
+  /// The replica count this policy proposes at `now` (never throws, allocates nothing).
   Proposal propose(TimePoint now, const Signals& s, const FleetState& fleet) noexcept {
     sampler_.sample(now, std::max(0.0, s.running_now + s.queued_now),
                     [this](TimePoint at, double v) { ongoing_.record(at, v); });

@@ -51,7 +51,7 @@ struct RegisteredPolicy {
   const char* name;     ///< what --policy / --policies name it
   const char* configs;  ///< the config names it reads (space-separated), the --set prefixes
   bool needs_profile;   ///< sized by a latency profile (with_policy throws without one)
-  const char* summary;
+  const char* summary;  ///< one line on what it is, for help and reports
 };
 
 /// Every policy, in report order.
@@ -91,14 +91,14 @@ struct PolicyConfigs {
   /// the development run (docs/simulator.md).
   static constexpr double pid_planner_excess = 0.3;
 
-  HpaConfig hpa;
-  KpaConfig kpa;
-  RayServeConfig ray_serve;
-  AibrixApaConfig aibrix_apa;
-  LlmdSaturationConfig llmd_saturation;
-  SloConfig slo;
-  PidConfig pid;
-  PredictiveConfig predictive;
+  HpaConfig hpa;                         ///< hpa's
+  KpaConfig kpa;                         ///< kpa's
+  RayServeConfig ray_serve;              ///< ray-serve's
+  AibrixApaConfig aibrix_apa;            ///< aibrix-apa-kv's
+  LlmdSaturationConfig llmd_saturation;  ///< llmd-saturation's
+  SloConfig slo;                         ///< llmscale-slo's, and the sizing of llmscale-pid and llmscale-predictive
+  PidConfig pid;                         ///< llmscale-pid's controller
+  PredictiveConfig predictive;           ///< llmscale-predictive's planner
   PredictiveConfig pid_planner = planner_defaults();  ///< llmscale-pid's feed-forward
 
   /// The config names, in declaration order.
@@ -196,6 +196,8 @@ decltype(auto) with_policy(std::string_view name, const PolicyConfigs& configs, 
 /// allocates nothing. The concrete policy stays reachable through `policy_if<P>()`.
 class AnyAutoscaler {
  public:
+  /// Autoscaler<P>(policy, governor, start); allocates it. Throws std::invalid_argument for an
+  /// invalid governor config.
   template <class P>
   AnyAutoscaler(P policy, const GovernorConfig& governor, TimePoint start)
       : impl_(std::make_unique<Model<P>>(std::move(policy), governor, start)) {}
@@ -204,8 +206,11 @@ class AnyAutoscaler {
   const Decision& tick(TimePoint now, const Signals& signals, const FleetState& fleet) noexcept {
     return impl_->tick(now, signals, fleet);
   }
+  /// The last decision (Autoscaler::last).
   [[nodiscard]] const Decision& last() const noexcept { return impl_->last(); }
+  /// The policy's name, as in decisions and the registry.
   [[nodiscard]] const char* name() const noexcept { return impl_->name(); }
+  /// The governor, with its config.
   [[nodiscard]] const Governor& governor() const noexcept { return impl_->governor(); }
   /// Whether the policy keeps a learned state (has_saved_state_v).
   [[nodiscard]] bool keeps_state() const noexcept { return impl_->keeps_state(); }

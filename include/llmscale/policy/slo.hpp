@@ -43,21 +43,24 @@
 
 LLMSCALE_NAMESPACE_BEGIN
 
+/// SloPolicy's settings.
 struct SloConfig {
+  /// The config's name in messages and `NAME.key=value` settings.
   static constexpr const char* config_name = "slo";
 
   double ttft_s = 2.0;          ///< time-to-first-token target at `quantile`
   double tpot_s = 0.1;          ///< time-per-output-token target
-  double quantile = 0.99;
+  double quantile = 0.99;       ///< the TTFT quantile the target applies to, (0, 1)
   double kv_tokens = 400000;    ///< KV capacity per replica (llama2-70b TP4 on H100-80GB)
   int max_batch = 0;            ///< the engine's max batch (0: the profile's measured max, else 256)
   int max_queue_batches = 10;   ///< a replica's queue, in batches (as llmscale-size; at most 10^6 requests)
   double default_input_tokens = 1024;  ///< until a request has finished
-  double default_output_tokens = 256;
+  double default_output_tokens = 256;  ///< the same for output tokens
   double token_mix_tolerance = 0.05;   ///< recompute the capacity when the mix moves this much
   double queue_drain_s = 0;            ///< drain the waiting requests within this (0: max(cold_start_s, ttft_s))
   double cold_start_s = 300;           ///< request to ready: when new capacity can serve
 
+  /// Lists the fields (key, range, meaning) for validation, parsing and dumping (core/config.hpp).
   template <class Self, class Visitor>
   static void describe(Self& self, Visitor& v) {
     v("ttft_s", self.ttft_s, open_closed(0.0, 3600.0), "time-to-first-token target (s)");
@@ -73,9 +76,12 @@ struct SloConfig {
       "seconds to drain the waiting requests in (0: the cold start, at least ttft_s)");
     v("cold_start_s", self.cold_start_s, closed(0.0, 86400.0), "seconds from requesting a replica to its serving");
   }
+  /// The first field out of range, or nullopt (never throws).
   [[nodiscard]] ConfigResult validate() const { return validate_fields(*this); }
 };
 
+/// The fleet a latency model says meets the SLO at the measured load and token mix (see the top
+/// of this file).
 class SloPolicy {
  public:
   /// Throws std::invalid_argument for an invalid config.
@@ -92,9 +98,12 @@ class SloPolicy {
     targets_.quantile = config.quantile;
   }
 
+  /// The policy's name, as in decisions and the registry.
   [[nodiscard]] const char* name() const noexcept { return "llmscale-slo"; }
+  /// The configuration it was built with.
   [[nodiscard]] const SloConfig& config() const noexcept { return config_; }
 
+  /// The replica count this policy proposes for the signals (never throws, allocates nothing).
   Proposal propose(TimePoint, const Signals& s, const FleetState& fleet) noexcept {
     Proposal p{name(), fleet.current(), std::numeric_limits<double>::quiet_NaN(), "sized for the SLO"};
     const double raw = replicas_for(s.arrival_rate, s.queued_now, tokens_of(s));

@@ -25,7 +25,9 @@
 
 LLMSCALE_NAMESPACE_BEGIN
 
+/// SignalCollector's settings (ScrapedSignals reads some of them).
 struct SignalsConfig {
+  /// The config's name in messages and `NAME.key=value` settings.
   static constexpr const char* config_name = "signals";
 
   RecorderConfig recorder;  ///< its keys: writer_shards, event_skew_s, max_duration_s, max_tokens
@@ -46,6 +48,7 @@ struct SignalsConfig {
   /// A replica with at least this many queued requests is saturated.
   int queue_saturation = 5;
 
+  /// Lists the fields (key, range, meaning) for validation, parsing and dumping (core/config.hpp).
   template <class Self, class Visitor>
   static void describe(Self& self, Visitor& v) {
     RecorderConfig::describe(self.recorder, v);
@@ -62,6 +65,8 @@ struct SignalsConfig {
       "queued requests at which a replica is saturated");
   }
 
+  /// The first field out of range, a granularity longer than the window or making over 100,000
+  /// buckets, or nullopt (never throws).
   [[nodiscard]] ConfigResult validate() const {
     if (ConfigResult p = validate_fields(*this)) return p;
     if (granularity_s > window_s) {
@@ -105,6 +110,7 @@ class SignalCollector {
   [[nodiscard]] Recorder& recorder() noexcept { return recorder_; }
   /// Where the host sets each replica's engine gauges.
   [[nodiscard]] EngineGauges& gauges() noexcept { return gauges_; }
+  /// The configuration it was built with.
   [[nodiscard]] const SignalsConfig& config() const noexcept { return config_; }
 
   /// Drains the recorder, updates every estimator and returns the snapshot at `now`. A `now`

@@ -56,7 +56,7 @@ struct ReplicaGauges {
   std::int64_t kv_tokens_capacity = 0;  ///< KV-cache capacity in tokens (0: unknown)
   std::int64_t kv_block_size = 0;       ///< tokens per block where the engine counts blocks (0: n/a;
                                         ///< checked, not summarised: used and capacity are tokens)
-  TimePoint sampled_at{};
+  TimePoint sampled_at{};               ///< when the engine reported it (its age decides staleness)
 
   /// Whether the sample is usable: queue, running and max batch non-negative and below 2^31,
   /// KV figures non-negative and below 2^40, used KV not above capacity, running not above max
@@ -80,13 +80,17 @@ struct SaturationThresholds {
   std::int64_t queue_length = 5;  ///< at least 1
 };
 
+/// Each replica slot's engine sample, set by any thread, summarised into fleet figures (see the
+/// top of this file).
 class EngineGauges {
  public:
   /// `replica_slots` slots, allocated here, in [1, 10^6]; throws std::invalid_argument for a
   /// slot count or threshold out of range.
   explicit EngineGauges(std::size_t replica_slots, const SaturationThresholds& thresholds = {});
 
+  /// How many replica slots there are.
   [[nodiscard]] std::size_t slots() const noexcept { return slot_count_; }
+  /// The thresholds replicas are counted saturated at.
   [[nodiscard]] const SaturationThresholds& thresholds() const noexcept { return thresholds_; }
 
   /// Sets slot `slot`'s sample. False (and counted as invalid) for a bad slot, an invalid
@@ -98,7 +102,9 @@ class EngineGauges {
   /// Fleet figures over the slots whose sample is at most `stale_after` old at `now`.
   [[nodiscard]] FleetGauges summarize(TimePoint now, Duration stale_after) const noexcept;
 
+  /// set() calls refused as invalid: a bad slot, an invalid sample or an out-of-range time.
   [[nodiscard]] std::uint64_t invalid_samples() const noexcept { return invalid_.load(std::memory_order_relaxed); }
+  /// set() calls refused because the sample was older than the slot's last.
   [[nodiscard]] std::uint64_t out_of_order_samples() const noexcept {
     return out_of_order_.load(std::memory_order_relaxed);
   }

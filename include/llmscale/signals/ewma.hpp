@@ -19,6 +19,8 @@
 
 LLMSCALE_NAMESPACE_BEGIN
 
+/// An exponentially weighted moving average with a half-life, for irregular sample intervals
+/// (see the top of this file).
 class Ewma {
  public:
   /// Throws std::invalid_argument unless half_life > 0.
@@ -51,12 +53,14 @@ class Ewma {
 
   /// The average (0 before the first sample).
   [[nodiscard]] double value() const noexcept { return value_; }
+  /// Whether a sample has been taken yet.
   [[nodiscard]] bool has_value() const noexcept { return has_value_; }
   /// When the last sample was taken.
   [[nodiscard]] TimePoint last_update() const noexcept { return last_; }
   /// Samples ignored as NaN/infinite, plus updates whose time went backwards.
   [[nodiscard]] std::uint64_t dropped() const noexcept { return invalid_ + guard_.rejected(); }
 
+  /// The average and the last sample's time, as text for load_state.
   [[nodiscard]] std::string save_state() const {
     detail::StateWriter w("ewma/1");
     w << has_value_ << value_ << last_.time_since_epoch().count();

@@ -34,8 +34,12 @@
 
 LLMSCALE_NAMESPACE_BEGIN
 
+/// How a KnativeWindow averages its buckets: linear or weighted_exponential (see the top of this
+/// file).
 enum class KnativeAveraging : std::uint8_t { linear, weighted_exponential };
 
+/// Knative Serving's time-bucketed window average, reproduced exactly (see the top of this
+/// file).
 class KnativeWindow {
  public:
   /// Throws std::invalid_argument unless 0 < granularity <= window.
@@ -98,17 +102,23 @@ class KnativeWindow {
     return !written_ || index(now) - last_write_ > window_buckets();
   }
 
+  /// alpha, the newest bucket's weight in weighted_exponential mode.
   [[nodiscard]] double smoothing_coefficient() const noexcept { return smoothing_; }
+  /// How it averages.
   [[nodiscard]] KnativeAveraging mode() const noexcept { return mode_; }
   /// Values ignored: NaN/infinite, or older than a window before the last write.
   [[nodiscard]] std::uint64_t dropped() const noexcept { return invalid_ + too_old_; }
 
+  /// The buckets and the first and last written bucket (indices on the clock), as text for
+  /// load_state.
   [[nodiscard]] std::string save_state() const {
     detail::StateWriter w("knative_window/1");
     w << static_cast<long long>(buckets_.size()) << written_ << first_write_ << last_write_ << total_;
     for (double b : buckets_) w << b;
     return std::move(w).str();
   }
+  /// Restores what save_state wrote (with as many buckets); false (nothing changed) when
+  /// `state` is not such a state.
   bool load_state(std::string_view state) {
     detail::StateReader r(state, "knative_window/1");
     long long n = 0;

@@ -50,9 +50,11 @@
 
 LLMSCALE_NAMESPACE_BEGIN
 
+/// Quantiles of one of a Recorder's latency histograms over a sliding window (see the top of
+/// this file).
 class LatencyWindow {
  public:
-  using Layout = LogHistogramLayout;
+  using Layout = LogHistogramLayout;  ///< the histograms' bucket layout
 
   /// A window over `recorder`'s `which` histogram; throws std::invalid_argument unless
   /// window > 0 and 1 <= parts <= 3600. The recorder must outlive the window.
@@ -146,6 +148,7 @@ class LatencyWindow {
     }
   }
 
+  /// The window's length: parts x the part length.
   [[nodiscard]] Duration window() const noexcept { return part_ * static_cast<Duration::rep>(parts_); }
 
  private:

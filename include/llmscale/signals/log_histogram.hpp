@@ -34,17 +34,18 @@
 
 LLMSCALE_NAMESPACE_BEGIN
 
+/// The bucket layout of every latency histogram in llmscale (see the top of this file).
 struct LogHistogramLayout {
   /// Sub-buckets per octave, as a power of two: 2^6 = 64.
   static constexpr unsigned sub_bucket_bits = 6;
-  static constexpr std::uint64_t sub_buckets = std::uint64_t{1} << sub_bucket_bits;
+  static constexpr std::uint64_t sub_buckets = std::uint64_t{1} << sub_bucket_bits;  ///< 64 buckets per octave
   /// Octaves above the linear range: values up to 2^(6 + 31) us.
   static constexpr unsigned octaves = 31;
   /// Buckets in all (the last one also holds everything larger).
   static constexpr std::size_t bucket_count = static_cast<std::size_t>(sub_buckets * (octaves + 1));
   /// Buckets per group: the unit in which changed buckets are found cheaply.
   static constexpr std::size_t group_size = 32;
-  static constexpr std::size_t group_count = bucket_count / group_size;
+  static constexpr std::size_t group_count = bucket_count / group_size;  ///< groups in all
   /// The largest relative error of a bucket's midpoint for values of at least 64 us.
   static constexpr double max_relative_error = 1.0 / 128.0;
 

@@ -54,7 +54,9 @@
 
 LLMSCALE_NAMESPACE_BEGIN
 
+/// Recorder's settings.
 struct RecorderConfig {
+  /// The config's name in messages and `NAME.key=value` settings.
   static constexpr const char* config_name = "recorder";
 
   /// Writer threads that get a shard of their own; more share one locked overflow shard.
@@ -66,6 +68,7 @@ struct RecorderConfig {
   /// Token counts per request above this are dropped as absurd.
   long long max_tokens = 10'000'000;
 
+  /// Lists the fields (key, range, meaning) for validation, parsing and dumping (core/config.hpp).
   template <class Self, class Visitor>
   static void describe(Self& self, Visitor& v) {
     v("writer_shards", self.writer_shards, closed(1, 4096),
@@ -77,6 +80,7 @@ struct RecorderConfig {
     v("max_tokens", self.max_tokens, closed(1LL, 1'000'000'000LL),
       "token counts per request above this are dropped as absurd");
   }
+  /// The first field out of range, or nullopt (never throws).
   [[nodiscard]] ConfigResult validate() const { return validate_fields(*this); }
 };
 
@@ -87,21 +91,21 @@ enum class LatencyHistogram : std::uint8_t { queue_wait, ttft };
 struct RecorderDelta {
   TimePoint from{};  ///< the previous drain (or the recorder's start)
   TimePoint to{};    ///< this drain's `now`
-  std::uint64_t arrivals = 0;
-  std::uint64_t admitted = 0;
-  std::uint64_t first_tokens = 0;
-  std::uint64_t finished = 0;
-  std::uint64_t rejected = 0;
-  std::uint64_t cancelled = 0;
-  std::uint64_t queue_wait_samples = 0;
-  double queue_wait_sum_s = 0;
-  std::uint64_t ttft_samples = 0;
-  double ttft_sum_s = 0;
-  std::uint64_t e2e_samples = 0;
-  double e2e_sum_s = 0;
+  std::uint64_t arrivals = 0;            ///< requests that arrived
+  std::uint64_t admitted = 0;            ///< requests admitted into a batch
+  std::uint64_t first_tokens = 0;        ///< requests that produced their first token
+  std::uint64_t finished = 0;            ///< requests that finished
+  std::uint64_t rejected = 0;            ///< queued requests turned away
+  std::uint64_t cancelled = 0;           ///< requests cancelled, queued or running
+  std::uint64_t queue_wait_samples = 0;  ///< admissions with a valid queue wait
+  double queue_wait_sum_s = 0;           ///< the sum of those waits, in seconds
+  std::uint64_t ttft_samples = 0;        ///< first tokens with a valid TTFT
+  double ttft_sum_s = 0;                 ///< the sum of those TTFTs, in seconds
+  std::uint64_t e2e_samples = 0;         ///< finished requests with a valid end-to-end latency
+  double e2e_sum_s = 0;                  ///< the sum of those latencies, in seconds
   std::uint64_t token_samples = 0;  ///< finished requests with valid token counts
-  std::uint64_t prompt_tokens = 0;
-  std::uint64_t output_tokens = 0;
+  std::uint64_t prompt_tokens = 0;       ///< their prompt tokens, summed
+  std::uint64_t output_tokens = 0;       ///< their output tokens, summed
   /// Integral over (from, to] of the requests queued (request-seconds).
   double queued_integral = 0;
   /// Integral over (from, to] of the requests running (request-seconds).
@@ -109,17 +113,20 @@ struct RecorderDelta {
   /// Requests queued and running at `to` (negative only if the host records more departures
   /// than arrivals).
   std::int64_t queued_now = 0;
-  std::int64_t running_now = 0;
-  std::uint64_t dropped_stale = 0;
-  std::uint64_t dropped_invalid = 0;
+  std::int64_t running_now = 0;          ///< requests running at `to` (see queued_now)
+  std::uint64_t dropped_stale = 0;       ///< events whose timing was dropped as older than event_skew_s behind the last drain
+  std::uint64_t dropped_invalid = 0;     ///< samples dropped as absurd: times far ahead, durations or token counts out of range
   /// Shards skipped because a writer stayed mid-event; their events count at the next drain.
   std::uint32_t shards_deferred = 0;
 
+  /// Arrivals, admissions, first tokens and finishes, together.
   [[nodiscard]] std::uint64_t events() const noexcept {
     return arrivals + admitted + first_tokens + finished;
   }
 };
 
+/// Request events from any number of threads, lock-free and allocation-free, drained once per
+/// tick (see the top of this file).
 class Recorder {
  public:
   /// Allocates every shard; throws std::invalid_argument for an invalid config. `start` is
@@ -168,6 +175,7 @@ class Recorder {
   /// A hint, as prefetch_groups: the cache lines of group `group`'s buckets.
   void prefetch_buckets(LatencyHistogram which, std::size_t group) const noexcept;
 
+  /// The configuration it was built with.
   [[nodiscard]] const RecorderConfig& config() const noexcept { return config_; }
   /// Drains ignored because `now` went backwards.
   [[nodiscard]] std::uint64_t ignored_drains() const noexcept { return guard_.rejected(); }

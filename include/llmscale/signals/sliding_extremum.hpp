@@ -23,9 +23,13 @@
 
 LLMSCALE_NAMESPACE_BEGIN
 
+/// The largest (IsMax) or smallest sample over a time window, per bucket of `granularity` (see
+/// the top of this file).
 template <bool IsMax>
 class SlidingExtremum {
  public:
+  /// Allocates ceil(window / granularity) buckets; throws std::invalid_argument unless
+  /// granularity > 0 and that is within [1, 10^6].
   explicit SlidingExtremum(Duration window, Duration granularity = std::chrono::seconds(1))
       : ring_(granularity, detail::buckets_for(window, granularity), empty(), "sliding_extremum") {}
 
@@ -60,8 +64,10 @@ class SlidingExtremum {
     return best;
   }
 
+  /// Samples dropped: NaN/infinite, or older than the window.
   [[nodiscard]] std::uint64_t dropped() const noexcept { return dropped_; }
 
+  /// The buckets and the newest bucket's index on the clock, as text for load_state.
   [[nodiscard]] std::string save_state() const {
     detail::StateWriter w(IsMax ? "sliding_max/1" : "sliding_min/1");
     const auto n = static_cast<std::int64_t>(ring_.size());
@@ -69,6 +75,8 @@ class SlidingExtremum {
     for (std::int64_t i = ring_.head() - n + 1; i <= ring_.head(); ++i) w << ring_.at(i);
     return std::move(w).str();
   }
+  /// Restores what save_state wrote (with as many buckets); false (nothing changed) when
+  /// `state` is not such a state.
   bool load_state(std::string_view state) {
     detail::StateReader r(state, IsMax ? "sliding_max/1" : "sliding_min/1");
     std::int64_t n = 0, head = 0;
@@ -91,7 +99,9 @@ class SlidingExtremum {
   std::uint64_t dropped_ = 0;
 };
 
+/// The largest sample over a time window.
 using SlidingMax = SlidingExtremum<true>;
+/// The smallest sample over a time window.
 using SlidingMin = SlidingExtremum<false>;
 
 LLMSCALE_NAMESPACE_END

@@ -21,19 +21,19 @@ LLMSCALE_NAMESPACE_BEGIN
 struct FleetGauges {
   int replicas_reporting = 0;  ///< slots with a fresh, valid sample
   int replicas_stale = 0;      ///< slots whose sample is older than the staleness limit
-  std::int64_t queue_length_total = 0;
-  std::int64_t queue_length_max = 0;
+  std::int64_t queue_length_total = 0;  ///< requests waiting in the engines, summed
+  std::int64_t queue_length_max = 0;    ///< the longest queue of one replica
   double queue_length_mean = 0;  ///< per reporting replica
-  std::int64_t running_total = 0;
-  std::int64_t max_batch_total = 0;
+  std::int64_t running_total = 0;    ///< requests running in the engines, summed
+  std::int64_t max_batch_total = 0;  ///< max batches summed over replicas that report one
   double batch_occupancy = 0;  ///< running / max batch over replicas that report max batch
-  std::int64_t kv_tokens_used = 0;
-  std::int64_t kv_tokens_capacity = 0;
+  std::int64_t kv_tokens_used = 0;      ///< KV-cache tokens in use over replicas that report a capacity
+  std::int64_t kv_tokens_capacity = 0;  ///< KV-cache capacity in tokens, summed
   double kv_utilization = 0;      ///< fleet KV used / capacity
   double kv_utilization_max = 0;  ///< the fullest replica's
-  int replicas_batch_full = 0;
-  int replicas_kv_high = 0;
-  int replicas_queue_high = 0;
+  int replicas_batch_full = 0;  ///< replicas running their max batch
+  int replicas_kv_high = 0;     ///< replicas with KV use at or above the saturation threshold
+  int replicas_queue_high = 0;  ///< replicas with a queue at or above the saturation threshold
   int replicas_saturated = 0;  ///< KV high or queue high (a full batch alone is not saturated)
   /// Over the reporting replicas that are not saturated (llm-d's spare-capacity inputs):
   double unsaturated_kv_use_sum = 0;          ///< the sum of their KV use fractions
@@ -60,37 +60,37 @@ struct GpuGauges {
 
 /// One tick's view of the load.
 struct Signals {
-  TimePoint at{};
+  TimePoint at{};  ///< the tick's `now`
   // ---- requests, from the Recorder (over window_s) --------------------------------------------
   double arrival_rate = 0;        ///< requests arriving per second
   double completion_rate = 0;     ///< requests finishing per second
   double prompt_token_rate = 0;   ///< prompt tokens of finished requests per second
   double output_token_rate = 0;   ///< output tokens of finished requests per second
   double mean_prompt_tokens = 0;  ///< per finished request
-  double mean_output_tokens = 0;
+  double mean_output_tokens = 0;  ///< per finished request
   double concurrency = 0;  ///< time-weighted average requests in the system (running + queued)
   double running = 0;      ///< time-weighted average requests running
   double queued = 0;       ///< time-weighted average requests queued
   double running_now = 0;  ///< at this tick
-  double queued_now = 0;
-  double mean_queue_wait_s = 0;
-  double mean_ttft_s = 0;
-  double mean_e2e_latency_s = 0;
+  double queued_now = 0;          ///< at this tick
+  double mean_queue_wait_s = 0;   ///< mean queue wait of the requests admitted
+  double mean_ttft_s = 0;         ///< mean time to first token
+  double mean_e2e_latency_s = 0;  ///< mean end-to-end latency of the requests finished
   // ---- latency quantiles (over quantile_window_s; within 1 %) ---------------------------------
-  double queue_wait_p50_s = 0;
-  double queue_wait_p90_s = 0;
-  double queue_wait_p99_s = 0;
-  double ttft_p50_s = 0;
-  double ttft_p90_s = 0;
-  double ttft_p99_s = 0;
+  double queue_wait_p50_s = 0;  ///< the median queue wait
+  double queue_wait_p90_s = 0;  ///< the 90th percentile queue wait
+  double queue_wait_p99_s = 0;  ///< the 99th percentile queue wait
+  double ttft_p50_s = 0;        ///< the median time to first token
+  double ttft_p90_s = 0;        ///< the 90th percentile time to first token
+  double ttft_p99_s = 0;        ///< the 99th percentile time to first token
   // ---- engines, from EngineGauges -------------------------------------------------------------
   FleetGauges engines;  ///< queue length mean/max, batch occupancy, KV use, saturated replicas
   GpuGauges gpu;        ///< set by the host when it reads GPU metrics
   // ---- health ---------------------------------------------------------------------------------
-  SignalHealth requests;
-  SignalHealth queue_wait;
-  SignalHealth ttft;
-  SignalHealth engine;
+  SignalHealth requests;    ///< of the request figures (rates, concurrency, means)
+  SignalHealth queue_wait;  ///< of the queue-wait quantiles
+  SignalHealth ttft;        ///< of the TTFT quantiles
+  SignalHealth engine;      ///< of the engine gauges
   std::uint64_t ignored_ticks = 0;  ///< ticks whose `now` went backwards
 };
 

@@ -34,9 +34,12 @@
 
 LLMSCALE_NAMESPACE_BEGIN
 
+/// Whole-run count, mean, variance, extremes and approximate quantiles of a stream in constant
+/// memory (see the top of this file).
 class StreamingStats {
  public:
-  /// Tracks the given quantiles (each in (0, 1)); throws std::invalid_argument otherwise.
+  /// Tracks the given quantiles (1 to 16, each in (0, 1)); throws std::invalid_argument
+  /// otherwise.
   explicit StreamingStats(std::initializer_list<double> probabilities = {0.5, 0.9, 0.99})
       : probabilities_(checked(probabilities)),
         acc_(boost::accumulators::tag::extended_p_square::probabilities = probabilities_) {}
@@ -51,20 +54,26 @@ class StreamingStats {
     return true;
   }
 
+  /// Samples added (the dropped ones not included).
   [[nodiscard]] std::uint64_t count() const noexcept {
     return static_cast<std::uint64_t>(boost::accumulators::count(acc_));
   }
+  /// The mean (0 before any sample).
   [[nodiscard]] double mean() const noexcept { return count() ? boost::accumulators::mean(acc_) : 0.0; }
   /// The population variance (divides by n).
   [[nodiscard]] double variance() const noexcept { return count() ? boost::accumulators::variance(acc_) : 0.0; }
+  /// The smallest sample (0 before any).
   [[nodiscard]] double min() const noexcept { return count() ? boost::accumulators::min(acc_) : 0.0; }
+  /// The largest sample (0 before any).
   [[nodiscard]] double max() const noexcept { return count() ? boost::accumulators::max(acc_) : 0.0; }
   /// The estimate of the i-th quantile given at construction; empty before any sample.
   [[nodiscard]] std::optional<double> quantile(std::size_t i) const noexcept {
     if (count() == 0 || i >= probabilities_.size()) return std::nullopt;
     return boost::accumulators::extended_p_square(acc_)[i];
   }
+  /// The quantiles tracked, in the order given at construction.
   [[nodiscard]] const std::vector<double>& probabilities() const noexcept { return probabilities_; }
+  /// Samples dropped as NaN or infinite.
   [[nodiscard]] std::uint64_t dropped() const noexcept { return dropped_; }
 
  private:

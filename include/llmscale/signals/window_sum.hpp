@@ -34,8 +34,10 @@ LLMSCALE_NAMESPACE_BEGIN
 template <std::size_t N>
 class WindowSums {
  public:
-  using Values = std::array<double, N>;
+  using Values = std::array<double, N>;  ///< one value per channel
 
+  /// Allocates ceil(window / granularity) buckets; throws std::invalid_argument unless
+  /// granularity > 0 and that is within [1, 10^6].
   WindowSums(Duration window, Duration granularity = std::chrono::seconds(1))
       : ring_(granularity, detail::buckets_for(window, granularity), Values{}, "window_sum") {}
 
@@ -93,9 +95,11 @@ class WindowSums {
 
   /// The sums over the window ending at the newest time seen (call advance(now) first).
   [[nodiscard]] const Values& totals() const noexcept { return totals_; }
+  /// The window's length: its buckets x the granularity.
   [[nodiscard]] Duration window() const noexcept {
     return ring_.granularity() * static_cast<Duration::rep>(ring_.size());
   }
+  /// The bucket width.
   [[nodiscard]] Duration granularity() const noexcept { return ring_.granularity(); }
   /// Where the window's oldest bucket starts.
   [[nodiscard]] TimePoint window_start() const noexcept {
@@ -106,8 +110,11 @@ class WindowSums {
   [[nodiscard]] double covered_seconds(TimePoint now, TimePoint start) const noexcept {
     return std::max(to_seconds(now - std::max(start, window_start())), 1e-6);
   }
+  /// Additions dropped: values not finite, an add() older than the window, or a spread whose
+  /// t1 is before t0.
   [[nodiscard]] std::uint64_t dropped() const noexcept { return dropped_; }
 
+  /// The buckets and the newest bucket's index on the clock, as text for load_state.
   [[nodiscard]] std::string save_state() const {
     detail::StateWriter w("window_sum/1");
     const auto n = static_cast<std::int64_t>(ring_.size());
@@ -117,6 +124,8 @@ class WindowSums {
     }
     return std::move(w).str();
   }
+  /// Restores what save_state wrote (with as many buckets and channels); false (nothing
+  /// changed) when `state` is not such a state.
   bool load_state(std::string_view state) {
     detail::StateReader r(state, "window_sum/1");
     std::int64_t n = 0, head = 0;
@@ -178,20 +187,33 @@ class WindowSums {
 /// One sum of values added over a time window.
 class WindowSum {
  public:
+  /// As WindowSums: allocates the buckets; throws std::invalid_argument for a bad granularity
+  /// or bucket count.
   WindowSum(Duration window, Duration granularity = std::chrono::seconds(1)) : sums_(window, granularity) {}
 
+  /// Adds `v` at time `t` (WindowSums::add).
   bool add(TimePoint t, double v) noexcept { return sums_.add(t, {v}); }
+  /// Splits `amount` uniformly over [t0, t1] (WindowSums::add_spread).
   void add_spread(TimePoint t0, TimePoint t1, double amount) noexcept { sums_.add_spread(t0, t1, {amount}); }
+  /// Moves the window's end to `now`.
   void advance(TimePoint now) noexcept { sums_.advance(now); }
+  /// The sum over the window ending at the newest time seen (call advance(now) first).
   [[nodiscard]] double total() const noexcept { return sums_.totals()[0]; }
+  /// The window's length.
   [[nodiscard]] Duration window() const noexcept { return sums_.window(); }
+  /// The bucket width.
   [[nodiscard]] Duration granularity() const noexcept { return sums_.granularity(); }
+  /// Where the window's oldest bucket starts.
   [[nodiscard]] TimePoint window_start() const noexcept { return sums_.window_start(); }
+  /// The time the window covers at `now`, from no earlier than `start` (WindowSums::covered_seconds).
   [[nodiscard]] double covered_seconds(TimePoint now, TimePoint start) const noexcept {
     return sums_.covered_seconds(now, start);
   }
+  /// Additions dropped (WindowSums::dropped).
   [[nodiscard]] std::uint64_t dropped() const noexcept { return sums_.dropped(); }
+  /// The buckets, as text for load_state (WindowSums::save_state).
   [[nodiscard]] std::string save_state() const { return sums_.save_state(); }
+  /// Restores what save_state wrote; false (nothing changed) when `s` is not such a state.
   bool load_state(std::string_view s) { return sums_.load_state(s); }
 
  private:
@@ -201,6 +223,8 @@ class WindowSum {
 /// Events (or any counted quantity, e.g. tokens) per second over a window.
 class EventRate {
  public:
+  /// A rate over `window` counted from `start`; throws std::invalid_argument for a bad
+  /// granularity or bucket count (as WindowSums).
   EventRate(Duration window, TimePoint start, Duration granularity = std::chrono::seconds(1))
       : sum_(window, granularity), start_(start) {}
 
@@ -226,8 +250,11 @@ class EventRate {
     sum_.advance(now);
     return std::max(0.0, sum_.total()) / sum_.covered_seconds(now, start_);
   }
+  /// Counts dropped: negative or non-finite, or older than the window.
   [[nodiscard]] std::uint64_t dropped() const noexcept { return sum_.dropped() + negative_; }
+  /// The window's buckets, as text for load_state (not `start` nor the drop counts).
   [[nodiscard]] std::string save_state() const { return sum_.save_state(); }
+  /// Restores what save_state wrote; false (nothing changed) when `s` is not such a state.
   bool load_state(std::string_view s) { return sum_.load_state(s); }
 
  private:
@@ -241,6 +268,8 @@ class EventRate {
 /// over [t0, t1]; the average is the window's integral over the time it covers.
 class TimeWeightedAverage {
  public:
+  /// An average over `window` counted from `start`; throws std::invalid_argument for a bad
+  /// granularity or bucket count (as WindowSums).
   TimeWeightedAverage(Duration window, TimePoint start, Duration granularity = std::chrono::seconds(1))
       : sum_(window, granularity), start_(start) {}
 
@@ -255,8 +284,11 @@ class TimeWeightedAverage {
     sum_.advance(now);
     return std::max(0.0, sum_.total()) / sum_.covered_seconds(now, start_);
   }
+  /// Integrals dropped: not finite, or t1 before t0.
   [[nodiscard]] std::uint64_t dropped() const noexcept { return sum_.dropped(); }
+  /// The window's buckets, as text for load_state (not `start` nor the drop count).
   [[nodiscard]] std::string save_state() const { return sum_.save_state(); }
+  /// Restores what save_state wrote; false (nothing changed) when `s` is not such a state.
   bool load_state(std::string_view s) { return sum_.load_state(s); }
 
  private:

@@ -32,9 +32,11 @@
 
 LLMSCALE_NAMESPACE_BEGIN
 
+/// Quantiles of a latency over a sliding window, from rotating histograms (see the top of this
+/// file).
 class WindowedQuantiles {
  public:
-  using Layout = LogHistogramLayout;
+  using Layout = LogHistogramLayout;  ///< the histograms' bucket layout
 
   /// Throws std::invalid_argument unless window > 0 and 1 <= subwindows <= 3600.
   explicit WindowedQuantiles(Duration window, std::size_t subwindows = 6)
@@ -102,9 +104,13 @@ class WindowedQuantiles {
         out);
   }
 
+  /// The window's length: subwindows x the part length.
   [[nodiscard]] Duration window() const noexcept { return part_ * static_cast<Duration::rep>(parts_); }
+  /// Samples dropped: negative, in no bucket, or older than the window.
   [[nodiscard]] std::uint64_t dropped() const noexcept { return dropped_; }
 
+  /// The parts' non-zero bucket counts and the newest part's index on the clock, as text for
+  /// load_state.
   [[nodiscard]] std::string save_state() const {
     detail::StateWriter w("windowed_quantiles/1");
     w << static_cast<long long>(parts_) << started_ << head_;
@@ -120,6 +126,8 @@ class WindowedQuantiles {
     return std::move(w).str();
   }
 
+  /// Restores what save_state wrote (with as many subwindows; allocates); false (nothing
+  /// changed) when `state` is not such a state.
   bool load_state(std::string_view state) {
     detail::StateReader r(state, "windowed_quantiles/1");
     long long parts = 0;

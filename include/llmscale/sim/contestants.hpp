@@ -45,14 +45,15 @@ inline const std::vector<std::string>& contestant_names() {
 
 /// How the contestants see the signals (docs/simulator.md, --metric-lag): each its users' path
 /// (`defaults`), the instant view for all (`none`), or one scrape interval for every anchor and
-/// every NAME@keda (`uniform`, `seconds`).
+/// every NAME\@keda (`uniform`, `seconds`).
 struct MetricLag {
+  /// defaults: each contestant's own path; none: every tick's signals; uniform: `seconds`.
   enum class Mode : std::uint8_t { defaults, none, uniform };
-  Mode mode = Mode::defaults;
-  double seconds = 0;
+  Mode mode = Mode::defaults;  ///< which of the three
+  double seconds = 0;          ///< with `uniform`: the scrape interval of every contestant that has one
 };
 
-/// Whether contestant `name` is one of llmscale's policies behind llmscale-scaler (NAME@keda).
+/// Whether contestant `name` is one of llmscale's policies behind llmscale-scaler (NAME\@keda).
 [[nodiscard]] inline bool behind_keda(std::string_view name) noexcept {
   constexpr std::string_view suffix = "@keda";
   return name.size() > suffix.size() && name.substr(name.size() - suffix.size()) == suffix;
@@ -75,10 +76,15 @@ struct MetricLag {
 /// The knob `llmscale-replay --tune` sweeps for a contestant: the --set prefix, the key and the
 /// values tried.
 struct TuneKnob {
+  /// \var config
+  /// The config name, the --set prefix (e.g. "kpa"); empty when nothing is tuned.
+  /// \var key
+  /// The key swept within it.
   std::string config, key;
-  std::vector<std::string> values;
+  std::vector<std::string> values;  ///< the values tried, as text
 };
 
+/// Whether `name` is one of contestant_names().
 [[nodiscard]] inline bool is_contestant(std::string_view name) {
   const auto& n = contestant_names();
   return std::find(n.begin(), n.end(), name) != n.end();
@@ -87,20 +93,20 @@ struct TuneKnob {
 /// Every contestant's configuration; `for_run` fills in what follows from the run (the max
 /// batch, the cold start, the targets, the bounds). Fields may be changed afterwards (--set).
 struct Contestants {
-  HpaConfig hpa_gpu_util;
-  HpaConfig hpa_gpu_mem;
+  HpaConfig hpa_gpu_util;  ///< the HPA on GPU busy fraction (target 0.7)
+  HpaConfig hpa_gpu_mem;   ///< the HPA on GPU memory fraction (target 0.8)
   HpaConfig hpa_tuned;  ///< the HPA on the engines' requests in flight (AverageValue), hpa_tuned_target
-  KpaConfig kpa;
+  KpaConfig kpa;        ///< Knative's defaults, containerConcurrency = the max batch
   KpaConfig kpa_tuned;  ///< kpa with kpa_tuned_target_utilization
-  RayServeConfig ray_serve;
+  RayServeConfig ray_serve;        ///< target_ongoing_requests = 0.7 x the max batch
   RayServeConfig ray_serve_tuned;  ///< ray-serve with ray_serve_tuned_target
-  AibrixApaConfig aibrix_apa;
+  AibrixApaConfig aibrix_apa;      ///< AIBrix's defaults (KV use target 0.5)
   AibrixApaConfig aibrix_tuned;    ///< aibrix-apa-kv with aibrix_tuned_target
-  LlmdSaturationConfig llmd_saturation;
+  LlmdSaturationConfig llmd_saturation;  ///< llm-d's thresholds, deciding every 60 s
   LlmdSaturationConfig llmd_tuned; ///< llmd-saturation with llmd_tuned_kv_threshold
-  SloConfig slo;
-  PidConfig pid;
-  PredictiveConfig predictive;
+  SloConfig slo;                 ///< llmscale-slo's, and the sizing under llmscale-pid and llmscale-predictive: the run's targets
+  PidConfig pid;                 ///< llmscale-pid's controller (target: 0.75 x the TTFT target)
+  PredictiveConfig predictive;   ///< llmscale-predictive's planner
   PredictiveConfig pid_planner;  ///< llmscale-pid's feed-forward (the planner with pid_planner_excess)
   GovernorConfig hpa_behaviour;  ///< the HPA baselines' and llmscale's
   GovernorConfig neutral;        ///< the anchors with a behaviour of their own
@@ -117,6 +123,7 @@ struct Contestants {
   /// llmscale-pid's feed-forward leaves this share of the load uncovered (the registry's default)
   static constexpr double pid_planner_excess = PolicyConfigs::pid_planner_excess;
 
+  /// The contestants for a run of `sim` with the fleet bounded to [min_replicas, max_replicas].
   static Contestants for_run(const SimConfig& sim, int min_replicas, int max_replicas) {
     Contestants c;
     const auto batch = static_cast<double>(sim.max_batch);
@@ -261,8 +268,10 @@ inline constexpr int reference_max_replicas = 100000;
 
 /// A fixed fleet of `replicas` (static-best's contestant).
 struct StaticPolicy {
-  int replicas = 1;
+  int replicas = 1;  ///< the fleet it always proposes
+  /// The policy's name, as in decisions and reports.
   [[nodiscard]] const char* name() const noexcept { return "static-best"; }
+  /// `replicas`, whatever the signals (never throws, allocates nothing).
   Proposal propose(TimePoint, const Signals&, const FleetState&) const noexcept {
     return Proposal{name(), replicas, static_cast<double>(replicas), "a fixed fleet"};
   }

@@ -27,7 +27,7 @@ LLMSCALE_NAMESPACE_BEGIN
 
 /// The opening fleet and how it was found.
 struct OpeningFleet {
-  int replicas = 1;
+  int replicas = 1;             ///< the fleet the run opens with
   double window_s = 0;          ///< arrivals in [0, window_s) were served
   long long requests = 0;       ///< that many
   double attainment = 1;        ///< with `replicas`

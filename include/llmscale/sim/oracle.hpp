@@ -44,8 +44,8 @@ LLMSCALE_NAMESPACE_BEGIN
 
 /// Replicas per window of `window_s` seconds from the start of a run.
 struct FleetPlan {
-  double window_s = 60;
-  std::vector<int> replicas;
+  double window_s = 60;       ///< seconds per window
+  std::vector<int> replicas;  ///< the replicas each window needs, in order
   double expected_attainment = 1;  ///< what the plan's trials predict for the whole run
 
   /// The plan for time `t` (the last window's after the end).
@@ -69,8 +69,12 @@ struct FleetPlan {
 /// Carries out a FleetPlan with requests `lead_s` (the cold start) ahead.
 class OraclePolicy {
  public:
+  /// Follows `plan` (kept by pointer: it must outlive the policy), `lead_s` seconds ahead.
   OraclePolicy(const FleetPlan& plan, double lead_s) noexcept : plan_(&plan), lead_s_(lead_s) {}
+  /// The policy's name, as in decisions and reports.
   [[nodiscard]] const char* name() const noexcept { return "oracle"; }
+  /// The most the plan needs from `now` to `now + lead_s`, its windows counted from the
+  /// simulation's start (never throws, allocates nothing).
   Proposal propose(TimePoint now, const Signals&, const FleetState&) const noexcept {
     const double t = to_seconds(now - simulation_start());
     const int n = plan_->most(t, t + lead_s_);

@@ -40,24 +40,32 @@ LLMSCALE_NAMESPACE_BEGIN
 
 /// A request as the simulator carries it.
 struct SimRequest {
-  double arrival = 0;
+  double arrival = 0;           ///< when it arrived, in the simulator's seconds
   double first_token = -1;      ///< -1 until its first token
+  /// \var prompt
+  /// Prompt tokens.
+  /// \var output
+  /// Output tokens to generate.
   std::int64_t prompt = 0, output = 0;
   std::int64_t generated = 0;   ///< tokens generated before a preemption (recomputed after it)
 };
 
+/// A simulated replica's engine settings.
 struct ReplicaEngineConfig {
   long long max_batch = 256;     ///< vLLM's max_num_seqs
-  double kv_tokens = 400000;
+  double kv_tokens = 400000;     ///< KV-cache capacity in tokens
   long long chunk_tokens = 2048;  ///< prompt tokens one iteration prefills at most
   long long token_budget = 0;     ///< vLLM's max_num_batched_tokens (decode + prefill tokens per iteration; 0: none)
-  bool exact_steps = false;
+  bool exact_steps = false;       ///< step every iteration instead of fast-forwarding decode runs
 };
 
+/// One simulated serving replica: continuous batching, chunked prefill, KV-cache admission and
+/// preemption (see the top of this file).
 class ReplicaEngine {
  public:
-  static constexpr double never = std::numeric_limits<double>::infinity();
+  static constexpr double never = std::numeric_limits<double>::infinity();  ///< the time of no event
 
+  /// Allocates its batch slots; `profile` is kept by pointer and must outlive the engine.
   ReplicaEngine(const LatencyProfile& profile, const ReplicaEngineConfig& config)
       : profile_(&profile), config_(config), slots_(static_cast<std::size_t>(config.max_batch)) {
     free_.reserve(slots_.size());
@@ -78,7 +86,9 @@ class ReplicaEngine {
     if (mode_ != Mode::stretch || !(now > t_)) return kv_at(iter_);
     return kv_at(iter_ + iterations_within(now - t_));
   }
+  /// KV-cache capacity in tokens.
   [[nodiscard]] double kv_capacity() const noexcept { return config_.kv_tokens; }
+  /// The most requests running at once.
   [[nodiscard]] long long max_batch() const noexcept { return config_.max_batch; }
   /// Whether a request with this (possibly recomputed) prompt can be admitted now: a batch slot,
   /// and room for its prompt, the next iteration's growth and a watermark of 1 % of the cache

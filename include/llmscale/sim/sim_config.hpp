@@ -23,12 +23,12 @@ struct SimConfig {
   bool exact_steps = false;        ///< step every iteration instead of the closed form
   int gpus_per_replica = 4;        ///< tensor parallelism, for GPU-hours
   double cold_start_s = 300;       ///< request to ready
-  double tick_s = 1;
-  double slo_ttft_s = 2;
-  double slo_tpot_s = 0.1;
+  double tick_s = 1;               ///< seconds between control ticks
+  double slo_ttft_s = 2;           ///< time-to-first-token target (s)
+  double slo_tpot_s = 0.1;         ///< time-per-output-token target (s)
   long long router_queue_limit = 0;  ///< 0: unbounded
   double gpu_memory_fraction = 0.9;  ///< what a ready replica reports (weights + preallocated KV)
-  bool keep_timeseries = false;
+  bool keep_timeseries = false;      ///< keep one SimTick per tick in SimResult::series
   double max_drain_s = 7 * 86400.0;  ///< after the last arrival, a run stops (what is left counts as rejected)
   // faults (docs/simulator.md): all off by default
   double crash_per_replica_hour = 0;    ///< a ready replica crashes at this Poisson rate
@@ -36,7 +36,7 @@ struct SimConfig {
   double slow_start_factor = 1;         ///< every cold start lasts cold_start_s x this
   double metric_outage_start_s = 0;     ///< engine metrics stop at this time...
   double metric_outage_s = 0;           ///< ...for this long (0: no outage)
-  long long fault_seed = 1;
+  long long fault_seed = 1;             ///< seed of the crash and failed-start draws
   // the metric path (docs/simulator.md: each contestant sees the signals the way its users run it)
   double warmup_s = 60;        ///< no policy is asked before this: the signals' windows fill first
   double metric_scrape_s = 0;  ///< the policy sees the snapshot of the last scrape, taken every this many seconds (0: every tick)
@@ -44,7 +44,9 @@ struct SimConfig {
   double hpa_tolerance = 0.1;  ///< ...which ignores a desired/current ratio within 1 +- this
   double hpa_scale_up_percent = 100;  ///< ...and adds at most this percent of the fleet per sync
 
+  /// The config's name in messages and `NAME.key=value` settings.
   static constexpr const char* config_name = "sim";
+  /// Lists the fields (key, range, meaning) for validation, parsing and dumping (core/config.hpp).
   template <class Self, class Visitor>
   static void describe(Self& self, Visitor& v) {
     v("max_batch", self.max_batch, closed(1LL, 100000LL), "requests a replica runs at once");
@@ -74,6 +76,7 @@ struct SimConfig {
     v("hpa_tolerance", self.hpa_tolerance, closed(0.0, 1.0), "desired/current ratio band the HPA ignores");
     v("hpa_scale_up_percent", self.hpa_scale_up_percent, closed(0.0, 1e6), "percent of the fleet the HPA adds per sync");
   }
+  /// The first field out of range, a token budget below max_batch, or nullopt (never throws).
   [[nodiscard]] ConfigResult validate() const {
     if (ConfigResult p = validate_fields(*this)) return p;
     if (max_num_batched_tokens > 0 && max_num_batched_tokens < max_batch) {

@@ -16,9 +16,16 @@ LLMSCALE_NAMESPACE_BEGIN
 
 /// One tick of a run, for --timeseries, --plot and --report.
 struct SimTick {
-  double t = 0;
+  double t = 0;            ///< the tick's time, in the simulator's seconds
   long long arrivals = 0;  ///< since the previous tick
   long long queue = 0;     ///< router queue
+  /// \var ready
+  /// Replicas serving after the tick.
+  /// \var starting
+  /// Replicas starting after the tick.
+  /// \var desired
+  /// The count carried out: the decision's (through the HPA on KEDA's path), or the fleet's
+  /// during the warm-up.
   int ready = 0, starting = 0, desired = 0;
   int current = 0;         ///< ready plus starting when the policy decided (the decision's current_replicas)
   long long misses = 0;    ///< requests that ended (finished or rejected) since the previous tick missing the SLO
@@ -27,25 +34,53 @@ struct SimTick {
   const char* reason = "";                ///< the decision's reason (static storage, as Decision::reason)
 };
 
+/// What one simulated run measured.
 struct SimResult {
-  std::string policy;
+  std::string policy;  ///< the policy's name
+  /// \var requests
+  /// Requests that arrived.
+  /// \var completed
+  /// Requests that finished.
+  /// \var rejected
+  /// Requests turned away (a prompt larger than the KV cache, a full router queue) or left
+  /// unfinished when max_drain_s ran out.
+  /// \var preempted
+  /// Preemptions (a request preempted twice counts twice).
+  /// \var met
+  /// Finished requests that met both SLO targets.
   long long requests = 0, completed = 0, rejected = 0, preempted = 0, met = 0;
-  double slo_attainment = 0;
+  double slo_attainment = 0;  ///< met / requests (1 with no request)
+  /// \var ttft_p50
+  /// The median TTFT of the finished requests, in seconds (nearest rank).
+  /// \var ttft_p99
+  /// Their 99th percentile TTFT, in seconds.
+  /// \var tpot_p99
+  /// Their 99th percentile TPOT, in seconds.
   double ttft_p50 = 0, ttft_p99 = 0, tpot_p99 = 0;
+  /// \var ttft_mean
+  /// Their mean TTFT, in seconds.
+  /// \var tpot_p50
+  /// Their median TPOT, in seconds.
   double ttft_mean = 0, tpot_p50 = 0;
-  double gpu_hours = 0;
-  long long scale_events = 0;
+  double gpu_hours = 0;        ///< replica time billed (requested to gone) x gpus_per_replica, in hours
+  long long scale_events = 0;  ///< decisions that changed the fleet's count
   double duration_s = 0;  ///< first arrival to the last request's end
   double last_arrival_s = 0;  ///< the last request's arrival (a run past it drains a backlog)
   long long unfinished = 0;  ///< left when max_drain_s ran out (counted in rejected)
   long long requeued = 0;    ///< requests sent back to the router queue by a replica crash
+  /// \var crashes
+  /// Ready replicas that crashed.
+  /// \var failed_starts
+  /// Cold starts that failed.
   long long crashes = 0, failed_starts = 0;
+  /// \var prompt_tokens
+  /// Prompt tokens of the requests arrived (the fluid bound's input).
   double prompt_tokens = 0, output_tokens = 0;  ///< of the requests arrived (the fluid bound's input)
-  int initial_replicas = 0;
+  int initial_replicas = 0;           ///< the fleet the run opened with
   int peak_replicas = 0;              ///< the most replicas (ready + starting) it asked for at once
   double batch_occupancy_p95 = 0;     ///< running / max_batch, 95th percentile over ready replica-seconds
   double kv_use_p95 = 0;              ///< KV tokens used / capacity, likewise
-  std::vector<SimTick> series;
+  std::vector<SimTick> series;        ///< one row per tick with keep_timeseries (else empty)
 };
 
 LLMSCALE_NAMESPACE_END

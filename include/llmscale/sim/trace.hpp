@@ -43,8 +43,8 @@ LLMSCALE_NAMESPACE_BEGIN
 /// One request of a trace: when it arrives and its lengths.
 struct TraceRequest {
   double arrival_s = 0;        ///< seconds after the trace's first request
-  std::int32_t prompt_tokens = 0;
-  std::int32_t output_tokens = 0;
+  std::int32_t prompt_tokens = 0;  ///< tokens in its prompt
+  std::int32_t output_tokens = 0;  ///< tokens it generates
 };
 
 /// A request stream held in memory (the oracle reads the future from it); copies read on
@@ -62,6 +62,7 @@ class InMemoryTrace {
     while (source.next(r)) all.push_back(r);
     return all;
   }
+  /// The next request into `out`; false at the end (or for a default-made trace).
   bool next(TraceRequest& out) noexcept {
     if (requests_ == nullptr || at_ >= requests_->size()) return false;
     out = (*requests_)[at_++];
@@ -73,8 +74,10 @@ class InMemoryTrace {
   std::size_t at_ = 0;
 };
 
+/// A trace file's format (see the top of this file and TraceReader).
 enum class TraceFormat : std::uint8_t { azure, csv, mooncake, burstgpt, servegen };
 
+/// The spellings of TraceFormat, as parse_trace_format reads them.
 inline constexpr std::array<EnumName<TraceFormat>, 5> trace_format_names{{{"azure", TraceFormat::azure},
                                                                           {"csv", TraceFormat::csv},
                                                                           {"mooncake", TraceFormat::mooncake},
@@ -90,25 +93,29 @@ inline bool parse_trace_format(std::string_view s, TraceFormat& out) noexcept {
 /// A rate series' window (ServeGen): from `start_s`, `rate` requests/s whose inter-arrival
 /// times have coefficient of variation `cv`.
 struct RateWindow {
-  double start_s = 0;
-  double rate = 0;
-  double cv = 1;
+  double start_s = 0;  ///< seconds after the first window's start
+  double rate = 0;     ///< requests per second
+  double cv = 1;       ///< the inter-arrival times' coefficient of variation (1: Poisson)
 };
 
 /// A malformed row in strict mode; `line()` is its line number.
 class TraceError : public std::runtime_error {
  public:
+  /// `what` at line `line`; what() starts with "line N: ".
   TraceError(const std::string& what, long long line)
       : std::runtime_error("line " + std::to_string(line) + ": " + what), line_(line) {}
+  /// The malformed row's line number.
   [[nodiscard]] long long line() const noexcept { return line_; }
 
  private:
   long long line_;
 };
 
+/// Reads a request trace file a row at a time, skipping and counting malformed rows (see the
+/// top of this file).
 class TraceReader {
  public:
-  static constexpr std::size_t kept_problems = 10;
+  static constexpr std::size_t kept_problems = 10;        ///< malformed rows kept in problems()
   static constexpr std::size_t max_line = 4096;           ///< CSV rows
   static constexpr std::size_t max_json_line = 1 << 20;   ///< Mooncake rows (their hash_ids lists are long)
   static constexpr std::size_t bucket_probe_rows = 1000;  ///< Mooncake rows read to detect bucketed timestamps
@@ -153,13 +160,16 @@ class TraceReader {
     return true;
   }
 
+  /// The format it reads.
   [[nodiscard]] TraceFormat format() const noexcept { return format_; }
+  /// Rows read and used so far.
   [[nodiscard]] long long rows() const noexcept { return rows_; }
   /// How far (s) a request may come before one already read: the disorder allowed, or a
   /// Mooncake bucket's width.
   [[nodiscard]] double max_disorder_s() const noexcept { return std::max(max_disorder_s_, bucket_s_); }
   /// A bucketed Mooncake trace's bucket width (s); 0 when the timestamps are not bucketed.
   [[nodiscard]] double bucket_s() const noexcept { return bucket_s_; }
+  /// Malformed rows skipped so far.
   [[nodiscard]] long long skipped() const noexcept { return skipped_; }
   /// BurstGPT rows with no response tokens: failed requests, skipped (not malformed).
   [[nodiscard]] long long failed() const noexcept { return failed_; }
@@ -380,6 +390,8 @@ class TraceReader {
 /// jitter.
 class ScaledTrace {
  public:
+  /// Scales `reader`'s requests by `rate_scale` in (0, 10^6], the jitter and the extra copy drawn
+  /// from `seed`; `reader` must outlive it. Throws std::invalid_argument for a scale out of range.
   ScaledTrace(TraceReader& reader, double rate_scale, std::uint64_t seed)
       : reader_(&reader), scale_(rate_scale), rng_(seed) {
     if (!(rate_scale > 0) || rate_scale > 1e6) {
@@ -387,6 +399,7 @@ class ScaledTrace {
     }
   }
 
+  /// The next request, in time order, into `out`; false at the end.
   bool next(TraceRequest& out) {
     while (at_ == ready_.size()) {
       if (!refill()) return false;

@@ -39,13 +39,26 @@ LLMSCALE_NAMESPACE_BEGIN
 
 /// Lognormal lengths from their mean and median (mean >= median), clamped to [1, max].
 struct LengthModel {
+  /// \var prompt_mean
+  /// The prompt tokens' mean.
+  /// \var prompt_median
+  /// The prompt tokens' median.
   double prompt_mean = 1155, prompt_median = 1020;
+  /// \var output_mean
+  /// The output tokens' mean.
+  /// \var output_median
+  /// The output tokens' median.
   double output_mean = 211, output_median = 129;
+  /// \var prompt_max
+  /// The longest prompt drawn.
+  /// \var output_max
+  /// The longest output drawn.
   double prompt_max = 32768, output_max = 4096;
 
   /// Code completion: long prompts, short outputs.
   static LengthModel code() noexcept { return LengthModel{2048, 1500, 28, 13, 32768, 4096}; }
 
+  /// Draws `r`'s prompt and output tokens with `rng` (its arrival is left as it is).
   template <class Rng>
   void draw(Rng& rng, TraceRequest& r) const {
     r.prompt_tokens = draw_one(rng, prompt_mean, prompt_median, prompt_max);
@@ -68,6 +81,8 @@ struct LengthModel {
 /// before it); the last lasts as long as the shortest before it (600 s if it is the only one).
 class RateSeriesTrace {
  public:
+  /// `reader` must outlive the trace; `seed` drives the arrivals and lengths. Throws
+  /// std::invalid_argument for a rate_scale outside (0, 10^6].
   RateSeriesTrace(TraceReader& reader, double rate_scale, std::uint64_t seed, LengthModel lengths = {})
       : reader_(&reader), scale_(rate_scale), lengths_(lengths), rng_(seed) {
     if (!(rate_scale > 0) || rate_scale > 1e6) {
@@ -77,6 +92,7 @@ class RateSeriesTrace {
     have_next_ = have_ && reader_->next_window(next_);
   }
 
+  /// The next request, in time order, into `out`; false at the end of the series.
   bool next(TraceRequest& out) {
     while (have_) {
       const double end = window_end();
@@ -119,17 +135,20 @@ class RateSeriesTrace {
   double step_ = std::numeric_limits<double>::infinity();  // the shortest window so far
 };
 
+/// A built-in workload (ScenarioTrace): a day of chat, two hours of code bursts, or a flash crowd.
 enum class Scenario : std::uint8_t { chat_day, code_bursts, flash_crowd };
 
 /// The scenarios' names, in `--scenario` order.
 inline constexpr std::array<EnumName<Scenario>, 3> scenario_names{
     {{"chat-day", Scenario::chat_day}, {"code-bursts", Scenario::code_bursts}, {"flash-crowd", Scenario::flash_crowd}}};
 
+/// Parses a scenario's name ("chat-day", "code-bursts", "flash-crowd"); false for anything else.
 inline bool parse_scenario(std::string_view s, Scenario& out) noexcept { return detail::enum_value(scenario_names, s, out); }
 
 /// A built-in scenario's requests, seeded; rates x `rate_scale`.
 class ScenarioTrace {
  public:
+  /// Throws std::invalid_argument for a rate_scale outside (0, 10^6].
   ScenarioTrace(Scenario scenario, double rate_scale, std::uint64_t seed)
       : scenario_(scenario), scale_(rate_scale), rng_(seed) {
     if (!(rate_scale > 0) || rate_scale > 1e6) {
@@ -144,6 +163,7 @@ class ScenarioTrace {
   /// The scenario's length in seconds.
   [[nodiscard]] double duration_s() const noexcept { return scenario_ == Scenario::chat_day ? 86400.0 : 7200.0; }
 
+  /// The next request, in time order, into `out`; false once past duration_s().
   bool next(TraceRequest& out) {
     // thinning: candidates at the peak rate, each kept with probability rate(t) / peak
     while (true) {
