@@ -177,6 +177,32 @@ TEST_CASE("ScrapedSignals: a counter faster than a replica can finish requests i
   CHECK_THROWS_AS(llmscale::ScrapedSignals(config(), at_seconds(0), bounds), std::invalid_argument);
 }
 
+TEST_CASE("ScrapedSignals: a latency sum rising more than a day per observation is dropped and counted") {
+  llmscale::EngineBounds bounds;
+  bounds.max_observation_s = 100;
+  llmscale::ScrapedSignals sig(config(), at_seconds(0), bounds);
+  sig.watch(0);
+  REQUIRE(sig.observe(0, page(1, 0, 0.1, 10, 20, 10, 5), at_seconds(1)));
+  // 4 more requests, whose e2e sum rose by 400 (100 s each: believed) and ttft sum by 401 (not:
+  // the ttft mean has no observation, the completions still count)
+  REQUIRE(sig.observe(0, page(1, 0, 0.1, 14, 420, 14, 406), at_seconds(2)));
+  CHECK(sig.histogram_rises_dropped() == 1);
+  const llmscale::Signals& s = sig.tick(at_seconds(2));
+  CHECK(s.mean_e2e_latency_s == doctest::Approx(100.0));
+  CHECK(s.mean_ttft_s == 0);  // no believed observation
+  CHECK(s.completion_rate == doctest::Approx(4.0 / 2.0));
+  // the 1e308-a-request sums a fuzzer found: dropped, nothing overflows
+  REQUIRE(sig.observe(0, page(1, 0, 0.1, 15, 1e308, 15, 1e308), at_seconds(3)));
+  REQUIRE(sig.observe(0, page(1, 0, 0.1, 16, 1e308, 16, 1e308), at_seconds(4)));
+  CHECK(sig.histogram_rises_dropped() == 3);  // e2e and ttft at 3 s; at 4 s the sums did not rise (0 per request)
+  const llmscale::Signals& t = sig.tick(at_seconds(4));
+  CHECK(std::isfinite(t.mean_e2e_latency_s));
+  CHECK(t.mean_e2e_latency_s == doctest::Approx(400.0 / 5.0));  // the 4 believed plus one at 0 s
+  CHECK(t.completion_rate == doctest::Approx(6.0 / 4.0));       // the completions all count
+  bounds.max_observation_s = 0;
+  CHECK_THROWS_AS(llmscale::ScrapedSignals(config(), at_seconds(0), bounds), std::invalid_argument);
+}
+
 TEST_CASE("ScrapedSignals: an implausible page is counted apart and changes nothing") {
   llmscale::ScrapedSignals sig(config(), at_seconds(0));
   sig.watch(0);

@@ -69,6 +69,9 @@ std::string Scaler::Impl::render(const llmscale::Decision& d, const llmscale::Si
   help(out, "llmscale_scrapes_implausible_total", "counter",
        "Pages not believed: a figure no engine produces (1e308 running, a KV use of 7, a series written twice).");
   gauge(out, "llmscale_scrapes_implausible_total", "", static_cast<double>(signals.scrapes_implausible()));
+  help(out, "llmscale_histogram_rises_dropped_total", "counter",
+       "Latency histogram rises not believed: a _sum that fell without a reset or grew by more than a day per observation.");
+  gauge(out, "llmscale_histogram_rises_dropped_total", "", static_cast<double>(signals.histogram_rises_dropped()));
   help(out, "llmscale_counter_series_changes_total", "counter",
        "Pages whose counters continue none of the series kept: an engine restarted, or another replica answered.");
   gauge(out, "llmscale_counter_series_changes_total", "", static_cast<double>(signals.series_changes()));

@@ -81,6 +81,10 @@ struct EngineBounds {
   /// Requests one replica can finish per second: a counter that rises faster between two
   /// scrapes is not believed (ScrapedSignals), nor is a "reset" whose new value would need it.
   double max_completion_rate = 1'000;
+  /// Seconds one observation of a latency histogram can add to its `_sum` (a request is not
+  /// believed to have waited or run for more than a day): a rise of `_sum` larger than the
+  /// rise of `_count` times this is not believed (ScrapedSignals drops it and counts it).
+  double max_observation_s = 86'400;
 };
 
 /// The presets: "vllm", "tgi", "sglang", "trtllm"; nullopt for another name.

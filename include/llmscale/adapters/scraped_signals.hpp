@@ -38,10 +38,12 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 #include "llmscale/adapters/engine_metrics.hpp"
@@ -96,6 +98,10 @@ class ScrapedSignals {
   [[nodiscard]] std::uint64_t scrapes_failed() const noexcept { return failed_; }
   /// Scrapes whose page was not believed (EngineScrape::implausible), a part of the unusable.
   [[nodiscard]] std::uint64_t scrapes_implausible() const noexcept { return implausible_; }
+  /// Latency histogram rises not believed in usable scrapes: a `_sum` that fell without a reset,
+  /// or rose by more than EngineBounds::max_observation_s per observation counted. The
+  /// histogram adds nothing for that interval; the rest of the scrape is used.
+  [[nodiscard]] std::uint64_t histogram_rises_dropped() const noexcept { return histogram_drops_; }
   /// Usable scrapes (after a slot's first) whose counters continue none of the series the slot
   /// keeps: a new identity (a restarted process, another replica behind the same endpoint), or
   /// a count that rose faster than a replica finishes requests or fell to more than it could
@@ -133,7 +139,8 @@ class ScrapedSignals {
   bool primed_ = false;
   int watched_ = 0;
   double max_completion_rate_;
-  std::uint64_t usable_ = 0, unusable_ = 0, failed_ = 0, implausible_ = 0, series_changes_ = 0;
+  double max_observation_s_;
+  std::uint64_t usable_ = 0, unusable_ = 0, failed_ = 0, implausible_ = 0, series_changes_ = 0, histogram_drops_ = 0;
   Signals last_;
 };
 
@@ -149,8 +156,11 @@ inline ScrapedSignals::ScrapedSignals(const SignalsConfig& config, TimePoint sta
       stale_after_(from_seconds(config.stale_after_s)),
       start_(start),
       last_tick_(start),
-      max_completion_rate_(bounds.max_completion_rate) {
+      max_completion_rate_(bounds.max_completion_rate),
+      max_observation_s_(bounds.max_observation_s) {
   if (!(max_completion_rate_ > 0)) throw std::invalid_argument("EngineBounds::max_completion_rate must be > 0");
+  if (!(max_observation_s_ > 0) || !std::isfinite(max_observation_s_))
+    throw std::invalid_argument("EngineBounds::max_observation_s must be finite and > 0");
   guard_.accept(start);
   last_.at = start;
 }
@@ -208,17 +218,22 @@ inline bool ScrapedSignals::observe(std::size_t slot, const EngineScrape& scrape
     // what happened between this series' two scrapes, spread over the interval between them
     const double most = max_completion_rate_ * to_seconds(at - series->at);
     typename WindowSums<channels>::Values v{};
+    // the observations counted (0 when none or not believed); sum and n for the mean: 0 when the
+    // sum is not believed
     const auto delta = [&](const HistogramTotals& a, const HistogramTotals& b, double& sum, double& n) {
-      if (!a.present || !b.present) return;
-      n = counter_increase(a.count, b.count);
-      if (n > most) n = 0;  // a latency histogram without the e2e count to check it by
+      if (!a.present || !b.present) return 0.0;
+      const double counted = counter_increase(a.count, b.count);
+      n = counted > most ? 0.0 : counted;  // a latency histogram without the e2e count to check it by
       sum = n > 0 ? (b.count >= a.count ? b.sum - a.sum : b.sum) : 0.0;
-      if (!(sum >= 0)) sum = n = 0;  // a histogram's sum never falls without a reset
+      // a histogram's sum never falls without a reset, nor rises by more than its observations can add
+      if (!(sum >= 0) || sum > n * max_observation_s_) {
+        histogram_drops_ += n > 0;
+        sum = 0;
+        return std::exchange(n, 0.0);
+      }
+      return n;
     };
-    double e2e_count = 0;
-    delta(series->e2e, scrape.e2e, v[e2e_sum], e2e_count);
-    v[e2e_n] = e2e_count;
-    v[completions] = e2e_count;
+    v[completions] = delta(series->e2e, scrape.e2e, v[e2e_sum], v[e2e_n]);
     delta(series->ttft, scrape.ttft, v[ttft_sum], v[ttft_n]);
     delta(series->queue_time, scrape.queue_time, v[wait_sum], v[wait_n]);
     events_.add_spread(series->at, at, v);
