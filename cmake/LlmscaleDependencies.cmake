@@ -1,5 +1,6 @@
 # Dependencies. The library itself needs Eigen (>= 3.3) and Boost's headers (Accumulators);
-# llmscale's own tests and benchmarks also need doctest and Google Benchmark.
+# llmscale's own tests and benchmarks also need doctest and Google Benchmark, its tools CLI11
+# (header-only, >= 2.1: the command lines).
 #
 # Each is looked for on the system first. When it is missing and LLMSCALE_FETCH_DEPENDENCIES is
 # ON (the default for a top-level build), FetchContent brings a pinned release: the commit a
@@ -31,6 +32,10 @@ macro(_llmscale_declare_dependencies)
     GIT_REPOSITORY https://github.com/google/benchmark.git
     GIT_TAG 344117638c8ff7e239044fd0fa7085839fc03021 # v1.8.3
     FIND_PACKAGE_ARGS CONFIG)
+  FetchContent_Declare(CLI11
+    GIT_REPOSITORY https://github.com/CLIUtils/CLI11.git
+    GIT_TAG 70f8072f9dd2292fd0b9f9e5f58e279f60483ed3 # v2.1.2 (Debian 12's libcli11-dev)
+    FIND_PACKAGE_ARGS 2.1 CONFIG)
 endmacro()
 
 function(_llmscale_check_eigen_version)
@@ -85,5 +90,20 @@ macro(llmscale_find_bench_dependencies)
     FetchContent_MakeAvailable(benchmark)
   else()
     find_package(benchmark CONFIG REQUIRED)
+  endif()
+endmacro()
+
+# CLI11 for the tools' command lines (tools/command_line.hpp): CLI11::CLI11.
+macro(llmscale_find_tool_dependencies)
+  if(NOT TARGET CLI11::CLI11)
+    if(LLMSCALE_FETCH_DEPENDENCIES)
+      set(CLI11_BUILD_TESTS OFF CACHE BOOL "")
+      set(CLI11_BUILD_EXAMPLES OFF CACHE BOOL "")
+      set(CLI11_BUILD_DOCS OFF CACHE BOOL "")
+      set(CLI11_INSTALL OFF CACHE BOOL "")
+      FetchContent_MakeAvailable(CLI11)
+    else()
+      find_package(CLI11 2.1 CONFIG REQUIRED)
+    endif()
   endif()
 endmacro()

@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "command_line.hpp"
 #include "llmscale/core/number.hpp"
 #include "llmscale/core/version.hpp"
 #include "llmscale/model/batch_queue.hpp"
@@ -254,45 +255,27 @@ int main(int argc, char** argv) {
   try {
     std::map<std::string, std::string> args;
     std::vector<std::string> sets;  // --set slo.KEY=VALUE, repeatable
-    bool json = false;
-    const std::vector<std::string> known = {"arrival-rate", "service-time", "service-cv", "queue-model", "slo-wait",
-                                            "profile",      "model",        "hardware",   "tp",          "input-tokens",
-                                            "output-tokens", "kv-tokens",   "max-batch",  "max-queue",   "slo-ttft",
-                                            "slo-tpot",     "slo-quantile"};
-    for (int i = 1; i < argc; ++i) {
-      const std::string arg = argv[i];
-      if (arg == "--help" || arg == "-h") {
-        std::fputs(usage, stdout);
-        return 0;
-      }
-      if (arg == "--version") {
-        std::printf("llmscale-size %d.%d.%d\n", LLMSCALE_VERSION_MAJOR, LLMSCALE_VERSION_MINOR, LLMSCALE_VERSION_PATCH);
-        return 0;
-      }
-      if (arg == "--json") {
-        json = true;
-        continue;
-      }
-      if (arg.rfind("--", 0) != 0) throw UsageError("unexpected argument '" + arg + "'");
-      std::string key = arg.substr(2), value;
-      const auto eq = key.find('=');
-      if (eq != std::string::npos) {
-        value = key.substr(eq + 1);
-        key = key.substr(0, eq);
-      } else {
-        if (i + 1 >= argc) throw UsageError("--" + key + " needs a value");
-        value = argv[++i];
-      }
-      if (key == "set") {
-        sets.push_back(value);
-        continue;
-      }
-      bool ok = false;
-      for (const auto& k : known) ok = ok || k == key;
-      if (!ok) throw UsageError("unknown option --" + key);
-      if (args.count(key) != 0) throw UsageError("--" + key + " given twice");
-      args[key] = value;
+    bool json = false, help = false, version = false;
+    llmscale_tools::CommandLine cl("llmscale-size");
+    cl.flag("-h,--help", help).flag("--version", version).flag("--json", json);
+    for (const char* key : {"arrival-rate", "service-time", "service-cv", "queue-model", "slo-wait", "profile", "model",
+                            "hardware", "tp", "input-tokens", "output-tokens", "kv-tokens", "max-batch", "max-queue",
+                            "slo-ttft", "slo-tpot", "slo-quantile"}) {
+      cl.value(std::string("--") + key, [&args, key](const std::string& v) {
+        if (!args.emplace(key, v).second) throw UsageError(std::string("--") + key + " given twice");
+      });
     }
+    cl.value("--set", [&sets](const std::string& v) { sets.push_back(v); });
+    const std::string problem = cl.parse(argc, argv);
+    if (help) {
+      std::fputs(usage, stdout);
+      return 0;
+    }
+    if (version) {
+      std::printf("llmscale-size %d.%d.%d\n", LLMSCALE_VERSION_MAJOR, LLMSCALE_VERSION_MINOR, LLMSCALE_VERSION_PATCH);
+      return 0;
+    }
+    if (!problem.empty()) throw UsageError(problem);
     if (args.count("arrival-rate") == 0) throw UsageError("--arrival-rate R (requests per second) is required");
     const double rate = number(args, "arrival-rate");
     if (!(rate >= 0)) throw UsageError("--arrival-rate must be at least 0 requests per second");

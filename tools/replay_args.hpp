@@ -1,18 +1,19 @@
 // llmscale: autoscaling policies for LLM inference serving.
 // SPDX-License-Identifier: Apache-2.0
 //
-// llmscale-replay's command line: the usage text, the options read into Args, and typed reads
-// of them that name the option, the value and the allowed range (a UsageError: exit 2).
+// llmscale-replay's command line: the usage text, the options read into Args (through CLI11,
+// command_line.hpp), and typed reads of them that name the option, the value and the allowed
+// range (a UsageError: exit 2).
 #ifndef LLMSCALE_TOOLS_REPLAY_ARGS_HPP
 #define LLMSCALE_TOOLS_REPLAY_ARGS_HPP
 
-#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "command_line.hpp"
 #include "llmscale/core/number.hpp"
 #include "replay_checks.hpp"
 
@@ -74,36 +75,26 @@ struct Args {
   bool strict = false, exact_steps = false;
 };
 
+/// The options read into Args: `--help` (a UsageError with no message), a value option's last
+/// occurrence, every --set; an unknown option or a missing value is a UsageError.
 inline Args parse(int argc, char** argv) {
-  static const std::vector<std::string> valued{
+  static const char* const valued[] = {
       "trace",     "trace-format", "rate-scale", "policies",  "profile",  "model",          "hardware",
       "tp",        "kv-tokens",    "max-batch",  "cold-start", "slo-ttft", "slo-tpot",       "tick",
-      "seed",      "initial-replicas", "min-replicas", "max-replicas", "json", "timeseries", "set",
+      "seed",      "initial-replicas", "min-replicas", "max-replicas", "json", "timeseries",
       "scenario",  "cold-start-phases", "faults", "plot", "report", "sweep", "jobs", "tune", "metric-lag",
       "max-num-batched-tokens"};
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") throw UsageError("");
-    if (arg == "--strict") {
-      a.strict = true;
-      continue;
-    }
-    if (arg == "--exact-steps") {
-      a.exact_steps = true;
-      continue;
-    }
-    if (arg.rfind("--", 0) != 0) throw UsageError("unexpected argument '" + arg + "'");
-    const std::string key = arg.substr(2);
-    if (std::find(valued.begin(), valued.end(), key) == valued.end()) throw UsageError("unknown option '" + arg + "'");
-    if (i + 1 >= argc) throw UsageError("--" + key + " needs a value");
-    const std::string value = argv[++i];
-    if (key == "set") {
-      a.sets.push_back(value);
-    } else {
-      a.values[key] = value;
-    }
+  bool help = false;
+  llmscale_tools::CommandLine cl("llmscale-replay");
+  cl.flag("-h,--help", help).flag("--strict", a.strict).flag("--exact-steps", a.exact_steps);
+  for (const char* key : valued) {
+    cl.value(std::string("--") + key, [&a, key](const std::string& v) { a.values[key] = v; });  // the last one given
   }
+  cl.value("--set", [&a](const std::string& v) { a.sets.push_back(v); });
+  const std::string problem = cl.parse(argc, argv);
+  if (help) throw UsageError("");
+  if (!problem.empty()) throw UsageError(problem);
   return a;
 }
 

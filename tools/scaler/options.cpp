@@ -1,10 +1,12 @@
-// llmscale-scaler: the command line (usage(), parse_args()) and the small readers it shares with
-// the rest of the scaler (scaler_impl.hpp).
+// llmscale-scaler: the command line (usage(), parse_args(), read through CLI11 by
+// tools/command_line.hpp) and the small readers it shares with the rest of the scaler
+// (scaler_impl.hpp).
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 
+#include "command_line.hpp"
 #include "llmscale/adapters/engine_metrics.hpp"
 #include "llmscale/core/number.hpp"
 #include "scaler_impl.hpp"
@@ -98,101 +100,66 @@ Options parse_args(const std::vector<std::string>& args, bool& help) {
   Options o;
   help = false;
   bool have_endpoints = false;
-  // --name=value is --name value
-  std::vector<std::string> split;
-  for (const std::string& a : args) {
-    const std::size_t eq = a.find('=');
-    if (a.rfind("--", 0) == 0 && eq != std::string::npos) {
-      split.push_back(a.substr(0, eq));
-      split.push_back(a.substr(eq + 1));
-    } else {
-      split.push_back(a);
+  // each option's reader, called once per occurrence (--name value or --name=value); a repeated
+  // --endpoints or --set adds, any other repeat replaces
+  using V = const std::string&;
+  const auto text = [](std::string& field) { return [&field](V v) { field = v; }; };
+  const auto whole_int = [](const char* flag, int& field, long long lo, long long hi) {
+    return [flag, &field, lo, hi](V v) { field = static_cast<int>(detail::whole(flag, v, lo, hi)); };
+  };
+  const auto seconds = [](const char* flag, double& field, double lo, double hi) {
+    return [flag, &field, lo, hi](V v) { field = detail::number(flag, v, lo, hi); };
+  };
+  llmscale_tools::CommandLine cl("llmscale-scaler");
+  cl.flag("-h,--help", help).flag("--quiet", o.quiet);
+  cl.value("--endpoints", [&](V v) {
+    std::string rest = v;
+    while (!rest.empty()) {
+      const std::size_t comma = rest.find(',');
+      std::string error;
+      auto e = parse_endpoint(rest.substr(0, comma), error);
+      if (!e) throw UsageError("--endpoints: " + error);
+      o.endpoints.push_back(*e);
+      rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
     }
-  }
-  for (std::size_t i = 0; i < split.size(); ++i) {
-    const std::string& a = split[i];
-    if (a == "--help" || a == "-h") {
-      help = true;
-      return o;
-    }
-    if (a == "--quiet") {
-      o.quiet = true;
-      continue;
-    }
-    if (a.rfind("--", 0) != 0) throw UsageError("unexpected argument '" + a + "'");
-    if (i + 1 >= split.size()) throw UsageError(a + " needs a value");
-    const std::string& v = split[++i];
-    if (a == "--endpoints") {
-      std::string rest = v;
-      while (!rest.empty()) {
-        const std::size_t comma = rest.find(',');
-        std::string error;
-        auto e = parse_endpoint(rest.substr(0, comma), error);
-        if (!e) throw UsageError("--endpoints: " + error);
-        o.endpoints.push_back(*e);
-        rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
-      }
-      have_endpoints = true;
-    } else if (a == "--endpoints-file") {
-      o.endpoints_file = v;
-    } else if (a == "--engine") {
-      if (!llmscale::engine_preset(v)) throw UsageError("--engine '" + v + "': allowed vllm, tgi, sglang, trtllm (or --engine-map FILE)");
-      o.engine = v;
-    } else if (a == "--engine-map") {
-      o.engine_map_file = v;
-    } else if (a == "--policy") {
-      o.policy = v;
-    } else if (a == "--profile") {
-      o.profile = v;
-    } else if (a == "--model") {
-      o.model = v;
-    } else if (a == "--hardware") {
-      o.hardware = v;
-    } else if (a == "--tp") {
-      o.tp = static_cast<int>(detail::whole(a, v, 1, 64));
-    } else if (a == "--min-replicas") {
-      o.min_replicas = static_cast<int>(detail::whole(a, v, 0, 1'000'000));
-    } else if (a == "--max-replicas") {
-      o.max_replicas = static_cast<int>(detail::whole(a, v, 1, 1'000'000));
-    } else if (a == "--set") {
-      o.sets.push_back(v);
-    } else if (a == "--tick") {
-      o.tick_s = detail::number(a, v, 0.01, 3600);
-    } else if (a == "--scrape-timeout") {
-      o.scrape_timeout_s = detail::number(a, v, 0.001, 3600);
-    } else if (a == "--scrape-concurrency") {
-      o.scrape_concurrency = static_cast<int>(detail::whole(a, v, 1, 4096));
-    } else if (a == "--max-page-bytes") {
-      o.max_page_bytes = static_cast<std::size_t>(detail::whole(a, v, 1024, 1LL << 30));
-    } else if (a == "--kv-capacity-tokens") {
-      o.kv_capacity_tokens = detail::whole(a, v, 1, 1LL << 39);
-    } else if (a == "--replica-slots") {
-      o.replica_slots = static_cast<int>(detail::whole(a, v, 1, 1'000'000));
-    } else if (a == "--grpc-listen") {
-      o.grpc_listen = v;
-    } else if (a == "--http-listen") {
-      o.http_listen = v;
-    } else if (a == "--tls-cert") {
-      o.tls_cert = v;
-    } else if (a == "--tls-key") {
-      o.tls_key = v;
-    } else if (a == "--tls-client-ca") {
-      o.tls_client_ca = v;
-    } else if (a == "--metric-name") {
-      o.metric_name = v;
-    } else if (a == "--run-for") {
-      o.run_for_s = detail::number(a, v, 0, 1e9);
-    } else if (a == "--state-file") {
-      if (v.empty()) throw UsageError("--state-file: want a path");
-      o.state_file = v;
-    } else if (a == "--state-every") {
-      o.state_every = static_cast<int>(detail::whole(a, v, 1, 1000000));
-    } else if (a == "--state-max-age") {
-      o.state_max_age_s = detail::number(a, v, 0, 365 * 86400.0);
-    } else {
-      throw UsageError("unknown option '" + a + "'");
-    }
-  }
+    have_endpoints = true;
+  });
+  cl.value("--endpoints-file", text(o.endpoints_file));
+  cl.value("--engine", [&](V v) {
+    if (!llmscale::engine_preset(v)) throw UsageError("--engine '" + v + "': allowed vllm, tgi, sglang, trtllm (or --engine-map FILE)");
+    o.engine = v;
+  });
+  cl.value("--engine-map", text(o.engine_map_file));
+  cl.value("--policy", text(o.policy));
+  cl.value("--profile", text(o.profile));
+  cl.value("--model", text(o.model));
+  cl.value("--hardware", text(o.hardware));
+  cl.value("--tp", whole_int("--tp", o.tp, 1, 64));
+  cl.value("--min-replicas", whole_int("--min-replicas", o.min_replicas, 0, 1'000'000));
+  cl.value("--max-replicas", whole_int("--max-replicas", o.max_replicas, 1, 1'000'000));
+  cl.value("--set", [&](V v) { o.sets.push_back(v); });
+  cl.value("--tick", seconds("--tick", o.tick_s, 0.01, 3600));
+  cl.value("--scrape-timeout", seconds("--scrape-timeout", o.scrape_timeout_s, 0.001, 3600));
+  cl.value("--scrape-concurrency", whole_int("--scrape-concurrency", o.scrape_concurrency, 1, 4096));
+  cl.value("--max-page-bytes", [&](V v) { o.max_page_bytes = static_cast<std::size_t>(detail::whole("--max-page-bytes", v, 1024, 1LL << 30)); });
+  cl.value("--kv-capacity-tokens", [&](V v) { o.kv_capacity_tokens = detail::whole("--kv-capacity-tokens", v, 1, 1LL << 39); });
+  cl.value("--replica-slots", whole_int("--replica-slots", o.replica_slots, 1, 1'000'000));
+  cl.value("--grpc-listen", text(o.grpc_listen));
+  cl.value("--http-listen", text(o.http_listen));
+  cl.value("--tls-cert", text(o.tls_cert));
+  cl.value("--tls-key", text(o.tls_key));
+  cl.value("--tls-client-ca", text(o.tls_client_ca));
+  cl.value("--metric-name", text(o.metric_name));
+  cl.value("--run-for", seconds("--run-for", o.run_for_s, 0, 1e9));
+  cl.value("--state-file", [&](V v) {
+    if (v.empty()) throw UsageError("--state-file: want a path");
+    o.state_file = v;
+  });
+  cl.value("--state-every", whole_int("--state-every", o.state_every, 1, 1'000'000));
+  cl.value("--state-max-age", seconds("--state-max-age", o.state_max_age_s, 0, 365 * 86400.0));
+  const std::string problem = cl.parse(args);
+  if (help) return o;
+  if (!problem.empty()) throw UsageError(problem);
   if (have_endpoints == !o.endpoints_file.empty()) throw UsageError("give exactly one of --endpoints and --endpoints-file");
   if (o.scrape_timeout_s >= o.tick_s) {
     throw UsageError("--scrape-timeout " + std::to_string(o.scrape_timeout_s) + " must be shorter than --tick " + std::to_string(o.tick_s) +
