@@ -34,8 +34,8 @@
 // (FleetState::ready_by), which no decision now can fix.
 // The feedback is llmscale-slo by default, or a PidPolicy for measured correction; a feedback
 // policy with observe() still sees the governed decision. Per tick: a few comparisons and the
-// sizing lookup; the ratio quantile is recomputed once per sample (amortised in
-// Policy/Predictive/tick), the forecasters once per bucket.
+// sizing lookup; F is read off the window's ratios, kept sorted as they come and go, once per
+// sample (amortised in Policy/Predictive/tick), the forecasters once per bucket.
 #ifndef LLMSCALE_POLICY_PREDICTIVE_HPP
 #define LLMSCALE_POLICY_PREDICTIVE_HPP
 
@@ -173,7 +173,7 @@ class PredictivePolicy {
     const auto window = static_cast<std::size_t>(std::max(1.0, std::ceil(config.ratio_window_s / config.sample_s)));
     ratios_.assign(window, 0.0);
     levels_.assign(window, 0.0);
-    scratch_.reserve(window);
+    sorted_.reserve(window);
     weighted_.reserve(window);
     pending_.assign(static_cast<std::size_t>(std::ceil((config.cold_start_s + config.tick_s) / config.sample_s)) + 2, Pending{});
   }
@@ -340,6 +340,8 @@ class PredictivePolicy {
       r >> ratios_[i] >> levels_[i];
       if (!r.ok() || !good(ratios_[i]) || !good(levels_[i])) return false;
     }
+    sorted_.assign(ratios_.begin(), ratios_.begin() + static_cast<std::ptrdiff_t>(ratio_count_));
+    std::sort(sorted_.begin(), sorted_.end());
     double peak_age = 0;
     r >> peaked_ >> peak_next_ >> peak_age;
     if (!r.ok() || peak_next_ >= peaks_.size() || !good(peak_age) || peak_age > 1e9) return false;
@@ -463,7 +465,13 @@ class PredictivePolicy {
       Pending p = pending_[i];
       p.peak = std::max(p.peak, rate);
       if (now - p.at >= lead_) {
-        ratios_[ratio_next_] = p.peak / p.level;
+        const double ratio = p.peak / p.level;
+        // the window's ratios kept sorted as they come and go (F is read off them every sample)
+        if (ratio_count_ == ratios_.size()) {
+          sorted_.erase(std::lower_bound(sorted_.begin(), sorted_.end(), ratios_[ratio_next_]));
+        }
+        sorted_.insert(std::upper_bound(sorted_.begin(), sorted_.end(), ratio), ratio);
+        ratios_[ratio_next_] = ratio;
         levels_[ratio_next_] = p.level;
         ratio_next_ = (ratio_next_ + 1) % ratios_.size();
         ratio_count_ = std::min(ratio_count_ + 1, ratios_.size());
@@ -473,7 +481,7 @@ class PredictivePolicy {
       pending_[kept++] = p;
     }
     pending_count_ = kept;
-    if (level_ >= config_.min_level && pending_count_ < pending_.size()) {
+    if (level_ >= config_.min_level && level_ > 0 && pending_count_ < pending_.size()) {
       pending_[pending_count_++] = Pending{now, level_, rate};
     }
     if (learned) relearn();
@@ -485,22 +493,21 @@ class PredictivePolicy {
       ratio_ = prior;
       return;
     }
-    scratch_.assign(ratios_.begin(), ratios_.begin() + static_cast<std::ptrdiff_t>(ratio_count_));
+    const std::vector<double>& sorted = sorted_;  // the window's ratio_count_ ratios, ascending
     double learned;
     if (config_.excess > 0) {
       // the smallest F whose mean excess E[(r - F)+] is at most `excess` of E[r]: the share of
       // the load a lead time's rise leaves uncovered, which is what costs attainment (a small
       // rise over F costs little, a burst over it costs much; a quantile cannot tell them apart)
-      std::sort(scratch_.begin(), scratch_.end());
       double total = 0;
-      for (double r : scratch_) total += r;
+      for (double r : sorted) total += r;
       const double allowed = config_.excess * total;
       // walk down from the largest ratio: excess(F) for F in [x_{i-1}, x_i] with the i largest above
       double above = 0;  // sum of the ratios above the current index
-      learned = scratch_.front();
-      for (std::size_t i = scratch_.size(); i > 0; --i) {
-        const double x = scratch_[i - 1];
-        const auto count = static_cast<double>(scratch_.size() - i);
+      learned = sorted.front();
+      for (std::size_t i = sorted.size(); i > 0; --i) {
+        const double x = sorted[i - 1];
+        const auto count = static_cast<double>(sorted.size() - i);
         // excess at F = x: the ratios above x exceed it by (above - count x)
         if (above - count * x > allowed) {
           // F lies in [x, next): solve above - count F = allowed
@@ -529,10 +536,9 @@ class PredictivePolicy {
         }
       }
     } else {
-      auto k = static_cast<std::size_t>(std::ceil(config_.quantile * static_cast<double>(scratch_.size())));
-      k = std::clamp<std::size_t>(k, 1, scratch_.size()) - 1;
-      std::nth_element(scratch_.begin(), scratch_.begin() + static_cast<std::ptrdiff_t>(k), scratch_.end());
-      learned = scratch_[k];
+      auto k = static_cast<std::size_t>(std::ceil(config_.quantile * static_cast<double>(sorted.size())));
+      k = std::clamp<std::size_t>(k, 1, sorted.size()) - 1;
+      learned = sorted[k];
     }
     const double w = std::min(1.0, static_cast<double>(ratio_count_) / static_cast<double>(config_.min_ratios));
     ratio_ = std::clamp(w * learned + (1 - w) * prior, 0.0, config_.max_ratio);
@@ -608,7 +614,8 @@ class PredictivePolicy {
   double last_bucket_ = 0;
   ForecasterChoice chosen_ = ForecasterChoice::last_value;
   // the ratio F
-  std::vector<double> ratios_, levels_, scratch_, peaks_;
+  std::vector<double> ratios_, levels_, peaks_;
+  std::vector<double> sorted_;  // ratios_'s first ratio_count_, ascending
   std::size_t peak_next_ = 0;
   std::int64_t peak_slot_ = 0;
   bool peaked_ = false;
