@@ -104,7 +104,7 @@ BENCHMARK(Policy_Predictive_tick)->Name("Policy/Predictive/tick")->MinTime(2.0);
 // The same with a token mix that moves every tick (the development trace's per-minute mean
 // output runs from 114 to 307 tokens, its prompt from 900 to 1,400): the planner sizes on the
 // mix smoothed over mix_time_s, its llmscale-slo feedback on the raw mix (re-sized when it moves
-// more than 5 %, 64 sizings remembered per mix cell).
+// more than 5 %, 512 sizings remembered, one per mix cell).
 void Policy_Predictive_tick_moving_mix(benchmark::State& state) {
   std::vector<llmscale::Signals> signals = make_signals();
   std::mt19937_64 rng(11);

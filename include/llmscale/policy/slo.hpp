@@ -14,19 +14,21 @@
 //               those already starting are in the fleet the governor compares with
 // The per-replica rate is recomputed when the token mix moves by more than
 // token_mix_tolerance (a planning computation, up to milliseconds), unless a mix in the same
-// cell (tolerance-wide on a log scale) was sized before: 64 sizings are remembered, so a noisy
-// mix at a low request rate does not re-size every tick. Otherwise a tick is a few divisions.
+// cell (tolerance-wide on a log scale) was sized before: 512 sizings are remembered (an open-
+// addressed table, 8 probes), so a noisy mix at a low request rate, or one that wanders over
+// the development trace's range (output 114-307, prompt 900-1,400 tokens: about 210 cells at
+// 5 %), does not re-size every tick. Otherwise a tick is a few divisions.
 // The same inputs give llmscale-size's answer (tested).
 #ifndef LLMSCALE_POLICY_SLO_HPP
 #define LLMSCALE_POLICY_SLO_HPP
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <limits>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "llmscale/core/abi.hpp"
 #include "llmscale/core/config.hpp"
@@ -92,7 +94,8 @@ class SloPolicy {
                       : profile_.measured().max_batch > 0 ? profile_.measured().max_batch
                                                           : 256),
         queue_(profile_, TokenLengths{config.default_input_tokens, config.default_output_tokens}, engine_batch_,
-               queue_for(engine_batch_)) {
+               queue_for(engine_batch_)),
+        sized_mixes_(mix_slots) {
     targets_.ttft_s = config.ttft_s;
     targets_.tpot_s = config.tpot_s;
     targets_.quantile = config.quantile;
@@ -141,7 +144,7 @@ class SloPolicy {
   /// The batch the capacity allows for the current token mix.
   [[nodiscard]] long long batch() const noexcept { return batch_; }
 
- /// The mix it is sized for and the mixes it has sized (its sizing moves only when the mix
+  /// The mix it is sized for and the mixes it has sized (its sizing moves only when the mix
   /// moves by token_mix_tolerance, so what it answers depends on them): a restart that loads
   /// this state answers as this one would. Sizings are not saved but recomputed from those
   /// mixes on load, so a state never carries numbers from another profile or SLO.
@@ -169,20 +172,30 @@ class SloPolicy {
     std::size_t valid = 0;
     r >> sized >> tokens.input_tokens >> tokens.output_tokens >> source.input_tokens >> source.output_tokens >> valid;
     if (!r.ok() || (sized && (!mix_ok(tokens) || !mix_ok(source))) || valid > sized_mixes_.size()) return false;
-    std::array<SizedMix, 64> cells{};
+    std::vector<SizedMix> cells(mix_slots);
     for (std::size_t k = 0; k < valid; ++k) {
-      std::size_t i = 0;
+      std::size_t slot = 0;  // the slot it was kept in
       TokenLengths t;
-      r >> i >> t.input_tokens >> t.output_tokens;
+      r >> slot >> t.input_tokens >> t.output_tokens;
       long long in = 0, out = 0;
-      if (!r.ok() || i >= cells.size() || cells[i].valid || !mix_ok(t) || !cell_of(t, in, out) || slot_of(in, out) != i) return false;
-      cells[i] = SizedMix{in, out, 0, 0, true, t};
+      if (!r.ok() || !mix_ok(t) || !cell_of(t, in, out)) return false;
+      // back in the slot it was kept in when that is one of its probes (so the table is the one
+      // saved, whatever order the cells come in), else where a lookup would look first
+      const std::size_t home = slot_of(in, out);
+      for (std::size_t p = 0; p < mix_probes; ++p) {
+        const SizedMix& m = cells[(home + p) % mix_slots];
+        if (m.valid && m.input_cell == in && m.output_cell == out) return false;  // a cell twice
+      }
+      const std::size_t probe = (slot + mix_slots - home) % mix_slots;
+      SizedMix* cell = slot < mix_slots && probe < mix_probes && !cells[slot].valid ? &cells[slot] : slot_in(cells, in, out);
+      if (cell->valid) continue;  // its probes are full (a table saved at another size): sized again when met
+      *cell = SizedMix{in, out, 0, 0, true, t};
     }
     if (!r.done()) return false;
     for (SizedMix& m : cells) {
       if (m.valid) size_for(m.source, m.batch, m.rate);
     }
-    sized_mixes_ = cells;
+    sized_mixes_ = std::move(cells);
     sized_ = sized;
     tokens_ = tokens;
     source_ = source;
@@ -214,7 +227,7 @@ class SloPolicy {
     SizedMix* cell = nullptr;
     long long in = 0, out = 0;
     if (cell_of(tokens, in, out)) {
-      cell = &sized_mixes_[slot_of(in, out)];
+      cell = slot_for(in, out);
       if (cell->valid && cell->input_cell == in && cell->output_cell == out) {
         batch_ = cell->batch;
         rate_per_replica_ = cell->rate;
@@ -238,8 +251,9 @@ class SloPolicy {
     out = static_cast<long long>(std::floor(std::log(tokens.output_tokens) / width));
     return true;
   }
-  std::size_t slot_of(long long in, long long out) const noexcept {
-    return static_cast<std::size_t>(in * 31 + out) % sized_mixes_.size();
+  // the cell's home slot; it is kept there or in one of the mix_probes slots after it
+  static std::size_t slot_of(long long in, long long out) noexcept {
+    return static_cast<std::size_t>(in * 31 + out) % mix_slots;
   }
 
   // the batch and the rate one replica takes within the targets at `tokens` (the model's one
@@ -259,6 +273,18 @@ class SloPolicy {
     TokenLengths source;  // the mix it was sized for
   };
 
+  // the slot of `table` holding the cell, else the first free one it may take, else its home
+  // (to be evicted)
+  static SizedMix* slot_in(std::vector<SizedMix>& table, long long in, long long out) noexcept {
+    const std::size_t home = slot_of(in, out);
+    for (std::size_t k = 0; k < mix_probes; ++k) {
+      SizedMix& m = table[(home + k) % mix_slots];
+      if (!m.valid || (m.input_cell == in && m.output_cell == out)) return &m;
+    }
+    return &table[home];
+  }
+  SizedMix* slot_for(long long in, long long out) noexcept { return slot_in(sized_mixes_, in, out); }
+
   SloConfig config_;
   LatencyProfile profile_;
   long long engine_batch_;
@@ -269,7 +295,8 @@ class SloPolicy {
   TokenLengths source_;  // the mix the current sizing was computed for (tokens_, or a cached neighbour)
   double rate_per_replica_ = 0;
   long long batch_ = 0;
-  std::array<SizedMix, 64> sized_mixes_{};  // direct-mapped by cell
+  static constexpr std::size_t mix_slots = 512, mix_probes = 8;
+  std::vector<SizedMix> sized_mixes_;  // mix_slots, open-addressed by cell (allocated once)
 };
 
 LLMSCALE_NAMESPACE_END
