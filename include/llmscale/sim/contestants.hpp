@@ -20,6 +20,7 @@
 #include <string>
 #include <string_view>
 #include <initializer_list>
+#include <map>
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -373,6 +374,39 @@ SimResult run_contestant(const std::string& name, const Contestants& c, const La
         } else {
           misses = mid;
         }
+      }
+    }
+    // Holding a fixed fleet from the start (the replicas beyond the opening fleet asked for at
+    // t = 0, ready one cold start later) is a plan too, and the cheaper hindsight where every
+    // rise is shorter than the cold start, or churn bills more than it saves: the fewest held
+    // replicas whose replay meets the bar, kept when it costs less (or when the windows miss).
+    // A hold of n bills at least n replicas over the run, so none above `cap` can be cheaper.
+    const auto hold = [&](int n) {
+      FleetPlan plan;
+      plan.window_s = 60;
+      plan.replicas.assign(1, n);
+      InMemoryTrace source(all);
+      SimResult r = simulate(OraclePolicy(plan, sim.cold_start_s), g, source, profile, sim, initial_replicas);
+      r.policy = name;
+      return r;
+    };
+    const double replica_run_gpu_hours = best.duration_s * sim.gpus_per_replica / 3600.0;
+    int cap = hi;
+    if (best.slo_attainment >= bar && replica_run_gpu_hours > 0) {
+      cap = static_cast<int>(std::min<double>(hi, std::floor(best.gpu_hours / replica_run_gpu_hours)));
+    }
+    const int floor_n = std::max(1, lo);
+    if (cap >= floor_n) {
+      std::map<int, SimResult> held;
+      const auto meets_bar = [&](int n) {
+        auto it = held.find(n);
+        if (it == held.end()) it = held.emplace(n, hold(n)).first;
+        return it->second.slo_attainment >= bar;
+      };
+      const int n = detail::fewest(floor_n, cap, std::max(floor_n, initial_replicas), meets_bar);
+      if (n <= cap) {
+        SimResult& r = held.at(n);
+        if (best.slo_attainment < bar || r.gpu_hours < best.gpu_hours) best = std::move(r);
       }
     }
     return best;
