@@ -257,7 +257,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> sets;  // --set slo.KEY=VALUE, repeatable
     bool json = false, help = false, version = false;
     llmscale_tools::CommandLine cl("llmscale-size");
-    cl.flag("-h,--help", help).flag("--version", version).flag("--json", json);
+    cl.stop("-h,--help", help).stop("--version", version).flag("--json", json);
     for (const char* key : {"arrival-rate", "service-time", "service-cv", "queue-model", "slo-wait", "profile", "model",
                             "hardware", "tp", "input-tokens", "output-tokens", "kv-tokens", "max-batch", "max-queue",
                             "slo-ttft", "slo-tpot", "slo-quantile"}) {

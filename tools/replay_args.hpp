@@ -87,7 +87,7 @@ inline Args parse(int argc, char** argv) {
   Args a;
   bool help = false;
   llmscale_tools::CommandLine cl("llmscale-replay");
-  cl.flag("-h,--help", help).flag("--strict", a.strict).flag("--exact-steps", a.exact_steps);
+  cl.stop("-h,--help", help).flag("--strict", a.strict).flag("--exact-steps", a.exact_steps);
   for (const char* key : valued) {
     cl.value(std::string("--") + key, [&a, key](const std::string& v) { a.values[key] = v; });  // the last one given
   }

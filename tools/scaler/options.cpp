@@ -111,7 +111,7 @@ Options parse_args(const std::vector<std::string>& args, bool& help) {
     return [flag, &field, lo, hi](V v) { field = detail::number(flag, v, lo, hi); };
   };
   llmscale_tools::CommandLine cl("llmscale-scaler");
-  cl.flag("-h,--help", help).flag("--quiet", o.quiet);
+  cl.stop("-h,--help", help).flag("--quiet", o.quiet);
   cl.value("--endpoints", [&](V v) {
     std::string rest = v;
     while (!rest.empty()) {

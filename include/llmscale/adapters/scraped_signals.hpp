@@ -98,9 +98,10 @@ class ScrapedSignals {
   [[nodiscard]] std::uint64_t scrapes_failed() const noexcept { return failed_; }
   /// Scrapes whose page was not believed (EngineScrape::implausible), a part of the unusable.
   [[nodiscard]] std::uint64_t scrapes_implausible() const noexcept { return implausible_; }
-  /// Latency histogram rises not believed in usable scrapes: a `_sum` that fell without a reset,
-  /// or rose by more than EngineBounds::max_observation_s per observation counted. The
-  /// histogram adds nothing for that interval; the rest of the scrape is used.
+  /// Latency histogram rises not believed in usable scrapes, among those whose `_count` rose
+  /// (an interval without completions is not judged): a `_sum` that fell without a reset, or
+  /// rose by more than EngineBounds::max_observation_s per observation counted. The histogram
+  /// adds nothing for that interval; the rest of the scrape is used.
   [[nodiscard]] std::uint64_t histogram_rises_dropped() const noexcept { return histogram_drops_; }
   /// Usable scrapes (after a slot's first) whose counters continue none of the series the slot
   /// keeps: a new identity (a restarted process, another replica behind the same endpoint), or
