@@ -123,8 +123,9 @@ elif mode == "oracle_unbeaten":
             sys.exit(f"{scenario}: the oracle ({oracle['slo_attainment']:.4f}, {oracle['gpu_hours']:.1f} GPU-h) is beaten by {beaten}")
         print(f"{scenario}: oracle {oracle['slo_attainment']:.4f} at {oracle['gpu_hours']:.1f} GPU-h, unbeaten by {len(res) - 1}")
     # at the shortest and longest cold starts: the oracle meets the target wherever static-best
-    # does, and costs no more (holding a fleet is one of its plans); code-bursts at 1,200 s is
-    # where the windows' plan alone missed (85.7 %: every burst is shorter than the cold start)
+    # does, and costs no more (holding a fleet, then shrinking it, is one of its plans);
+    # code-bursts at 1,200 s is where the windows' plan alone missed (85.7 %: every burst is
+    # shorter than the cold start) and holding alone cost static-best's 64.0 GPU-h (61.0 now)
     for scenario in ("chat-day", "code-bursts", "flash-crowd"):
         replay("--scenario", scenario, "--policies", "static-best,oracle", "--cold-start", "60,1200", "--json", f"{tmp}/{scenario}-cs.json")
         by = {}
@@ -134,7 +135,7 @@ elif mode == "oracle_unbeaten":
             oracle, static = res["oracle"], res["static-best"]
             if static["slo_attainment"] >= 0.99 and oracle["slo_attainment"] < 0.99:
                 sys.exit(f"{scenario} at {cs:g} s: static-best meets 99 %, the oracle does not ({oracle['slo_attainment']:.4f})")
-            if oracle["gpu_hours"] > static["gpu_hours"] * 1.02:
+            if oracle["gpu_hours"] > static["gpu_hours"]:
                 sys.exit(f"{scenario} at {cs:g} s: the oracle costs {oracle['gpu_hours']:.1f} GPU-h, static-best {static['gpu_hours']:.1f}")
             print(f"{scenario} at {cs:g} s: oracle {oracle['slo_attainment']:.4f} / {oracle['gpu_hours']:.1f}, "
                   f"static-best {static['slo_attainment']:.4f} / {static['gpu_hours']:.1f}")

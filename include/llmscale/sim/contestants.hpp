@@ -21,6 +21,7 @@
 #include <string_view>
 #include <initializer_list>
 #include <map>
+#include <cmath>
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -406,7 +407,34 @@ SimResult run_contestant(const std::string& name, const Contestants& c, const La
       const int n = detail::fewest(floor_n, cap, std::max(floor_n, initial_replicas), meets_bar);
       if (n <= cap) {
         SimResult& r = held.at(n);
-        if (best.slo_attainment < bar || r.gpu_hours < best.gpu_hours) best = std::move(r);
+        if (best.slo_attainment < bar || r.gpu_hours < best.gpu_hours) {
+          best = std::move(r);
+          // then shrinking: n held until window k, the fewest m < n that still meet the bar
+          // from there on (the load past its peak); k at eight points between the first cold
+          // start and the end, the cheapest kept
+          const auto windows = static_cast<std::size_t>(std::ceil(best.duration_s / 60));
+          const auto first = static_cast<std::size_t>(std::ceil(sim.cold_start_s / 60));
+          for (std::size_t step = 1; step <= 8 && windows > first + 1 && n > floor_n; ++step) {
+            const std::size_t k = first + (windows - first) * step / 9;
+            std::map<int, SimResult> shrunk;
+            const auto then = [&](int m) {
+              auto it = shrunk.find(m);
+              if (it == shrunk.end()) {
+                FleetPlan plan;
+                plan.window_s = 60;
+                plan.replicas.assign(k, n);
+                plan.replicas.push_back(m);
+                InMemoryTrace source(all);
+                SimResult t = simulate(OraclePolicy(plan, sim.cold_start_s), g, source, profile, sim, initial_replicas);
+                t.policy = name;
+                it = shrunk.emplace(m, std::move(t)).first;
+              }
+              return it->second.slo_attainment >= bar;
+            };
+            const int m = detail::fewest(floor_n, n - 1, std::max(floor_n, initial_replicas), then);
+            if (m < n && shrunk.at(m).gpu_hours < best.gpu_hours) best = std::move(shrunk.at(m));
+          }
+        }
       }
     }
     return best;
