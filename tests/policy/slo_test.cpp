@@ -2,11 +2,14 @@
 // a steady Poisson load, and the direction it moves when the token mix or the targets change.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "llmscale/model/profile_io.hpp"
@@ -156,6 +159,67 @@ TEST_CASE("llmscale-slo remembers the sizing of every mix cell a wandering mix v
     }
   }
   CHECK(kept == 210);
+}
+
+TEST_CASE("llmscale-slo answers after a restart as it would have, its mix table full of collisions and evictions") {
+  // 1,500 visits to random cells of a 40 x 30 grid (about 850 cells for 512 slots: homes
+  // collide, probes run 8 deep, the rest evict), the state saved; then the running policy and
+  // one loaded from the state see the same 2,000 further mixes: every answer is the same
+  std::mt19937_64 rng(7);
+  const double w = std::log1p(0.05);
+  const long long in_lo = static_cast<long long>(std::floor(std::log(200.0) / w));
+  const long long out_lo = static_cast<long long>(std::floor(std::log(50.0) / w));
+  std::uniform_int_distribution<long long> in_cell(in_lo, in_lo + 39), out_cell(out_lo, out_lo + 29);
+  std::uniform_real_distribution<double> within(0.1, 0.9);
+  const auto mix = [&] {
+    return std::make_pair(std::exp((static_cast<double>(in_cell(rng)) + within(rng)) * w),
+                          std::exp((static_cast<double>(out_cell(rng)) + within(rng)) * w));
+  };
+  const auto visit = [](llmscale::SloPolicy& q, double t, std::pair<double, double> m) {
+    (void)q.propose(at_seconds(t), steady(10, 20000, 4000), FleetState(1));
+    (void)q.propose(at_seconds(t + 1), steady(10, m.first, m.second), FleetState(1));
+    return std::make_pair(q.rate_per_replica(), q.batch());
+  };
+  llmscale::SloPolicy p(simple(), llmscale::SloConfig{});
+  double t = 0;
+  for (int k = 0; k < 1500; ++k, t += 2) (void)visit(p, t, mix());
+  llmscale::SloPolicy restored(simple(), llmscale::SloConfig{});
+  REQUIRE(restored.load_state(p.save_state(at_seconds(t)), at_seconds(t)));
+  int same = 0;
+  for (int k = 0; k < 2000; ++k, t += 2) {
+    const auto m = mix();
+    same += visit(p, t, m) == visit(restored, t, m);
+  }
+  CHECK(same == 2000);
+}
+
+TEST_CASE("llmscale-slo refuses a state with a mix cell a lookup could not find") {
+  // one cell saved three slots past its home with the slots between free: a lookup stops at
+  // the first free slot, so that table would size the mix again and keep it twice
+  llmscale::SloPolicy p(simple(), llmscale::SloConfig{});
+  (void)p.propose(at_seconds(0), steady(10, 1000, 200), FleetState(1));
+  std::vector<std::string> words;
+  {
+    const std::string state = p.save_state(at_seconds(1));
+    std::size_t at = 0;
+    while (at < state.size()) {
+      const std::size_t end = std::min(state.find(' ', at), state.size());
+      words.push_back(state.substr(at, end - at));
+      at = end + 1;
+    }
+  }
+  REQUIRE(words.size() == 10);  // tag, sized, the mix, its source, 1 cell: slot, prompt, output
+  REQUIRE(words[6] == "1");
+  const auto join = [&] {
+    std::string out = words[0];
+    for (std::size_t i = 1; i < words.size(); ++i) out += " " + words[i];
+    return out;
+  };
+  llmscale::SloPolicy back(simple(), llmscale::SloConfig{});
+  CHECK(back.load_state(join(), at_seconds(1)));  // as saved
+  words[7] = std::to_string((std::stoul(words[7]) + 3) % 512);
+  llmscale::SloPolicy moved(simple(), llmscale::SloConfig{});
+  CHECK_FALSE(moved.load_state(join(), at_seconds(1)));
 }
 
 TEST_CASE("llmscale-slo drains the waiting requests over the time until new capacity can serve (queue_drain_s)") {

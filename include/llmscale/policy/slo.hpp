@@ -192,6 +192,13 @@ class SloPolicy {
       *cell = SizedMix{in, out, 0, 0, true, t};
     }
     if (!r.done()) return false;
+    // every cell findable: none behind a free slot on its way from home (a lookup stops there)
+    for (std::size_t i = 0; i < mix_slots; ++i) {
+      if (!cells[i].valid) continue;
+      for (std::size_t j = slot_of(cells[i].input_cell, cells[i].output_cell); j != i; j = (j + 1) % mix_slots) {
+        if (!cells[j].valid) return false;
+      }
+    }
     for (SizedMix& m : cells) {
       if (m.valid) size_for(m.source, m.batch, m.rate);
     }
@@ -247,6 +254,7 @@ class SloPolicy {
       return false;
     }
     const double width = std::log1p(config_.token_mix_tolerance);
+    if (!(std::log(1e9) / width < 1e12)) return false;  // cells too fine to number: none cached
     in = static_cast<long long>(std::floor(std::log(tokens.input_tokens) / width));
     out = static_cast<long long>(std::floor(std::log(tokens.output_tokens) / width));
     return true;

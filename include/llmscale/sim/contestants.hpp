@@ -378,10 +378,11 @@ SimResult run_contestant(const std::string& name, const Contestants& c, const La
       }
     }
     // Holding a fixed fleet from the start (the replicas beyond the opening fleet asked for at
-    // t = 0, ready one cold start later) is a plan too, and the cheaper hindsight where every
-    // rise is shorter than the cold start, or churn bills more than it saves: the fewest held
-    // replicas whose replay meets the bar, kept when it costs less (or when the windows miss).
-    // A hold of n bills at least n replicas over the run, so none above `cap` can be cheaper.
+    // the first decision, ready one cold start later) is a plan too, and the cheaper hindsight
+    // where every rise is shorter than the cold start, or churn bills more than it saves: the
+    // fewest held replicas whose replay meets the bar, kept when it costs less (or when the
+    // windows miss). A hold of n bills n replicas over the run but for the warm-up before the
+    // first decision, so one above `cap` could be cheaper by at most that minute's difference.
     const auto hold = [&](int n) {
       FleetPlan plan;
       plan.window_s = 60;
@@ -414,8 +415,11 @@ SimResult run_contestant(const std::string& name, const Contestants& c, const La
           // start and the end, the cheapest kept
           const auto windows = static_cast<std::size_t>(std::ceil(best.duration_s / 60));
           const auto first = static_cast<std::size_t>(std::ceil(sim.cold_start_s / 60));
+          std::size_t tried = windows;  // the last k searched (several steps give one k on a short run)
           for (std::size_t step = 1; step <= 8 && windows > first + 1 && n > floor_n; ++step) {
             const std::size_t k = first + (windows - first) * step / 9;
+            if (k == tried) continue;
+            tried = k;
             std::map<int, SimResult> shrunk;
             const auto then = [&](int m) {
               auto it = shrunk.find(m);
