@@ -21,6 +21,7 @@
 #include <string_view>
 #include <initializer_list>
 #include <map>
+#include <optional>
 #include <cmath>
 #include <cstdint>
 #include <utility>
@@ -383,14 +384,28 @@ SimResult run_contestant(const std::string& name, const Contestants& c, const La
     // fewest held replicas whose replay meets the bar, kept when it costs less (or when the
     // windows miss). A hold of n bills n replicas over the run but for the warm-up before the
     // first decision, so one above `cap` could be cheaper by at most that minute's difference.
-    const auto hold = [&](int n) {
+    // one plan's replay: `replicas` per 60 s window, the last one held to the end
+    const auto replay_plan = [&](std::vector<int> replicas) {
       FleetPlan plan;
       plan.window_s = 60;
-      plan.replicas.assign(1, n);
+      plan.replicas = std::move(replicas);
       InMemoryTrace source(all);
       SimResult r = simulate(OraclePolicy(plan, sim.cold_start_s), g, source, profile, sim, initial_replicas);
       r.policy = name;
       return r;
+    };
+    // the fewest n in [from, to] whose plan(n) meets the bar, with its replay, if any
+    // (attainment grows with n; each n replayed once)
+    const auto fewest_meeting = [&](int from, int to, const auto& plan) -> std::optional<std::pair<int, SimResult>> {
+      std::map<int, SimResult> replays;
+      const auto meets = [&](int n) {
+        auto it = replays.find(n);
+        if (it == replays.end()) it = replays.emplace(n, replay_plan(plan(n))).first;
+        return it->second.slo_attainment >= bar;
+      };
+      const int n = detail::fewest(from, to, std::max(from, initial_replicas), meets);
+      if (n > to) return std::nullopt;
+      return std::make_pair(n, std::move(replays.at(n)));
     };
     const double replica_run_gpu_hours = best.duration_s * sim.gpus_per_replica / 3600.0;
     int cap = hi;
@@ -398,48 +413,26 @@ SimResult run_contestant(const std::string& name, const Contestants& c, const La
       cap = static_cast<int>(std::min<double>(hi, std::floor(best.gpu_hours / replica_run_gpu_hours)));
     }
     const int floor_n = std::max(1, lo);
-    if (cap >= floor_n) {
-      std::map<int, SimResult> held;
-      const auto meets_bar = [&](int n) {
-        auto it = held.find(n);
-        if (it == held.end()) it = held.emplace(n, hold(n)).first;
-        return it->second.slo_attainment >= bar;
-      };
-      const int n = detail::fewest(floor_n, cap, std::max(floor_n, initial_replicas), meets_bar);
-      if (n <= cap) {
-        SimResult& r = held.at(n);
-        if (best.slo_attainment < bar || r.gpu_hours < best.gpu_hours) {
-          best = std::move(r);
-          // then shrinking: n held until window k, the fewest m < n that still meet the bar
-          // from there on (the load past its peak); k at eight points between the first cold
-          // start and the end, the cheapest kept
-          const auto windows = static_cast<std::size_t>(std::ceil(best.duration_s / 60));
-          const auto first = static_cast<std::size_t>(std::ceil(sim.cold_start_s / 60));
-          std::size_t tried = windows;  // the last k searched (several steps give one k on a short run)
-          for (std::size_t step = 1; step <= 8 && windows > first + 1 && n > floor_n; ++step) {
-            const std::size_t k = first + (windows - first) * step / 9;
-            if (k == tried) continue;
-            tried = k;
-            std::map<int, SimResult> shrunk;
-            const auto then = [&](int m) {
-              auto it = shrunk.find(m);
-              if (it == shrunk.end()) {
-                FleetPlan plan;
-                plan.window_s = 60;
-                plan.replicas.assign(k, n);
-                plan.replicas.push_back(m);
-                InMemoryTrace source(all);
-                SimResult t = simulate(OraclePolicy(plan, sim.cold_start_s), g, source, profile, sim, initial_replicas);
-                t.policy = name;
-                it = shrunk.emplace(m, std::move(t)).first;
-              }
-              return it->second.slo_attainment >= bar;
-            };
-            const int m = detail::fewest(floor_n, n - 1, std::max(floor_n, initial_replicas), then);
-            if (m < n && shrunk.at(m).gpu_hours < best.gpu_hours) best = std::move(shrunk.at(m));
-          }
-        }
-      }
+    auto held = fewest_meeting(floor_n, cap, [](int n) { return std::vector<int>{n}; });
+    if (!held || (best.slo_attainment >= bar && held->second.gpu_hours >= best.gpu_hours)) return best;
+    best = std::move(held->second);
+    // then shrinking: n held until window k, the fewest m < n that still meet the bar from there
+    // on (the load past its peak); k at eight points between the first cold start and the end,
+    // the cheapest kept
+    const int n = held->first;
+    const auto windows = static_cast<std::size_t>(std::ceil(best.duration_s / 60));
+    const auto ready_window = static_cast<std::size_t>(std::ceil(sim.cold_start_s / 60));
+    std::size_t tried = windows;  // the last k searched (several steps give one k on a short run)
+    for (std::size_t step = 1; step <= 8 && windows > ready_window + 1 && n > floor_n; ++step) {
+      const std::size_t k = ready_window + (windows - ready_window) * step / 9;
+      if (k == tried) continue;
+      tried = k;
+      auto shrunk = fewest_meeting(floor_n, n - 1, [&](int m) {
+        std::vector<int> replicas(k, n);
+        replicas.push_back(m);
+        return replicas;
+      });
+      if (shrunk && shrunk->second.gpu_hours < best.gpu_hours) best = std::move(shrunk->second);
     }
     return best;
   }
