@@ -2,7 +2,7 @@
 // (docs/simulator.md), side by side, with the oracle, the best static fleet and the fluid floor.
 //
 //   llmscale-replay [--scenario chat-day|code-bursts|flash-crowd]
-//                   [--trace FILE --trace-format azure|csv|mooncake|burstgpt|servegen [--strict]]
+//                   [--trace FILE --trace-format azure|csv|mooncake|burstgpt|servegen|llmscale [--strict]]
 //                   [--rate-scale K] [--policies all|NAME,...] [--tune NAME] [--profile FILE --model M
 //                   --hardware H --tp N] [--kv-tokens K] [--max-batch B] [--max-num-batched-tokens T]
 //                   [--metric-lag default|0|SECONDS]
@@ -13,8 +13,9 @@
 //                   [--sweep name.key=V1,V2,...] [--exact-steps] [--jobs N]
 //                   [--json FILE] [--timeseries FILE] [--plot FILE.svg] [--report FILE.html]
 //
-// Exit status: 0 when every policy ran; 2 for invalid arguments or a load with nothing to
-// replay (the message says what to change); 1 when the trace cannot be read (or, with --strict, has a malformed row).
+// Exit status: 0 when every policy ran; 2 for invalid arguments, a load with nothing to replay
+// or an llmscale record this build cannot read (the message says what to change); 1 when the
+// trace cannot be read (or, with --strict, has a malformed row).
 
 #include <cstdio>
 #include <exception>

@@ -21,7 +21,7 @@ namespace llmscale_replay {
 
 inline constexpr const char* usage =
     "usage: llmscale-replay [--scenario chat-day|code-bursts|flash-crowd]\n"
-    "         [--trace FILE --trace-format azure|csv|mooncake|burstgpt|servegen [--strict]]\n"
+    "         [--trace FILE --trace-format azure|csv|mooncake|burstgpt|servegen|llmscale [--strict]]\n"
     "         [--rate-scale K] [--policies all|NAME,...] [--tune NAME] [--profile FILE --model M --hardware H --tp N]\n"
     "         [--kv-tokens K] [--max-batch B] [--max-num-batched-tokens T] [--metric-lag default|0|SECONDS]\n"
     "         [--cold-start S[,S...]]\n"
@@ -37,7 +37,8 @@ inline constexpr const char* usage =
     "and prints one row per policy and cold start: requests, SLO attainment, TTFT and TPOT\n"
     "quantiles, GPU-hours, scale events;\n"
     "p95 batch occupancy and KV use (what binds), then the fluid floor (fluid_bound) in GPU-hours.\n"
-    "Load: a built-in scenario (default chat-day: 24 h with a daily cycle and bursts) or a trace file.\n"
+    "Load: a built-in scenario (default chat-day: 24 h with a daily cycle and bursts) or a trace file\n"
+    "(llmscale: a record llmscale-scaler appended, one row per window; docs/simulator.md).\n"
     "Policies: hpa-gpu-util, hpa-gpu-mem, hpa-tuned, kpa, kpa-tuned, ray-serve, ray-serve-tuned,\n"
     "aibrix-apa-kv, aibrix-tuned, llmd-saturation, llmd-tuned, llmscale-slo, llmscale-pid,\n"
     "llmscale-predictive, the same three @keda (behind llmscale-scaler and KEDA's HPA), static-best,\n"

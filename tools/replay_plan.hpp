@@ -84,9 +84,10 @@ inline ReplayPlan make_plan(Args& args) {
     }
     input.scenario = sc;
   } else {
-    if (input.format_name.empty()) throw UsageError("--trace-format azure|csv|mooncake|burstgpt|servegen is required");
+    if (input.format_name.empty()) throw UsageError("--trace-format azure|csv|mooncake|burstgpt|servegen|llmscale is required");
     if (!llmscale::parse_trace_format(input.format_name, input.format)) {
-      throw UsageError("--trace-format '" + input.format_name + "' is not one of: azure, csv, mooncake, burstgpt, servegen");
+      throw UsageError("--trace-format '" + input.format_name +
+                       "' is not one of: azure, csv, mooncake, burstgpt, servegen, llmscale");
     }
     llmscale_replay::check_trace_path(input.trace);
   }
@@ -220,6 +221,7 @@ inline ReplayPlan make_plan(Args& args) {
 
 /// Before the runs: the trace's malformed rows (reported once on stderr: every run skips the
 /// same ones), the load's extent, the opening fleet per cold start, the default replica bound.
+/// A record this build cannot read (a newer version, or no version line) is a UsageError.
 inline void prepare_fleet(ReplayPlan& plan) {
   long long& skipped = plan.skipped;
   long long& failed = plan.failed;
@@ -229,15 +231,20 @@ inline void prepare_fleet(ReplayPlan& plan) {
   std::vector<std::string> problems;
   if (!input.scenario) {  // malformed rows, reported once (every run skips the same ones)
     std::ifstream in(input.trace);
-    llmscale::TraceReader check(in, input.format, input.strict, 2.0, input.seed);
-    llmscale::TraceRequest r;
-    llmscale::RateWindow w;
-    while (input.format == llmscale::TraceFormat::servegen ? check.next_window(w) : check.next(r)) {
+    try {
+      llmscale::TraceReader check(in, input.format, input.strict, 2.0, input.seed);
+      llmscale::TraceRequest r;
+      llmscale::RateWindow w;
+      while (llmscale::is_rate_series(input.format) ? check.next_window(w) : check.next(r)) {
+      }
+      skipped = check.skipped();
+      failed = check.failed();
+      problems = check.problems();
+      bucket_s = check.bucket_s();
+    } catch (const llmscale::TraceVersionError& e) {
+      // refused whole, strict or not: the user must change the file or llmscale, not a row
+      throw UsageError("--trace '" + input.trace + "': " + e.what());
     }
-    skipped = check.skipped();
-    failed = check.failed();
-    problems = check.problems();
-    bucket_s = check.bucket_s();
   }
   plan.source_name = input.scenario ? "scenario " + input.scenario_name : input.trace;
   for (const std::string& what : problems) std::fprintf(stderr, "llmscale-replay: %s: %s (skipped)\n", input.trace.c_str(), what.c_str());

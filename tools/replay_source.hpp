@@ -1,5 +1,5 @@
-// llmscale-replay's load: a built-in scenario, or a trace file in one of the five formats
-// (a rate series for servegen), read from the start by each run.
+// llmscale-replay's load: a built-in scenario, or a trace file in one of the six formats
+// (a rate series for servegen and llmscale), read from the start by each run.
 #ifndef LLMSCALE_TOOLS_REPLAY_SOURCE_HPP
 #define LLMSCALE_TOOLS_REPLAY_SOURCE_HPP
 
@@ -14,7 +14,8 @@
 
 namespace llmscale_replay {
 
-// What the replay reads: a built-in scenario, or a trace file (a rate series for servegen).
+// What the replay reads: a built-in scenario, or a trace file (a rate series for servegen and
+// llmscale).
 struct Input {
   std::optional<llmscale::Scenario> scenario;
   std::string scenario_name, trace, format_name;
@@ -35,7 +36,7 @@ class ReplaySource {
     file_.open(in.trace);
     if (!file_) throw std::runtime_error("cannot open trace '" + in.trace + "'");
     reader_.emplace(file_, in.format, in.strict, 2.0, in.seed);
-    if (in.format == llmscale::TraceFormat::servegen) {
+    if (llmscale::is_rate_series(in.format)) {
       rates_.emplace(*reader_, in.rate_scale, in.seed);
     } else {
       scaled_.emplace(*reader_, in.rate_scale, in.seed);

@@ -1,14 +1,18 @@
 // llmscale-replay's reference points, workloads, readers and faults: the fluid floor, the
 // oracle and the best static fleet ordered on every scenario; the scenarios' rates and lengths
-// against their definitions; each reader on its sample (malformed rows included); no request
-// lost under faults and no scale-down on stale signals.
+// against their definitions; each reader on its sample (malformed rows included); an llmscale
+// record's windows, version line and rows; no request lost under faults and no scale-down on
+// stale signals.
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "llmscale/sim/contestants.hpp"
@@ -298,6 +302,202 @@ TEST_CASE("readers: mooncake, burstgpt and servegen samples, malformed rows repo
     CHECK(static_cast<double>(per_window[3]) == doctest::Approx(6000).epsilon(0.35));
     CHECK(per_window[4] == 0);
     CHECK(n == per_window[0] + per_window[1] + per_window[2] + per_window[3]);
+  }
+}
+
+namespace {
+
+// An llmscale record's version line and column names, as the scaler writes them.
+const std::string record_head =
+    "# llmscale-record 1\n"
+    "window_start_s,window_s,arrivals,prompt_tokens_mean,prompt_tokens_sd,output_tokens_mean,output_tokens_sd,"
+    "interarrival_cv,ready,starting,queued,running,ttft_p50_s,ttft_p99_s,tpot_p50_s,tpot_p99_s,desired\n";
+
+}  // namespace
+
+TEST_CASE("llmscale record: arrivals per window within Poisson noise - lengths at the recorded moments - a gap is silent") {
+  // 30 windows of 60 s with 600 arrivals each; windows 15 to 29 start 600 s after window 14 ends
+  // (the scaler was down). The first 15 record prompt 1,500 (sd 900) and output 300 (sd 200);
+  // the last 15 a prompt mean of 500 without its sd and no output moments (the default's 211).
+  constexpr double origin = 1765065600, window = 60, arrivals = 600, gap = 600;
+  std::vector<double> starts;
+  std::string rows = record_head;
+  for (int i = 0; i < 30; ++i) {
+    const double start = origin + window * i + (i >= 15 ? gap : 0);
+    starts.push_back(start - origin);
+    rows += std::to_string(start) + ",60,600," + (i < 15 ? "1500,900,300,200" : "500,,,") + (i % 2 ? ",1" : ",") +
+            ",4,0,2,30,0.210,1.200,0.030,0.080,5\n";
+  }
+  std::istringstream in(rows);
+  llmscale::TraceReader reader(in, llmscale::TraceFormat::llmscale);
+  llmscale::RateSeriesTrace trace(reader, 1.0, 3);
+  std::vector<long long> per_window(30, 0);
+  double prompt[2] = {0, 0}, output[2] = {0, 0};
+  long long n[2] = {0, 0}, in_gap = 0, outside = 0;
+  double last = -1;
+  bool ordered = true;
+  TraceRequest r;
+  while (trace.next(r)) {
+    ordered = ordered && r.arrival_s >= last;
+    last = r.arrival_s;
+    const auto at = std::upper_bound(starts.begin(), starts.end(), r.arrival_s) - starts.begin() - 1;
+    if (at < 0 || r.arrival_s >= starts[static_cast<std::size_t>(at)] + window) {
+      (r.arrival_s >= 15 * window && r.arrival_s < 15 * window + gap ? in_gap : outside) += 1;
+      continue;
+    }
+    ++per_window[static_cast<std::size_t>(at)];
+    const std::size_t half = at < 15 ? 0 : 1;
+    prompt[half] += r.prompt_tokens;
+    output[half] += r.output_tokens;
+    ++n[half];
+  }
+  CHECK(ordered);
+  CHECK(reader.skipped() == 0);
+  CHECK(in_gap == 0);
+  CHECK(outside == 0);
+  // CV 1 (given or blank): Poisson counts, sd sqrt(600) = 24.5 per window, sqrt(18,000) = 134 in all
+  for (const long long count : per_window) CHECK(std::abs(static_cast<double>(count) - arrivals) < 5 * std::sqrt(arrivals));
+  CHECK(std::abs(static_cast<double>(n[0] + n[1]) - 30 * arrivals) < 3 * std::sqrt(30 * arrivals));
+  // about 9,000 requests a half: the means' standard errors are below 0.8 % (CV 0.6, 0.67 and
+  // 0.53 with the default's median/mean ratio), 1.4 % for the default output (CV 1.3, and its
+  // clamp to 4,096 takes about 0.5 % off its mean)
+  REQUIRE(n[0] > 0);
+  REQUIRE(n[1] > 0);
+  CHECK(prompt[0] / static_cast<double>(n[0]) == doctest::Approx(1500).epsilon(0.03));
+  CHECK(output[0] / static_cast<double>(n[0]) == doctest::Approx(300).epsilon(0.03));
+  CHECK(prompt[1] / static_cast<double>(n[1]) == doctest::Approx(500).epsilon(0.03));
+  CHECK(output[1] / static_cast<double>(n[1]) == doctest::Approx(211).epsilon(0.05));
+}
+
+TEST_CASE("llmscale record: the version line - malformed rows skipped and counted - blank fields unknown") {
+  llmscale::RateWindow w;
+  SUBCASE("a newer version is refused whatever strict - naming both versions") {
+    for (const bool strict : {false, true}) {
+      std::istringstream in("# llmscale-record 2\n1765065600,60,10,,,,,,,,,,,,,,\n");
+      CHECK_THROWS_WITH_AS(llmscale::TraceReader(in, llmscale::TraceFormat::llmscale, strict),
+                           "the record's version 2 is newer than this llmscale-replay reads (1): upgrade llmscale",
+                           llmscale::TraceVersionError);
+    }
+    // rotated records concatenated: a newer version further down is refused when reached
+    std::istringstream later(record_head + "1765065600,60,10,,,,,,,,,,,,,,\n# llmscale-record 3\n1765065660,60,10,,,,,,,,,,,,,,\n");
+    llmscale::TraceReader reader(later, llmscale::TraceFormat::llmscale);
+    REQUIRE(reader.next_window(w));
+    CHECK_THROWS_WITH_AS(reader.next_window(w), "the record's version 3 is newer than this llmscale-replay reads (1): upgrade llmscale",
+                         llmscale::TraceVersionError);
+  }
+  SUBCASE("no version line: refused") {
+    for (const char* text : {"window_start_s,window_s\n# llmscale-record 1\n", "1765065600,60,10,,,,,,,,,,,,,,\n",
+                             "# llmscale-record\n", "# llmscale-record 0\n", "# a comment\n# llmscale-record 1\n"}) {
+      std::istringstream in(text);
+      CHECK_THROWS_WITH_AS(llmscale::TraceReader(in, llmscale::TraceFormat::llmscale),
+                           "not an llmscale record: the first line must be '# llmscale-record 1'", llmscale::TraceVersionError);
+    }
+    std::istringstream empty("\n  \n");  // nothing to refuse: no window
+    llmscale::TraceReader reader(empty, llmscale::TraceFormat::llmscale);
+    CHECK_FALSE(reader.next_window(w));
+    CHECK(reader.skipped() == 0);
+  }
+  SUBCASE("malformed rows skipped and counted with their lines - strict throws at the first") {
+    const std::string text = "\n" + record_head +                               // lines 1 to 3
+                             "1765065600,60,120,1020.5,800.2,211.3,150.0,,4,0,2,30,0.210,1.200,0.030,0.080,5\n"  // 4
+                             "1765065660,60,120,1020.5,800.2,211.3,150.0,,4,0,2,30,0.210,1.200,0.030,0.080\n"    // 5: 16 fields
+                             "1765065720,0,120,,,,,,,,,,,,,,\n"                                                  // 6
+                             "1765065780,60,120,0.5,,,,,,,,,,,,,\n"                                              // 7
+                             "1765065840,60,120,,,,,,-1,,,,,,,,\n"                                               // 8
+                             "1765065900,60,120,,,,,,,,,,,,,,x\n"                                                // 9
+                             "1765065960,60,120,,,,,,,,,,,,,,,\n"                                                // 10: 18 fields
+                             "1765066020,60,120,,,,,,,,,,,,,,\n";                                                // 11
+    std::istringstream in(text);
+    llmscale::TraceReader reader(in, llmscale::TraceFormat::llmscale);
+    int windows = 0;
+    while (reader.next_window(w)) ++windows;
+    CHECK(windows == 2);
+    CHECK(w.start_s == doctest::Approx(420));  // the last window, from the first's start
+    CHECK(reader.rows() == 2);
+    CHECK(reader.skipped() == 6);
+    REQUIRE(reader.problems().size() == 6);
+    CHECK(reader.problems()[0] == "line 5: fewer than 17 fields");
+    CHECK(reader.problems()[1] == "line 6: bad window_s (want seconds, above 0 to 86400)");
+    CHECK(reader.problems()[2] == "line 7: bad prompt_tokens_mean (want blank or 1 to 10^7)");
+    CHECK(reader.problems()[3] == "line 8: bad ready (want blank or a number >= 0)");
+    CHECK(reader.problems()[4] == "line 9: bad desired (want blank or a number >= 0)");
+    CHECK(reader.problems()[5] == "line 10: more than 17 fields");
+    std::istringstream again(text);
+    llmscale::TraceReader strict(again, llmscale::TraceFormat::llmscale, true);
+    REQUIRE(strict.next_window(w));
+    try {
+      strict.next_window(w);
+      FAIL("a malformed row in strict mode must throw");
+    } catch (const llmscale::TraceError& e) {
+      CHECK(e.line() == 5);
+    }
+  }
+  SUBCASE("blank fields are unknown - comments and repeated headers are skipped - not a request trace") {
+    std::istringstream in(record_head +
+                          "1765065600.500,60,1234,1020.5,800.2,211.3,150.0,,4,0,2,30,0.210,1.200,0.030,0.080,5\n"
+                          "# rotated\n" + record_head +
+                          "1765065660.500,30,15.5,,,,,2.5,,,,,,,,,\n");
+    llmscale::TraceReader reader(in, llmscale::TraceFormat::llmscale);
+    TraceRequest r;
+    CHECK_FALSE(reader.next(r));  // a rate series: windows, not requests
+    REQUIRE(reader.next_window(w));
+    CHECK(w.start_s == 0.0);
+    CHECK(w.length_s == 60.0);
+    CHECK(w.rate == doctest::Approx(1234.0 / 60));
+    CHECK(w.cv == 1.0);  // blank: Poisson
+    CHECK(w.prompt_mean == 1020.5);
+    CHECK(w.prompt_sd == doctest::Approx(800.2));
+    CHECK(w.output_mean == doctest::Approx(211.3));
+    CHECK(w.output_sd == 150.0);
+    REQUIRE(reader.next_window(w));
+    CHECK(w.start_s == doctest::Approx(60));
+    CHECK(w.length_s == 30.0);
+    CHECK(w.rate == doctest::Approx(15.5 / 30));
+    CHECK(w.cv == 2.5);
+    CHECK(std::isnan(w.prompt_mean));
+    CHECK(std::isnan(w.prompt_sd));
+    CHECK(std::isnan(w.output_mean));
+    CHECK(std::isnan(w.output_sd));
+    CHECK_FALSE(reader.next_window(w));
+    CHECK(reader.skipped() == 0);
+  }
+  SUBCASE("lengths fitted to a window's moments: the lognormal's median - the default's ratio - the default") {
+    const llmscale::LengthModel base;
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    const llmscale::LengthModel both = llmscale::LengthModel::fitted(base, 1000, 750, 200, 0);
+    CHECK(both.prompt_mean == 1000);
+    CHECK(both.prompt_median == doctest::Approx(800));  // 1,000 / sqrt(1 + 0.75^2) = 800
+    CHECK(both.output_median == 200);                   // sd 0: every output 200
+    const llmscale::LengthModel mean_only = llmscale::LengthModel::fitted(base, 2310, nan, nan, 30);
+    CHECK(mean_only.prompt_median == doctest::Approx(2040));  // 2,310 x 1,020 / 1,155
+    CHECK(mean_only.output_mean == base.output_mean);         // an sd without its mean: the default
+    CHECK(mean_only.output_median == base.output_median);
+  }
+}
+
+TEST_CASE("rate series: windows out of order by the allowed disorder or overlapping still give requests in time order") {
+  // ServeGen windows at 100 then 99 then 98.5 (each within the reader's 2 s): the window at 99
+  // ends at 99, before the arrivals already given up to 100; so does a record's window that
+  // starts inside the one before it
+  const std::string servegen = "0,0,0,50,0,0,1,0\n100,0,0,50,0,0,1,0\n99,0,0,50,0,0,1,0\n98.5,0,0,50,0,0,1,0\n200,0,0,50,0,0,1,0\n";
+  const std::string record = record_head + "1000,100,5000,,,,,,,,,,,,,,\n1099,0.5,25,,,,,,,,,,,,,,\n1098.5,101.5,5075,,,,,,,,,,,,,,\n";
+  for (const auto& [text, format] : {std::pair{servegen, llmscale::TraceFormat::servegen}, std::pair{record, llmscale::TraceFormat::llmscale}}) {
+    for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+      std::istringstream in(text);
+      llmscale::TraceReader reader(in, format);
+      llmscale::RateSeriesTrace trace(reader, 1.0, seed);
+      TraceRequest r;
+      double last = -1;
+      long long n = 0, backwards = 0;
+      while (trace.next(r)) {
+        backwards += r.arrival_s < last ? 1 : 0;
+        last = r.arrival_s;
+        ++n;
+      }
+      CHECK(reader.skipped() == 0);
+      CHECK(n > 5000);
+      CHECK(backwards == 0);
+    }
   }
 }
 

@@ -7,11 +7,30 @@
 //          (`2023-11-16 18:15:46.6805900`, fraction optional), the Azure LLM inference traces
 //          of 2023 and 2024
 //   csv    `arrival_time_s,input_tokens,output_tokens` (seconds, any origin)
+//   mooncake  JSONL: `timestamp` (ms), `input_length`, `output_length`
+//   burstgpt  `Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type`
+//   servegen  a rate series: `window_start_s,...,total_rate_rps,...,rate_weighted_mean_iat_cv,...`
+//   llmscale  a record the scaler appends once per window (a rate series too): a version line,
+//             then 17 columns (one line in the file)
+//               # llmscale-record 1
+//               window_start_s,window_s,arrivals,prompt_tokens_mean,prompt_tokens_sd,
+//               output_tokens_mean,output_tokens_sd,interarrival_cv,ready,starting,queued,running,
+//               ttft_p50_s,ttft_p99_s,tpot_p50_s,tpot_p99_s,desired
+//             The first non-blank line names the version: a newer one than record_version, or
+//             a file without it, throws TraceVersionError whatever `strict` (its rows would be
+//             misread, not merely malformed). Other `#` lines are comments and a line starting
+//             with a letter is a header, wherever they are (a rotated record repeats them). A
+//             blank field is unknown. window_start_s (Unix s) and window_s (above 0 to 86,400 s)
+//             place the window; arrivals (0 to 1e9, fractional allowed) over window_s is its
+//             rate; the token means (>= 1, blank: the default lengths), their standard
+//             deviations (>= 0) and interarrival_cv (blank: 1) shape its requests; ready ..
+//             desired (what the fleet did) are checked (blank or >= 0) and not used.
 // A header row (a first row whose first field is not a time) is skipped. Times are made
-// relative to the first request's. A malformed row (a missing or extra field, a bad number or
-// time, tokens below 1 for the prompt or 1 for the output, a time before the previous row's
-// by more than `max_disorder_s` (2 s)) is skipped and counted, and the first few are kept with
-// their line numbers; with `strict` the first one throws TraceError instead.
+// relative to the first request's (a rate series': the first window's start). A malformed row
+// (a missing or extra field, a bad number or time, tokens below 1 for the prompt or 1 for the
+// output, a time before the previous row's by more than `max_disorder_s` (2 s)) is skipped and
+// counted, and the first few are kept with their line numbers; with `strict` the first one
+// throws TraceError instead.
 // ScaledTrace applies `--rate-scale K` (docs/simulator.md): floor(K) copies of each request, each
 // shifted by a seeded uniform 0-1 s jitter, plus one more with probability K - floor(K); the
 // result comes out in time order through a small reorder heap.
@@ -75,27 +94,46 @@ class InMemoryTrace {
 };
 
 /// A trace file's format (see the top of this file and TraceReader).
-enum class TraceFormat : std::uint8_t { azure, csv, mooncake, burstgpt, servegen };
+enum class TraceFormat : std::uint8_t { azure, csv, mooncake, burstgpt, servegen, llmscale };
 
 /// The spellings of TraceFormat, as parse_trace_format reads them.
-inline constexpr std::array<EnumName<TraceFormat>, 5> trace_format_names{{{"azure", TraceFormat::azure},
+inline constexpr std::array<EnumName<TraceFormat>, 6> trace_format_names{{{"azure", TraceFormat::azure},
                                                                           {"csv", TraceFormat::csv},
                                                                           {"mooncake", TraceFormat::mooncake},
                                                                           {"burstgpt", TraceFormat::burstgpt},
-                                                                          {"servegen", TraceFormat::servegen}}};
+                                                                          {"servegen", TraceFormat::servegen},
+                                                                          {"llmscale", TraceFormat::llmscale}}};
 
-/// Parses a format's name ("azure", "csv", "mooncake", "burstgpt", "servegen"); false for
-/// anything else.
+/// Parses a format's name ("azure", "csv", "mooncake", "burstgpt", "servegen", "llmscale");
+/// false for anything else.
 inline bool parse_trace_format(std::string_view s, TraceFormat& out) noexcept {
   return detail::enum_value(trace_format_names, s, out);
 }
 
-/// A rate series' window (ServeGen): from `start_s`, `rate` requests/s whose inter-arrival
-/// times have coefficient of variation `cv`.
+/// Whether files of `format` hold a rate series (read with TraceReader::next_window and made
+/// into requests by RateSeriesTrace) rather than requests.
+[[nodiscard]] constexpr bool is_rate_series(TraceFormat format) noexcept {
+  return format == TraceFormat::servegen || format == TraceFormat::llmscale;
+}
+
+/// A rate series' window (ServeGen, or an llmscale record's): from `start_s`, `rate` requests/s
+/// whose inter-arrival times have coefficient of variation `cv`. The fields after those are
+/// what a record adds; their defaults mean unknown (all a ServeGen window has).
 struct RateWindow {
   double start_s = 0;  ///< seconds after the first window's start
   double rate = 0;     ///< requests per second
   double cv = 1;       ///< the inter-arrival times' coefficient of variation (1: Poisson)
+  double length_s = 0;  ///< the window's length; 0: until the next window starts (ServeGen)
+  /// \var prompt_mean
+  /// The prompt tokens' mean; NaN: unknown.
+  /// \var prompt_sd
+  /// Their standard deviation; NaN: unknown.
+  double prompt_mean = std::numeric_limits<double>::quiet_NaN(), prompt_sd = std::numeric_limits<double>::quiet_NaN();
+  /// \var output_mean
+  /// The output tokens' mean; NaN: unknown.
+  /// \var output_sd
+  /// Their standard deviation; NaN: unknown.
+  double output_mean = std::numeric_limits<double>::quiet_NaN(), output_sd = std::numeric_limits<double>::quiet_NaN();
 };
 
 /// A malformed row in strict mode; `line()` is its line number.
@@ -111,6 +149,13 @@ class TraceError : public std::runtime_error {
   long long line_;
 };
 
+/// An llmscale record refused whole, whatever `strict`: its version is newer than the reader
+/// reads, or it has no version line.
+class TraceVersionError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 /// Reads a request trace file a row at a time, skipping and counting malformed rows (see the
 /// top of this file).
 class TraceReader {
@@ -119,20 +164,23 @@ class TraceReader {
   static constexpr std::size_t max_line = 4096;           ///< CSV rows
   static constexpr std::size_t max_json_line = 1 << 20;   ///< Mooncake rows (their hash_ids lists are long)
   static constexpr std::size_t bucket_probe_rows = 1000;  ///< Mooncake rows read to detect bucketed timestamps
+  static constexpr long long record_version = 1;          ///< the newest llmscale record version read
 
   /// Reads `in` (which must outlive the reader). `seed` drives the jitter of bucketed Mooncake
   /// timestamps. With `strict` the first malformed row throws TraceError (from here, for a
-  /// Mooncake file's first rows).
+  /// Mooncake file's first rows). An llmscale record's version line is read here: a newer
+  /// version, or none, throws TraceVersionError.
   TraceReader(std::istream& in, TraceFormat format, bool strict = false, double max_disorder_s = 2,
               std::uint64_t seed = 1)
       : in_(&in), format_(format), strict_(strict), max_disorder_s_(max_disorder_s), rng_(seed) {
     if (format_ == TraceFormat::mooncake) probe_buckets();
+    if (format_ == TraceFormat::llmscale) read_version();
   }
 
   /// The next request in file order (jittered within its bucket for a bucketed Mooncake
-  /// trace); false at the end. Not for the servegen format (see next_window).
+  /// trace); false at the end. Not for a rate series (servegen, llmscale: see next_window).
   bool next(TraceRequest& out) {
-    if (format_ == TraceFormat::servegen) return false;
+    if (is_rate_series(format_)) return false;
     Row row;
     if (!ahead_.empty()) {
       row = ahead_.front();
@@ -148,15 +196,20 @@ class TraceReader {
     return true;
   }
 
-  /// The next window of a ServeGen rate series (start relative to the first window's); false
-  /// at the end.
+  /// The next window of a rate series (ServeGen, or an llmscale record) with its start relative
+  /// to the first window's; false at the end.
   bool next_window(RateWindow& out) {
-    if (format_ != TraceFormat::servegen) return false;
+    if (!is_rate_series(format_)) return false;
     Row row;
     if (!read_row(row)) return false;
     out.start_s = std::max(0.0, row.t - origin_);
     out.rate = row.a;
     out.cv = row.b;
+    out.length_s = row.length_s;
+    out.prompt_mean = row.prompt_mean;
+    out.prompt_sd = row.prompt_sd;
+    out.output_mean = row.output_mean;
+    out.output_sd = row.output_sd;
     return true;
   }
 
@@ -180,16 +233,29 @@ class TraceReader {
   struct Row {
     double t = 0;       // seconds (the file's origin)
     double a = 0, b = 0;  // prompt and output tokens, or rate and CV
+    // an llmscale record's window: its length and token moments (RateWindow's defaults: unknown)
+    double length_s = 0;
+    double prompt_mean = std::numeric_limits<double>::quiet_NaN(), prompt_sd = std::numeric_limits<double>::quiet_NaN();
+    double output_mean = std::numeric_limits<double>::quiet_NaN(), output_sd = std::numeric_limits<double>::quiet_NaN();
   };
 
+  // The next line into line_ (without a trailing CR); false at the end.
+  bool next_line() {
+    if (!std::getline(*in_, line_)) return false;
+    ++line_number_;
+    if (!line_.empty() && line_.back() == '\r') line_.pop_back();
+    return true;
+  }
+
   bool read_row(Row& row) {
-    while (std::getline(*in_, line_)) {
-      ++line_number_;
-      if (!line_.empty() && line_.back() == '\r') line_.pop_back();
+    while (next_line()) {
       if (line_.empty()) continue;
+      if (format_ == TraceFormat::llmscale && !record_row(line_)) continue;
       bool failed = false;
       const char* why = parse(line_, row, failed);
-      if (why != nullptr && rows_ == 0 && skipped_ == 0 && failed_ == 0 && !header_seen_ && looks_like_header(line_)) {
+      // (a record's headers were skipped above, wherever they are)
+      if (why != nullptr && format_ != TraceFormat::llmscale && rows_ == 0 && skipped_ == 0 && failed_ == 0 &&
+          !header_seen_ && looks_like_header(line_)) {
         header_seen_ = true;
         continue;
       }
@@ -230,6 +296,47 @@ class TraceReader {
     if (ahead_.size() >= 10 && 2 * tied > ahead_.size() && gap >= 0.5 && gap < 60) bucket_s_ = gap;
   }
 
+  // An llmscale record's first non-blank line: `# llmscale-record N`, N at most record_version.
+  void read_version() {
+    while (next_line()) {
+      if (trim(line_).empty()) continue;
+      const long long version = version_of(line_);
+      if (version < 1) throw TraceVersionError("not an llmscale record: the first line must be '# llmscale-record 1'");
+      check_version(version);
+      return;
+    }
+  }
+  // N of a `# llmscale-record N` line; 0 for any other line.
+  static long long version_of(std::string_view line) noexcept {
+    constexpr std::string_view tag = "llmscale-record";
+    line = trim(line);
+    if (line.empty() || line.front() != '#') return 0;
+    line = trim(line.substr(1));
+    if (line.substr(0, tag.size()) != tag) return 0;
+    const std::string_view rest = line.substr(tag.size());
+    long long version = 0;
+    if (rest.empty() || (rest.front() != ' ' && rest.front() != '\t') || !parse_int(trim(rest), version)) return 0;
+    return version;
+  }
+  static void check_version(long long version) {
+    if (version > record_version) {
+      throw TraceVersionError("the record's version " + std::to_string(version) + " is newer than this llmscale-replay reads (" +
+                              std::to_string(record_version) + "): upgrade llmscale");
+    }
+  }
+  // Whether a record's line is a row: `#` lines are comments (a version line is checked again:
+  // rotated records concatenated may change version mid-file), a line starting with a letter is
+  // the column names (repeated after a rotation), a blank line is nothing.
+  static bool record_row(std::string_view line) {
+    line = trim(line);
+    if (line.empty()) return false;
+    if (line.front() == '#') {
+      if (const long long version = version_of(line); version > 0) check_version(version);
+      return false;
+    }
+    return !std::isalpha(static_cast<unsigned char>(line.front()));
+  }
+
   void reject(const char* why) {
     if (strict_) throw TraceError(why, line_number_);
     ++skipped_;
@@ -244,23 +351,28 @@ class TraceReader {
   const char* parse(std::string_view line, Row& row, bool& failed) const {
     if (format_ == TraceFormat::mooncake) return parse_mooncake(line, row);
     if (line.size() > max_line) return "row longer than 4096 characters";
-    constexpr std::size_t most = 8;
+    constexpr std::size_t most = record_fields;
     std::string_view f[most];
     std::size_t n = 0, start = 0;
-    const std::size_t want = format_ == TraceFormat::burstgpt ? 6 : format_ == TraceFormat::servegen ? 8 : 3;
+    const std::size_t want = format_ == TraceFormat::burstgpt   ? 6
+                             : format_ == TraceFormat::servegen ? 8
+                             : format_ == TraceFormat::llmscale ? record_fields
+                                                                : 3;
     for (std::size_t i = 0; i <= line.size(); ++i) {
       if (i == line.size() || line[i] == ',') {
-        if (n == want) return want == 3 ? "more than 3 fields" : want == 6 ? "more than 6 fields" : "more than 8 fields";
+        if (n == want) return field_count_problem(want, true);
         f[n++] = trim(line.substr(start, i - start));
         start = i + 1;
       }
     }
-    if (n != want) return want == 3 ? "fewer than 3 fields" : want == 6 ? "fewer than 6 fields" : "fewer than 8 fields";
+    if (n != want) return field_count_problem(want, false);
     long long prompt = 0, output = 0;
     switch (format_) {
       case TraceFormat::azure:
         if (!parse_timestamp(f[0], row.t)) return "bad TIMESTAMP (want YYYY-MM-DD HH:MM:SS[.fraction])";
         break;
+      case TraceFormat::llmscale:
+        return parse_record(f, row);
       case TraceFormat::servegen:
         if (!parse_double(f[0], row.t) || !(row.t >= 0) || row.t > 1e9) return "bad window_start_s (want seconds, 0 to 1e9)";
         if (!parse_double(f[3], row.a) || !(row.a >= 0) || row.a > 1e7) return "bad total_rate_rps (want 0 to 10^7)";
@@ -282,6 +394,54 @@ class TraceReader {
     row.a = static_cast<double>(prompt);
     row.b = static_cast<double>(output);
     return nullptr;
+  }
+
+  static constexpr std::size_t record_fields = 17;  // an llmscale record's columns
+
+  static const char* field_count_problem(std::size_t want, bool more) noexcept {
+    switch (want) {
+      case 3: return more ? "more than 3 fields" : "fewer than 3 fields";
+      case 6: return more ? "more than 6 fields" : "fewer than 6 fields";
+      case 8: return more ? "more than 8 fields" : "fewer than 8 fields";
+      default: return more ? "more than 17 fields" : "fewer than 17 fields";
+    }
+  }
+
+  // An llmscale record's row (its 17 fields): the window, its rate and CV, its token moments;
+  // the fleet's columns only checked.
+  static const char* parse_record(const std::string_view* f, Row& row) {
+    static constexpr std::array<const char*, record_fields - 8> fleet_problems{
+        "bad ready (want blank or a number >= 0)",      "bad starting (want blank or a number >= 0)",
+        "bad queued (want blank or a number >= 0)",     "bad running (want blank or a number >= 0)",
+        "bad ttft_p50_s (want blank or a number >= 0)", "bad ttft_p99_s (want blank or a number >= 0)",
+        "bad tpot_p50_s (want blank or a number >= 0)", "bad tpot_p99_s (want blank or a number >= 0)",
+        "bad desired (want blank or a number >= 0)"};
+    double arrivals = 0;
+    if (!parse_double(f[0], row.t) || !(row.t >= 0) || row.t > 1e10) return "bad window_start_s (want Unix seconds, 0 to 1e10)";
+    if (!parse_double(f[1], row.length_s) || !(row.length_s > 0) || row.length_s > 86400) {
+      return "bad window_s (want seconds, above 0 to 86400)";
+    }
+    if (!parse_double(f[2], arrivals) || !(arrivals >= 0) || arrivals > 1e9) return "bad arrivals (want 0 to 1e9)";
+    row.a = arrivals / row.length_s;
+    if (!optional_number(f[3], 1, 1e7, row.prompt_mean)) return "bad prompt_tokens_mean (want blank or 1 to 10^7)";
+    if (!optional_number(f[4], 0, 1e7, row.prompt_sd)) return "bad prompt_tokens_sd (want blank or 0 to 10^7)";
+    if (!optional_number(f[5], 1, 1e7, row.output_mean)) return "bad output_tokens_mean (want blank or 1 to 10^7)";
+    if (!optional_number(f[6], 0, 1e7, row.output_sd)) return "bad output_tokens_sd (want blank or 0 to 10^7)";
+    if (!optional_number(f[7], 0, 1e3, row.b)) return "bad interarrival_cv (want blank or 0 to 1000)";
+    if (std::isnan(row.b)) row.b = 1;  // unknown: Poisson
+    for (std::size_t i = 8; i < record_fields; ++i) {
+      double v = 0;
+      if (!optional_number(f[i], 0, std::numeric_limits<double>::max(), v)) return fleet_problems[i - 8];
+    }
+    return nullptr;
+  }
+  // A field that may be blank (out: NaN) or a number in [lo, hi].
+  static bool optional_number(std::string_view s, double lo, double hi, double& out) {
+    if (s.empty()) {
+      out = std::numeric_limits<double>::quiet_NaN();
+      return true;
+    }
+    return parse_double(s, out) && out >= lo && out <= hi;
   }
 
   // {"timestamp": ms, "input_length": n, "output_length": n, ...}

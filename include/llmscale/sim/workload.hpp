@@ -5,8 +5,10 @@
 //   LengthModel      lognormal prompt and output lengths given by mean and median; the default
 //                    is docs/simulator.md's fit to the Azure 2023 conversation trace (prompt mean
 //                    1,155, median 1,020; output mean 211, median 129)
-//   RateSeriesTrace  requests from a rate series (ServeGen's 600 s windows): in each window a
-//                    renewal process with Gamma inter-arrival times of the window's rate and CV
+//   RateSeriesTrace  requests from a rate series (ServeGen's 600 s windows, or an llmscale
+//                    record's): in each window a renewal process with Gamma inter-arrival times of
+//                    the window's rate and CV; a record's window ends after its own length (a gap
+//                    to the next is silent) and draws lengths with its own token moments
 //   ScenarioTrace    the built-in scenarios (`--scenario`):
 //                      chat-day     24 h: a daily cycle (0.35x the peak at 04:00, the peak of 12 req/s
 //                                   at 16:00) modulated by a two-state Markov chain (bursts of 1.6x
@@ -58,6 +60,18 @@ struct LengthModel {
   /// Code completion: long prompts, short outputs.
   static LengthModel code() noexcept { return LengthModel{2048, 1500, 28, 13, 32768, 4096}; }
 
+  /// `base` fitted to a window's measured token moments (NaN: unknown; an llmscale record's):
+  /// a known mean m with standard deviation s gives the lognormal's median m / sqrt(1 + s^2/m^2);
+  /// with s unknown the median keeps `base`'s median/mean ratio; with m unknown the lengths are
+  /// `base`'s. The clamps are `base`'s. All unknown: `base` itself (a ServeGen window's draws).
+  [[nodiscard]] static LengthModel fitted(const LengthModel& base, double prompt_mean, double prompt_sd, double output_mean,
+                                          double output_sd) noexcept {
+    LengthModel m = base;
+    fit(m.prompt_mean, m.prompt_median, prompt_mean, prompt_sd);
+    fit(m.output_mean, m.output_median, output_mean, output_sd);
+    return m;
+  }
+
   /// Draws `r`'s prompt and output tokens with `rng` (its arrival is left as it is).
   template <class Rng>
   void draw(Rng& rng, TraceRequest& r) const {
@@ -66,6 +80,13 @@ struct LengthModel {
   }
 
  private:
+  static void fit(double& mean, double& median, double measured_mean, double measured_sd) noexcept {
+    if (!(measured_mean >= 1)) return;  // unknown
+    const double cv = measured_sd / measured_mean;
+    median = std::isnan(measured_sd) ? measured_mean * (median / mean) : measured_mean / std::sqrt(1.0 + cv * cv);
+    mean = measured_mean;
+  }
+
   template <class Rng>
   static std::int32_t draw_one(Rng& rng, double mean, double median, double max) {
     const double mu = std::log(median);
@@ -75,10 +96,13 @@ struct LengthModel {
   }
 };
 
-/// Requests from a ServeGen rate series read by `reader` (format servegen): rates x `rate_scale`,
-/// Gamma inter-arrival times with each window's CV (clamped to [0.05, 20]), lengths from `lengths`.
-/// A window lasts until the next one starts (a malformed row's window merges into the one
-/// before it); the last lasts as long as the shortest before it (600 s if it is the only one).
+/// Requests from a rate series read by `reader` (format servegen or llmscale): rates x
+/// `rate_scale`, Gamma inter-arrival times with each window's CV (clamped to [0.05, 20]), lengths
+/// from `lengths` fitted to the window's token moments where it has them (LengthModel::fitted).
+/// A window with a length (an llmscale record's) ends after it: a gap to the next window has no
+/// arrivals (the scaler was down), and an overlap goes to the earlier window. A ServeGen window
+/// lasts until the next one starts (a malformed row's window merges into the one before it); the
+/// last lasts as long as the shortest before it (600 s if it is the only one).
 class RateSeriesTrace {
  public:
   /// `reader` must outlive the trace; `seed` drives the arrivals and lengths. Throws
@@ -90,6 +114,7 @@ class RateSeriesTrace {
     }
     have_ = reader_->next_window(window_);
     have_next_ = have_ && reader_->next_window(next_);
+    window_lengths_ = lengths_of(window_);
   }
 
   /// The next request, in time order, into `out`; false at the end of the series.
@@ -105,22 +130,29 @@ class RateSeriesTrace {
         if (t_ + gap < end) {
           t_ += gap;
           out.arrival_s = t_;
-          lengths_.draw(rng_, out);
+          window_lengths_.draw(rng_, out);
           return true;
         }
       }
-      // on to the next window (the draw that overshot is discarded: a renewal restarted there)
-      t_ = end;
+      // on to the next window (the draw that overshot is discarded: a renewal restarted there);
+      // never back in time: a window that ends before the last arrival (rows out of order by the
+      // disorder the reader allows, or a record's overlapping windows) must not reopen the past
+      t_ = std::max(t_, end);
       if (end > window_.start_s) step_ = std::min(step_, end - window_.start_s);
       have_ = have_next_;
       window_ = next_;
+      window_lengths_ = lengths_of(window_);
       have_next_ = have_ && reader_->next_window(next_);
     }
     return false;
   }
 
  private:
+  [[nodiscard]] LengthModel lengths_of(const RateWindow& w) const noexcept {
+    return LengthModel::fitted(lengths_, w.prompt_mean, w.prompt_sd, w.output_mean, w.output_sd);
+  }
   [[nodiscard]] double window_end() const noexcept {
+    if (window_.length_s > 0) return window_.start_s + window_.length_s;
     if (have_next_) return std::max(next_.start_s, window_.start_s);
     return window_.start_s + (std::isfinite(step_) ? step_ : 600.0);
   }
@@ -128,6 +160,7 @@ class RateSeriesTrace {
   TraceReader* reader_;
   double scale_;
   LengthModel lengths_;
+  LengthModel window_lengths_;  // lengths_ fitted to the current window's token moments
   std::mt19937_64 rng_;
   RateWindow window_, next_;
   bool have_ = false, have_next_ = false;
