@@ -96,6 +96,55 @@ TEST_CASE("TGI, SGLang and TensorRT-LLM pages") {
   CHECK_FALSE(llmscale::engine_preset("ollama").has_value());
 }
 
+TEST_CASE("trtllm-serve's own names, token counters and length histograms, and the deprecated time-per-token family") {
+  // names as tensorrt_llm/metrics/collector.py writes them (labels model_name, engine_type)
+  auto t = read("trtllm-serve",
+                "trtllm_num_requests_running{engine_type=\"trtllm\",model_name=\"m\"} 7\n"
+                "trtllm_num_requests_waiting{engine_type=\"trtllm\",model_name=\"m\"} 2\n"
+                "trtllm_kv_cache_utilization{engine_type=\"trtllm\",model_name=\"m\"} 0.4\n"
+                "trtllm_time_to_first_token_seconds_bucket{le=\"0.5\",model_name=\"m\"} 3\n"
+                "trtllm_time_to_first_token_seconds_bucket{le=\"+Inf\",model_name=\"m\"} 4\n"
+                "trtllm_time_to_first_token_seconds_sum{model_name=\"m\"} 2.0\n"
+                "trtllm_time_to_first_token_seconds_count{model_name=\"m\"} 4\n"
+                "trtllm_time_per_output_token_seconds_sum{model_name=\"m\"} 0.2\n"
+                "trtllm_time_per_output_token_seconds_count{model_name=\"m\"} 4\n"
+                "trtllm_prompt_tokens_total{model_name=\"m\"} 4000\n"
+                "trtllm_generation_tokens_total{model_name=\"m\"} 800\n");
+  REQUIRE(t.usable());
+  CHECK(*t.running == 7);
+  CHECK(*t.kv_fraction == 0.4);
+  CHECK(t.tpot.count == 4);
+  CHECK(*t.prompt_tokens_total == 4000);
+  CHECK(*t.output_tokens_total == 800);
+  const auto& b = t.buckets_of(llmscale::BucketedHistogram::ttft);
+  REQUIRE(b.usable());
+  CHECK(b.size == 2);
+  CHECK(b.count[0] == 3);
+  // vLLM: the deprecated time_per_output_token family where inter_token_latency is absent, and
+  // the request length histograms with their buckets
+  auto v = read("vllm",
+                "vllm:num_requests_running 1\nvllm:num_requests_waiting 0\n"
+                "vllm:time_per_output_token_seconds_bucket{le=\"0.05\"} 10\n"
+                "vllm:time_per_output_token_seconds_bucket{le=\"+Inf\"} 12\n"
+                "vllm:time_per_output_token_seconds_sum 0.7\nvllm:time_per_output_token_seconds_count 12\n"
+                "vllm:request_prompt_tokens_bucket{le=\"1000\"} 2\nvllm:request_prompt_tokens_bucket{le=\"+Inf\"} 3\n"
+                "vllm:request_prompt_tokens_sum 3500\nvllm:request_prompt_tokens_count 3\n");
+  REQUIRE(v.usable());
+  CHECK(v.tpot.count == 12);
+  CHECK(v.buckets_of(llmscale::BucketedHistogram::tpot).count[0] == 10);
+  CHECK(v.prompt_tokens.sum == 3500);
+  CHECK(v.buckets_of(llmscale::BucketedHistogram::prompt_tokens).le[0] == 1000);
+  // the current name wins over the deprecated one where both are present
+  auto both = read("vllm",
+                   "vllm:num_requests_running 1\nvllm:num_requests_waiting 0\n"
+                   "vllm:inter_token_latency_seconds_count 5\nvllm:time_per_output_token_seconds_count 12\n");
+  CHECK(both.tpot.count == 5);
+  // a token counter that cannot be true leaves both counters out, not the page
+  auto huge = read("vllm", "vllm:num_requests_running 1\nvllm:num_requests_waiting 0\nvllm:prompt_tokens_total 1e300\n");
+  CHECK(huge.usable());
+  CHECK_FALSE(huge.prompt_tokens_total.has_value());
+}
+
 TEST_CASE("a page without the load figures is not usable: the replica is not read as idle") {
   CHECK_FALSE(read("vllm", "").usable());                                                // an empty page
   CHECK_FALSE(read("vllm", "vllm:num_requests_running 3\n").usable());                   // waiting missing
@@ -155,6 +204,21 @@ TEST_CASE("a custom mapping in key=value text, and its errors") {
   REQUIRE(s.usable());
   CHECK(*s.running == 4);
   CHECK(s.e2e.sum == doctest::Approx(3.0));  // ms to s
+  // the time-per-token, length and token-counter keys; bucket bounds scaled like the sums
+  const auto t = llmscale::parse_engine_map(
+      "running = r\nwaiting = w\ntpot = my_itl_ms\noutput_tokens = my_out\nprompt_tokens_total = my_prompt_total\n"
+      "latency_unit = ms\n",
+      error);
+  REQUIRE_MESSAGE(t.has_value(), error);
+  const auto u = llmscale::read_engine_metrics(
+      "r 1\nw 0\nmy_itl_ms_bucket{le=\"50\"} 2\nmy_itl_ms_bucket{le=\"+Inf\"} 2\nmy_itl_ms_sum 60\nmy_itl_ms_count 2\n"
+      "my_out_sum 300\nmy_out_count 2\nmy_prompt_total 900\n",
+      *t, parser);
+  REQUIRE(u.usable());
+  CHECK(u.tpot.sum == doctest::Approx(0.06));
+  CHECK(u.buckets_of(llmscale::BucketedHistogram::tpot).le[0] == doctest::Approx(0.05));
+  CHECK(u.output_tokens.sum == 300);  // tokens are not scaled
+  CHECK(*u.prompt_tokens_total == 900);
   CHECK_FALSE(llmscale::parse_engine_map("running = a\n", error).has_value());
   CHECK(error == "engine map: running and waiting are required");
   CHECK_FALSE(llmscale::parse_engine_map("running = 9a\nwaiting = b\n", error).has_value());

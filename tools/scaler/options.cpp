@@ -21,7 +21,7 @@ const char* usage() {
     for (const char* n : llmscale::PolicyConfigs::names) sets += ", " + std::string(n);
     return std::string(
   "usage: llmscale-scaler (--endpoints HOST:PORT[/PATH],... | --endpoints-file FILE)\n"
-         "         [--engine vllm|tgi|sglang|trtllm | --engine-map FILE]\n"
+         "         [--engine vllm|tgi|sglang|trtllm|trtllm-serve | --engine-map FILE]\n"
          "         [--policy ") + policies + "]\n"
          "         [--profile FILE --model M --hardware H --tp N] [--min-replicas N] [--max-replicas N]\n"
          "         [--set name.key=value ...] [--tick S] [--scrape-timeout S] [--scrape-concurrency N]\n"
@@ -126,7 +126,7 @@ Options parse_args(const std::vector<std::string>& args, bool& help) {
   });
   cl.value("--endpoints-file", text(o.endpoints_file));
   cl.value("--engine", [&](V v) {
-    if (!llmscale::engine_preset(v)) throw UsageError("--engine '" + v + "': allowed vllm, tgi, sglang, trtllm (or --engine-map FILE)");
+    if (!llmscale::engine_preset(v)) throw UsageError("--engine '" + v + "': allowed vllm, tgi, sglang, trtllm, trtllm-serve (or --engine-map FILE)");
     o.engine = v;
   });
   cl.value("--engine-map", text(o.engine_map_file));

@@ -8,6 +8,7 @@
 
 #include "llmscale/adapters/engine_metrics.hpp"
 #include "llmscale/adapters/exposition.hpp"
+#include "llmscale/adapters/histogram_buckets.hpp"
 #include "llmscale/adapters/prometheus.hpp"
 #include "llmscale/adapters/scraped_signals.hpp"
 #include "llmscale/adapters/starting_replicas.hpp"

@@ -34,8 +34,10 @@
 #include <string>
 #include <string_view>
 
+#include "llmscale/adapters/histogram_buckets.hpp"
 #include "llmscale/adapters/prometheus.hpp"
 #include "llmscale/core/abi.hpp"
+#include "llmscale/core/number.hpp"
 #include "llmscale/core/time.hpp"
 #include "llmscale/signals/engine_gauges.hpp"
 
@@ -56,15 +58,24 @@ struct MetricRef {
 
 /// Where an engine's figures are. Each gauge has a current name and an optional fallback (a
 /// deprecated name): the current one wins when both are present. Histograms are family names
-/// (their `_sum` and `_count` are read); `latency_scale` converts their unit to seconds.
+/// (their `_sum`, `_count` and, for all but e2e, `_bucket` series are read); `latency_scale`
+/// converts the latency histograms' unit to seconds (token histograms count tokens).
 struct EngineMetricMap {
-  std::string engine;  ///< vllm, tgi, sglang, trtllm or custom
+  std::string engine;  ///< vllm, tgi, sglang, trtllm, trtllm-serve or custom
   std::array<MetricRef, 2> running;      ///< running requests: the current name, then a fallback
   std::array<MetricRef, 2> waiting;      ///< waiting requests: the current name, then a fallback
   std::array<MetricRef, 2> kv_fraction;  ///< KV-cache use in [0, 1]
   std::string ttft;        ///< histogram family ("" when the engine has none)
   std::string queue_time;  ///< histogram family
   std::string e2e;         ///< histogram or summary family; its _count is the finished requests
+  std::string tpot;           ///< time per output token (or inter-token latency) histogram family
+  std::string tpot_fallback;  ///< its deprecated name, read where `tpot` is absent
+  std::string prompt_tokens;  ///< prompt length histogram family (tokens per finished request)
+  std::string output_tokens;  ///< output length histogram family (tokens per finished request)
+  /// Prompt tokens counted as they are processed: the prompt mean where no length histogram is
+  /// exposed (divided by the finished requests).
+  MetricRef prompt_tokens_total;
+  MetricRef output_tokens_total;  ///< output tokens generated: likewise for the output mean
   double latency_scale = 1.0;  ///< seconds per unit of the histograms (1e-3 for ms, 1e-6 for us)
   /// The engine process's start time (Unix seconds): part of the counters' identity, so that a
   /// different process behind the same endpoint is a new series. Python engines (vLLM, SGLang)
@@ -85,9 +96,14 @@ struct EngineBounds {
   /// believed to have waited or run for more than a day): a rise of `_sum` larger than the
   /// rise of `_count` times this is not believed (ScrapedSignals drops it and counts it).
   double max_observation_s = 86'400;
+  /// A token counter's value (prompt or output tokens since the engine started): a larger one is
+  /// left out of the page's figures.
+  double max_tokens = 1e15;
 };
 
-/// The presets: "vllm", "tgi", "sglang", "trtllm"; nullopt for another name.
+/// The presets: "vllm", "tgi", "sglang", "trtllm" (Triton's TensorRT-LLM backend),
+/// "trtllm-serve" (TensorRT-LLM's own server, whose Prometheus page is /prometheus/metrics);
+/// nullopt for another name.
 [[nodiscard]] std::optional<EngineMetricMap> engine_preset(std::string_view engine);
 
 /// A custom mapping from key=value lines (`#` comments, blank lines): running, waiting,
@@ -96,6 +112,11 @@ struct EngineBounds {
 /// waiting are required. On error, nullopt and `error` names the line, the key or value and
 /// what is allowed.
 [[nodiscard]] std::optional<EngineMetricMap> parse_engine_map(std::string_view text, std::string& error);
+
+/// The histograms whose buckets are read, indexing EngineScrape::buckets.
+enum class BucketedHistogram : std::uint8_t { ttft, tpot, queue_time, prompt_tokens, output_tokens };
+/// How many BucketedHistogram there are.
+inline constexpr std::size_t bucketed_histograms = 5;
 
 /// A histogram's `_sum` and `_count`, summed over its label sets.
 struct HistogramTotals {
@@ -116,6 +137,22 @@ struct EngineScrape {
   /// \var e2e
   /// The end-to-end latency histogram's totals; its count is the finished requests.
   HistogramTotals ttft, queue_time, e2e;
+  /// \var tpot
+  /// The time-per-output-token histogram's totals (the current name's, else the fallback's).
+  /// \var prompt_tokens
+  /// The prompt length histogram's totals (in tokens).
+  /// \var output_tokens
+  /// The output length histogram's totals (in tokens).
+  HistogramTotals tpot, prompt_tokens, output_tokens;
+  std::optional<double> prompt_tokens_total;  ///< the prompt token counter, summed over label sets
+  std::optional<double> output_tokens_total;  ///< the output token counter, summed over label sets
+  /// The bucketed histograms' `_bucket` counts, in BucketedHistogram order (bounds in seconds for
+  /// latencies).
+  std::array<HistogramBuckets, bucketed_histograms> buckets{};
+  /// The buckets of histogram `h`.
+  [[nodiscard]] const HistogramBuckets& buckets_of(BucketedHistogram h) const noexcept {
+    return buckets[static_cast<std::size_t>(h)];
+  }
   std::optional<double> start_time;   ///< the engine process's start, where the page says
   /// The identity of the series the counters come from (0: the page gives none): a hash of the
   /// end-to-end count series' labels and the start time.
@@ -168,18 +205,32 @@ inline std::optional<EngineMetricMap> engine_preset(std::string_view engine) {
     m.ttft = "vllm:time_to_first_token_seconds";
     m.queue_time = "vllm:request_queue_time_seconds";
     m.e2e = "vllm:e2e_request_latency_seconds";
+    m.tpot = "vllm:inter_token_latency_seconds";
+    m.tpot_fallback = "vllm:time_per_output_token_seconds";
+    m.prompt_tokens = "vllm:request_prompt_tokens";
+    m.output_tokens = "vllm:request_generation_tokens";
+    m.prompt_tokens_total = MetricRef{"vllm:prompt_tokens_total", "", ""};
+    m.output_tokens_total = MetricRef{"vllm:generation_tokens_total", "", ""};
     m.start_time = MetricRef{"process_start_time_seconds", "", ""};
   } else if (engine == "tgi") {
     m.running = {MetricRef{"tgi_batch_current_size", "", ""}, {}};
     m.waiting = {MetricRef{"tgi_queue_size", "", ""}, {}};
     m.queue_time = "tgi_request_queue_duration";
     m.e2e = "tgi_request_duration";
+    m.tpot = "tgi_request_mean_time_per_token_duration";
+    m.prompt_tokens = "tgi_request_input_length";
+    m.output_tokens = "tgi_request_generated_tokens";
   } else if (engine == "sglang") {
     m.running = {MetricRef{"sglang:num_running_reqs", "", ""}, {}};
     m.waiting = {MetricRef{"sglang:num_queue_reqs", "", ""}, {}};
     m.kv_fraction = {MetricRef{"sglang:token_usage", "", ""}, {}};
     m.ttft = "sglang:time_to_first_token_seconds";
     m.e2e = "sglang:e2e_request_latency_seconds";
+    m.tpot = "sglang:inter_token_latency_seconds";
+    m.tpot_fallback = "sglang:time_per_output_token_seconds";
+    m.queue_time = "sglang:queue_time_seconds";
+    m.prompt_tokens_total = MetricRef{"sglang:prompt_tokens_total", "", ""};
+    m.output_tokens_total = MetricRef{"sglang:generation_tokens_total", "", ""};
     m.start_time = MetricRef{"process_start_time_seconds", "", ""};
   } else if (engine == "trtllm") {
     m.running = {MetricRef{"nv_trt_llm_request_metrics", "request_type", "active"}, {}};
@@ -187,6 +238,20 @@ inline std::optional<EngineMetricMap> engine_preset(std::string_view engine) {
     m.kv_fraction = {MetricRef{"nv_trt_llm_kv_cache_block_metrics", "kv_cache_block_type", "fraction"}, {}};
     // Triton's latencies (nv_inference_request_duration_us, nv_inference_queue_duration_us) are
     // cumulative counters, not histograms: not read yet.
+  } else if (engine == "trtllm-serve") {
+    // tensorrt_llm/metrics/collector.py: every name prefixed trtllm_; served on
+    // /prometheus/metrics when the server runs with return_perf_metrics (and the load gauges
+    // with enable_iter_perf_stats)
+    m.running = {MetricRef{"trtllm_num_requests_running", "", ""}, {}};
+    m.waiting = {MetricRef{"trtllm_num_requests_waiting", "", ""}, {}};
+    m.kv_fraction = {MetricRef{"trtllm_kv_cache_utilization", "", ""}, {}};
+    m.ttft = "trtllm_time_to_first_token_seconds";
+    m.tpot = "trtllm_time_per_output_token_seconds";
+    m.queue_time = "trtllm_request_queue_time_seconds";
+    m.e2e = "trtllm_e2e_request_latency_seconds";
+    m.prompt_tokens_total = MetricRef{"trtllm_prompt_tokens_total", "", ""};
+    m.output_tokens_total = MetricRef{"trtllm_generation_tokens_total", "", ""};
+    m.start_time = MetricRef{"process_start_time_seconds", "", ""};
   } else {
     return std::nullopt;
   }
@@ -291,6 +356,8 @@ inline std::optional<EngineMetricMap> parse_engine_map(std::string_view text, st
     else if (key == "kv_fraction") ref = &m.kv_fraction[0];
     else if (key == "kv_fraction_fallback") ref = &m.kv_fraction[1];
     else if (key == "start_time") ref = &m.start_time;
+    else if (key == "prompt_tokens_total") ref = &m.prompt_tokens_total;
+    else if (key == "output_tokens_total") ref = &m.output_tokens_total;
     if (ref != nullptr) {
       if (!detail::engine_metric_ref(value, *ref)) {
         error = where + std::string(key) + " = '" + std::string(value) +
@@ -299,7 +366,14 @@ inline std::optional<EngineMetricMap> parse_engine_map(std::string_view text, st
       }
       continue;
     }
-    std::string* family = key == "ttft" ? &m.ttft : key == "queue_time" ? &m.queue_time : key == "e2e" ? &m.e2e : nullptr;
+    std::string* family = key == "ttft"            ? &m.ttft
+                          : key == "queue_time"    ? &m.queue_time
+                          : key == "e2e"           ? &m.e2e
+                          : key == "tpot"          ? &m.tpot
+                          : key == "tpot_fallback" ? &m.tpot_fallback
+                          : key == "prompt_tokens" ? &m.prompt_tokens
+                          : key == "output_tokens" ? &m.output_tokens
+                                                   : nullptr;
     if (family != nullptr) {
       MetricRef check;
       if (!detail::engine_metric_ref(value, check) || !check.label.empty()) {
@@ -320,8 +394,8 @@ inline std::optional<EngineMetricMap> parse_engine_map(std::string_view text, st
       continue;
     }
     error = where + "unknown key '" + std::string(key) +
-            "'; allowed: running, waiting, kv_fraction (each also _fallback), ttft, queue_time, e2e, latency_unit, "
-            "start_time";
+            "'; allowed: running, waiting, kv_fraction (each also _fallback), ttft, queue_time, e2e, tpot, "
+            "tpot_fallback, prompt_tokens, output_tokens, prompt_tokens_total, output_tokens_total, latency_unit, start_time";
     return std::nullopt;
   }
   if (m.running[0].empty() || m.waiting[0].empty()) {
@@ -338,15 +412,30 @@ inline EngineScrape read_engine_metrics(std::string_view page, const EngineMetri
   std::array<std::optional<double>, 2> running{}, waiting{}, kv{};
   detail::EngineSeriesSeen seen;
   std::uint64_t identity = 0;
+  std::optional<double> prompt_total, output_total;
+  bool total_bad = false;
+  HistogramTotals tpot_old;  // the deprecated time-per-token family's, used where the current is absent
+  HistogramBuckets tpot_old_buckets;
   const auto add = [](std::optional<double>& slot, double v) { slot = slot ? *slot + v : v; };
   const auto implausible = [&r](const char* why) {
     if (r.implausible == nullptr) r.implausible = why;
   };
-  // a histogram's _sum and _count: finite, not negative, a count below max_count
-  // true when `s` is the family's _sum or _count (a series the page must not write twice)
-  const auto hist = [&](const std::string& family, const PrometheusSample& s, HistogramTotals& h) {
+  // a histogram's _sum and _count: finite, not negative, a count below max_count; its _bucket
+  // counts where `buckets` is given (a bad one makes the buckets unusable, not the page)
+  // true when `s` is the family's _sum, _count or _bucket (a series the page must not write twice)
+  const auto hist = [&](const std::string& family, const PrometheusSample& s, HistogramTotals& h, double scale,
+                        HistogramBuckets* buckets) {
     if (family.empty() || s.name.size() <= family.size() || s.name.compare(0, family.size(), family) != 0) return false;
     const std::string_view suffix = s.name.substr(family.size());
+    if (suffix == "_bucket") {
+      if (buckets == nullptr) return false;
+      const std::string_view le = s.label("le");
+      double bound = 0;
+      if (le == "+Inf" || le == "Inf" || le == "inf") bound = std::numeric_limits<double>::infinity();
+      else if (!parse_number(le, bound) || !std::isfinite(bound)) bound = std::numeric_limits<double>::quiet_NaN();
+      buckets->add(std::isinf(bound) ? bound : bound * scale, s.value > bounds.max_count ? -1.0 : s.value);
+      return true;
+    }
     const bool is_sum = suffix == "_sum";
     if (!is_sum && suffix != "_count") return false;
     if (!(s.value >= 0) || !std::isfinite(s.value)) {
@@ -354,7 +443,7 @@ inline EngineScrape read_engine_metrics(std::string_view page, const EngineMetri
       return true;
     }
     if (is_sum) {
-      h.sum += s.value * map.latency_scale;
+      h.sum += s.value * scale;
     } else {
       if (s.value > bounds.max_count) implausible("a latency histogram's _count is over EngineBounds::max_count");
       h.count += s.value;
@@ -378,8 +467,22 @@ inline EngineScrape read_engine_metrics(std::string_view page, const EngineMetri
       load = true;
       if (std::isfinite(s.value)) r.start_time = s.value;
     }
+    // token counters: a bad value leaves the counter out (the means then come from nowhere)
+    for (auto [ref, total] : {std::pair{&map.prompt_tokens_total, &prompt_total}, std::pair{&map.output_tokens_total, &output_total}}) {
+      if (!ref->matches(s)) continue;
+      load = true;
+      if (s.value >= 0 && s.value <= bounds.max_tokens) add(*total, s.value);
+      else total_bad = true;
+    }
+    const auto b = [&r](BucketedHistogram h) { return &r.buckets[static_cast<std::size_t>(h)]; };
+    using H = BucketedHistogram;
+    const double ls = map.latency_scale;
     // a family may be mapped to more than one role: each reads it (| does not short-circuit)
-    const bool histogram = hist(map.ttft, s, r.ttft) | hist(map.queue_time, s, r.queue_time) | hist(map.e2e, s, r.e2e);
+    const bool histogram = hist(map.ttft, s, r.ttft, ls, b(H::ttft)) | hist(map.queue_time, s, r.queue_time, ls, b(H::queue_time)) |
+                           hist(map.e2e, s, r.e2e, ls, nullptr) | hist(map.tpot, s, r.tpot, ls, b(H::tpot)) |
+                           hist(map.tpot_fallback, s, tpot_old, ls, &tpot_old_buckets) |
+                           hist(map.prompt_tokens, s, r.prompt_tokens, 1.0, b(H::prompt_tokens)) |
+                           hist(map.output_tokens, s, r.output_tokens, 1.0, b(H::output_tokens));
     if ((load || histogram) && !seen.insert(s)) implausible("a series is written twice with the same labels");
   };
   // only the mapped names are read: the rest of a big page is skipped after its names
@@ -388,7 +491,11 @@ inline EngineScrape read_engine_metrics(std::string_view page, const EngineMetri
       if (name == map.running[k].name || name == map.waiting[k].name || name == map.kv_fraction[k].name) return true;
     }
     if (!map.start_time.empty() && name == map.start_time.name) return true;
-    for (const std::string* family : {&map.ttft, &map.queue_time, &map.e2e}) {
+    for (const MetricRef* ref : {&map.prompt_tokens_total, &map.output_tokens_total}) {
+      if (!ref->empty() && name == ref->name) return true;
+    }
+    for (const std::string* family :
+         {&map.ttft, &map.queue_time, &map.e2e, &map.tpot, &map.tpot_fallback, &map.prompt_tokens, &map.output_tokens}) {
       if (!family->empty() && name.size() > family->size() && name.compare(0, family->size(), *family) == 0) return true;
     }
     return false;
@@ -398,6 +505,14 @@ inline EngineScrape read_engine_metrics(std::string_view page, const EngineMetri
   r.running = running[0] ? running[0] : running[1];
   r.waiting = waiting[0] ? waiting[0] : waiting[1];
   r.kv_fraction = kv[0] ? kv[0] : kv[1];
+  if (!r.tpot.present && tpot_old.present) {
+    r.tpot = tpot_old;
+    r.buckets[static_cast<std::size_t>(BucketedHistogram::tpot)] = tpot_old_buckets;
+  }
+  if (!total_bad) {
+    r.prompt_tokens_total = prompt_total;
+    r.output_tokens_total = output_total;
+  }
   const auto count_ok = [&bounds](const std::optional<double>& v) {
     return !v || !std::isfinite(*v) || (*v >= 0 && *v <= bounds.max_requests);  // NaN: unusable already
   };

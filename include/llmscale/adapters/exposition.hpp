@@ -92,10 +92,11 @@ class PrometheusWriter {
   std::string& out_;
 };
 
-/// The decision and the fleet it was taken for.
-inline void expose_decision(PrometheusWriter& w, const Decision& d, const FleetState& fleet) {
+/// The decision and the fleet it was taken for. A `mode` ("shadow": the decision is only
+/// watched) labels the desired count with it.
+inline void expose_decision(PrometheusWriter& w, const Decision& d, const FleetState& fleet, std::string_view mode = {}) {
   w.family("llmscale_desired_replicas", "gauge", "The replica count llmscale asks for (KEDA's external metric, target 1).");
-  w.sample("llmscale_desired_replicas", "", d.desired_replicas);
+  w.sample("llmscale_desired_replicas", mode.empty() ? std::string() : PrometheusWriter::label("mode", mode), d.desired_replicas);
   w.family("llmscale_current_replicas", "gauge", "Replicas ready or starting when the decision was taken.");
   w.sample("llmscale_current_replicas", "", fleet.current());
   w.family("llmscale_ready_replicas", "gauge", "Replicas serving.");
@@ -129,6 +130,13 @@ inline void expose_signals(PrometheusWriter& w, const Signals& s) {
       {"mean_ttft_s", s.mean_ttft_s},
       {"mean_queue_wait_s", s.mean_queue_wait_s},
       {"mean_e2e_latency_s", s.mean_e2e_latency_s},
+      {"ttft_p50_s", s.ttft_p50_s},
+      {"ttft_p99_s", s.ttft_p99_s},
+      {"tpot_p50_s", s.tpot_p50_s},
+      {"tpot_p99_s", s.tpot_p99_s},
+      {"queue_wait_p99_s", s.queue_wait_p99_s},
+      {"mean_prompt_tokens", s.mean_prompt_tokens},
+      {"mean_output_tokens", s.mean_output_tokens},
       {"kv_utilization", s.engines.kv_utilization},
       {"kv_utilization_max", s.engines.kv_utilization_max},
       {"queue_length_max", static_cast<double>(s.engines.queue_length_max)},

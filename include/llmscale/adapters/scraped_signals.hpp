@@ -17,8 +17,14 @@
 //  - running and queued held from tick to tick -> time-weighted concurrency over window_s;
 //  - the end-to-end histogram's _count increase between two scrapes of a replica -> completions;
 //    arrivals over the window = completions + the growth of requests in the system;
-//  - the TTFT, queue-time and end-to-end histograms' _sum/_count increases -> the means.
-// Latency quantiles are not derived (the snapshot's quantile fields stay 0 with 0 samples).
+//  - the TTFT, queue-time and end-to-end histograms' _sum/_count increases -> the means;
+//  - the TTFT, time-per-token and queue-time histograms' _bucket increases, summed over the
+//    fleet and the window -> the quantiles, as PromQL's histogram_quantile over a rate (a
+//    replica whose buckets differ from the fleet's first layout adds none: bucket_mismatches());
+//  - the prompt and output length histograms' _sum/_count increases (else the token counters'
+//    increases over the completions) -> the mean lengths and token rates.
+// Everything counted since the start is kept in totals(): a recorder diffs two of them to get a
+// window's arrivals, token means and spread, and latency quantiles, at any window length.
 //
 // Counters are believed only as far as a replica can go: each slot keeps the last totals of up
 // to four series, told apart by their identity (EngineScrape::series) and by continuity (a
@@ -42,11 +48,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <stdexcept>
 #include <utility>
 #include <vector>
 
 #include "llmscale/adapters/engine_metrics.hpp"
+#include "llmscale/adapters/histogram_buckets.hpp"
 #include "llmscale/core/abi.hpp"
 #include "llmscale/core/config.hpp"
 #include "llmscale/core/time.hpp"
@@ -55,6 +63,25 @@
 #include "llmscale/signals/window_sum.hpp"
 
 LLMSCALE_NAMESPACE_BEGIN
+
+/// What a fleet's pages have shown since ScrapedSignals started, all believed increases summed
+/// (restarts and series changes handled as for the window): two of them, taken at a window's
+/// two ends, give the window's figures.
+struct ScrapedTotals {
+  double completions = 0;   ///< finished requests
+  double in_system = 0;     ///< running + queued at the last tick (arrivals = completions + its growth)
+  bool primed = false;      ///< a replica has reported (in_system is known)
+  double prompt_tokens = 0;    ///< prompt tokens of the requests counted in prompt_requests
+  double prompt_requests = 0;  ///< requests whose prompt tokens are in prompt_tokens
+  double output_tokens = 0;    ///< output tokens of the requests counted in output_requests
+  double output_requests = 0;  ///< requests whose output tokens are in output_tokens
+  double ttft_sum = 0;         ///< TTFT seconds observed
+  double ttft_n = 0;           ///< TTFT observations
+  double tpot_sum = 0;         ///< time-per-output-token seconds observed
+  double tpot_n = 0;           ///< time-per-output-token observations
+  /// Cumulative bucket counts per BucketedHistogram, on the fleet's layout (layout()).
+  std::array<BucketCounts, bucketed_histograms> buckets{};
+};
 
 /// The Signals snapshot of a fleet built from its engines' scraped /metrics pages (see the top
 /// of this file).
@@ -110,6 +137,15 @@ class ScrapedSignals {
   [[nodiscard]] std::uint64_t series_changes() const noexcept { return series_changes_; }
   /// Replicas watched (slots in use).
   [[nodiscard]] int watched() const noexcept { return watched_; }
+  /// Everything counted since the start (see ScrapedTotals); in_system as of the last tick.
+  [[nodiscard]] const ScrapedTotals& totals() const noexcept { return totals_; }
+  /// The fleet's bucket bounds for histogram `h` (size 0: none seen yet).
+  [[nodiscard]] const HistogramBuckets& layout(BucketedHistogram h) const noexcept {
+    return layouts_[static_cast<std::size_t>(h)];
+  }
+  /// Usable scrapes whose buckets for some histogram had bounds other than the fleet's layout,
+  /// or counts that cannot be true: those buckets added nothing (the rest of the scrape did).
+  [[nodiscard]] std::uint64_t bucket_mismatches() const noexcept { return bucket_mismatches_; }
 
  private:
   // the last totals of one series identity
@@ -117,7 +153,10 @@ class ScrapedSignals {
     std::uint64_t id = 0;
     bool used = false;
     TimePoint at{};
-    HistogramTotals ttft, queue_time, e2e;
+    HistogramTotals ttft, queue_time, e2e, tpot, prompt_tokens, output_tokens;
+    std::optional<double> prompt_tokens_total, output_tokens_total;
+    std::array<BucketCounts, bucketed_histograms> buckets{};  ///< on the fleet's layouts
+    std::uint8_t has_buckets = 0;  ///< bit h: buckets[h] was read from the page
   };
   struct Slot {
     bool watched = false;
@@ -125,13 +164,23 @@ class ScrapedSignals {
     TimePoint at{};     ///< the last usable scrape's time
     std::array<Series, 4> series{};
   };
-  enum Channel : std::size_t { completions, ttft_sum, ttft_n, wait_sum, wait_n, e2e_sum, e2e_n, in_system_growth, channels };
+  enum Channel : std::size_t {
+    completions, ttft_sum, ttft_n, wait_sum, wait_n, e2e_sum, e2e_n, in_system_growth,
+    prompt_sum, prompt_n, output_sum, output_n, channels
+  };
+  // the histograms whose windowed buckets give the snapshot's quantiles
+  static constexpr std::array<BucketedHistogram, 3> quantiled{BucketedHistogram::ttft, BucketedHistogram::tpot,
+                                                              BucketedHistogram::queue_time};
   enum Level : std::size_t { running_integral, queued_integral, levels };
 
   std::vector<Slot> slots_;
   EngineGauges gauges_;
   WindowSums<channels> events_;
   WindowSums<levels> levels_;
+  std::array<WindowSums<HistogramBuckets::max_buckets>, quantiled.size()> quantile_windows_;
+  std::array<HistogramBuckets, bucketed_histograms> layouts_{};
+  ScrapedTotals totals_;
+  std::uint64_t bucket_mismatches_ = 0;
   Duration stale_after_;
   TimePoint start_;
   MonotonicGuard guard_;
@@ -141,6 +190,7 @@ class ScrapedSignals {
   int watched_ = 0;
   double max_completion_rate_;
   double max_observation_s_;
+  static constexpr double max_tokens_per_request = 1e7;
   std::uint64_t usable_ = 0, unusable_ = 0, failed_ = 0, implausible_ = 0, series_changes_ = 0, histogram_drops_ = 0;
   Signals last_;
 };
@@ -154,6 +204,9 @@ inline ScrapedSignals::ScrapedSignals(const SignalsConfig& config, TimePoint sta
               SaturationThresholds{config.kv_saturation, config.queue_saturation}),
       events_(from_seconds(config.window_s), from_seconds(config.granularity_s)),
       levels_(from_seconds(config.window_s), from_seconds(config.granularity_s)),
+      quantile_windows_{WindowSums<HistogramBuckets::max_buckets>(from_seconds(config.window_s), from_seconds(config.granularity_s)),
+                        WindowSums<HistogramBuckets::max_buckets>(from_seconds(config.window_s), from_seconds(config.granularity_s)),
+                        WindowSums<HistogramBuckets::max_buckets>(from_seconds(config.window_s), from_seconds(config.granularity_s))},
       stale_after_(from_seconds(config.stale_after_s)),
       start_(start),
       last_tick_(start),
@@ -194,6 +247,18 @@ inline bool ScrapedSignals::observe(std::size_t slot, const EngineScrape& scrape
     return false;
   }
   Slot& s = slots_[slot];
+  // this page's buckets on the fleet's layouts (the first usable ones seen fix a layout)
+  std::array<BucketCounts, bucketed_histograms> page_buckets{};
+  std::uint8_t page_has = 0;
+  bool mismatch = false;
+  for (std::size_t h = 0; h < bucketed_histograms; ++h) {
+    const HistogramBuckets& b = scrape.buckets[h];
+    if (b.size == 0) continue;
+    if (layouts_[h].size == 0 && b.usable()) layouts_[h] = b;
+    if (bucket_counts_on(b, layouts_[h], page_buckets[h])) page_has |= static_cast<std::uint8_t>(1u << h);
+    else mismatch = true;
+  }
+  bucket_mismatches_ += mismatch;
   // The series this page continues: same identity, and (where the page has the end-to-end
   // count) a count that rose no faster than a replica finishes requests; the smallest such rise.
   // Failing that, a count small enough to have been counted from 0 since the identity's last
@@ -237,7 +302,54 @@ inline bool ScrapedSignals::observe(std::size_t slot, const EngineScrape& scrape
     v[completions] = delta(series->e2e, scrape.e2e, v[e2e_sum], v[e2e_n]);
     delta(series->ttft, scrape.ttft, v[ttft_sum], v[ttft_n]);
     delta(series->queue_time, scrape.queue_time, v[wait_sum], v[wait_n]);
+    double tpot_sum = 0, tpot_n = 0;
+    delta(series->tpot, scrape.tpot, tpot_sum, tpot_n);
+    // token lengths: the length histogram's increase, else the token counter's over the requests
+    // finished; never more than max_tokens_per_request a request
+    const auto tokens = [&](const HistogramTotals& a, const HistogramTotals& b, const std::optional<double>& ca,
+                            const std::optional<double>& cb, double& sum, double& n) {
+      if (a.present && b.present) {
+        const double counted = counter_increase(a.count, b.count);
+        n = counted > most ? 0.0 : counted;
+        sum = n > 0 ? (b.count >= a.count ? b.sum - a.sum : b.sum) : 0.0;
+      } else if (ca && cb && v[completions] > 0) {
+        n = v[completions];
+        sum = counter_increase(*ca, *cb);
+      }
+      if (!(sum >= 0) || sum > n * max_tokens_per_request) {
+        histogram_drops_ += n > 0;
+        sum = n = 0;
+      }
+    };
+    tokens(series->prompt_tokens, scrape.prompt_tokens, series->prompt_tokens_total, scrape.prompt_tokens_total, v[prompt_sum],
+           v[prompt_n]);
+    tokens(series->output_tokens, scrape.output_tokens, series->output_tokens_total, scrape.output_tokens_total, v[output_sum],
+           v[output_n]);
     events_.add_spread(series->at, at, v);
+    totals_.completions += v[completions];
+    totals_.prompt_tokens += v[prompt_sum];
+    totals_.prompt_requests += v[prompt_n];
+    totals_.output_tokens += v[output_sum];
+    totals_.output_requests += v[output_n];
+    totals_.ttft_sum += v[ttft_sum];
+    totals_.ttft_n += v[ttft_n];
+    totals_.tpot_sum += tpot_sum;
+    totals_.tpot_n += tpot_n;
+    // the buckets' increases: into the totals, and the latency ones into the quantile windows
+    for (std::size_t h = 0; h < bucketed_histograms; ++h) {
+      const std::uint8_t bit = static_cast<std::uint8_t>(1u << h);
+      if (!(page_has & bit) || !(series->has_buckets & bit)) continue;
+      BucketCounts d{};
+      const std::size_t n = layouts_[h].size;
+      if (!bucket_increase(series->buckets[h], page_buckets[h], n, d) || d[n - 1] > most) {
+        ++bucket_mismatches_;
+        continue;
+      }
+      for (std::size_t i = 0; i < n; ++i) totals_.buckets[h][i] += d[i];
+      for (std::size_t q = 0; q < quantiled.size(); ++q) {
+        if (static_cast<std::size_t>(quantiled[q]) == h) quantile_windows_[q].add_spread(series->at, at, d);
+      }
+    }
   } else {
     // a series this slot has not seen: its baseline; it replaces the one seen longest ago
     series = &s.series[0];
@@ -256,6 +368,13 @@ inline bool ScrapedSignals::observe(std::size_t slot, const EngineScrape& scrape
   series->ttft = scrape.ttft;
   series->queue_time = scrape.queue_time;
   series->e2e = scrape.e2e;
+  series->tpot = scrape.tpot;
+  series->prompt_tokens = scrape.prompt_tokens;
+  series->output_tokens = scrape.output_tokens;
+  series->prompt_tokens_total = scrape.prompt_tokens_total;
+  series->output_tokens_total = scrape.output_tokens_total;
+  series->buckets = page_buckets;
+  series->has_buckets = page_has;
   s.seen = true;
   s.at = at;
   ++usable_;
@@ -292,9 +411,12 @@ inline const Signals& ScrapedSignals::tick(TimePoint now) noexcept {
   // what was in the system when the first replica reported arrived before we looked
   primed_ = primed_ || s.engines.replicas_reporting > 0;
   in_system_last_ = running + queued;
+  totals_.primed = primed_;
+  totals_.in_system = in_system_last_;
   last_tick_ = now;
   events_.advance(now);
   levels_.advance(now);
+  for (auto& w : quantile_windows_) w.advance(now);
 
   const double covered = events_.covered_seconds(now, start_);
   const auto& e = events_.totals();
@@ -311,7 +433,29 @@ inline const Signals& ScrapedSignals::tick(TimePoint now) noexcept {
   s.mean_queue_wait_s = ratio(wait_sum, wait_n);
   s.mean_ttft_s = ratio(ttft_sum, ttft_n);
   s.mean_e2e_latency_s = ratio(e2e_sum, e2e_n);
+  s.mean_prompt_tokens = ratio(prompt_sum, prompt_n);
+  s.mean_output_tokens = ratio(output_sum, output_n);
+  s.prompt_token_rate = std::max(0.0, e[prompt_sum]) / covered;
+  s.output_token_rate = std::max(0.0, e[output_sum]) / covered;
   s.ignored_ticks = guard_.rejected();
+  // quantiles of the window's bucket increases (0 without observations)
+  std::array<std::uint64_t, quantiled.size()> observed{};
+  std::array<std::array<double, 3>, quantiled.size()> q{};
+  for (std::size_t k = 0; k < quantiled.size(); ++k) {
+    const HistogramBuckets& layout = layouts_[static_cast<std::size_t>(quantiled[k])];
+    const auto& c = quantile_windows_[k].totals();
+    const std::size_t n = layout.size;
+    if (n == 0 || !(c[n - 1] > 0.5)) continue;
+    observed[k] = static_cast<std::uint64_t>(c[n - 1] + 0.5);
+    const double levels[3] = {0.5, 0.9, 0.99};
+    for (std::size_t j = 0; j < 3; ++j) {
+      const double x = bucket_quantile(layout.le.data(), c.data(), n, levels[j]);
+      q[k][j] = std::isfinite(x) ? x : 0.0;
+    }
+  }
+  s.ttft_p50_s = q[0][0], s.ttft_p90_s = q[0][1], s.ttft_p99_s = q[0][2];
+  s.tpot_p50_s = q[1][0], s.tpot_p90_s = q[1][1], s.tpot_p99_s = q[1][2];
+  s.queue_wait_p50_s = q[2][0], s.queue_wait_p90_s = q[2][1], s.queue_wait_p99_s = q[2][2];
 
   s.engine.age_s = s.engines.oldest_sample_age_s;
   s.engine.stale = s.engines.replicas_stale > 0;
@@ -322,8 +466,11 @@ inline const Signals& ScrapedSignals::tick(TimePoint now) noexcept {
   s.requests = s.engine;
   s.requests.samples = static_cast<std::uint64_t>(std::max(0.0, e[completions]) + 0.5);
   s.queue_wait = s.engine;
-  s.queue_wait.samples = 0;  // no quantiles from means
-  s.ttft = s.queue_wait;
+  s.queue_wait.samples = observed[2];  // the observations behind the quantiles
+  s.ttft = s.engine;
+  s.ttft.samples = observed[0];
+  s.tpot = s.engine;
+  s.tpot.samples = observed[1];
   return s;
 }
 

@@ -83,6 +83,14 @@ struct Signals {
   double ttft_p50_s = 0;        ///< the median time to first token
   double ttft_p90_s = 0;        ///< the 90th percentile time to first token
   double ttft_p99_s = 0;        ///< the 99th percentile time to first token
+  /// \var tpot_p50_s
+  /// The median time per output token. Only the Kubernetes path (ScrapedSignals, from the
+  /// engines' inter-token histograms) sets the three TPOT quantiles; SignalCollector leaves them 0.
+  /// \var tpot_p90_s
+  /// The 90th percentile time per output token.
+  /// \var tpot_p99_s
+  /// The 99th percentile time per output token.
+  double tpot_p50_s = 0, tpot_p90_s = 0, tpot_p99_s = 0;
   // ---- engines, from EngineGauges -------------------------------------------------------------
   FleetGauges engines;  ///< queue length mean/max, batch occupancy, KV use, saturated replicas
   GpuGauges gpu;        ///< set by the host when it reads GPU metrics
@@ -90,6 +98,7 @@ struct Signals {
   SignalHealth requests;    ///< of the request figures (rates, concurrency, means)
   SignalHealth queue_wait;  ///< of the queue-wait quantiles
   SignalHealth ttft;        ///< of the TTFT quantiles
+  SignalHealth tpot;        ///< of the TPOT quantiles (ScrapedSignals only)
   SignalHealth engine;      ///< of the engine gauges
   std::uint64_t ignored_ticks = 0;  ///< ticks whose `now` went backwards
 };

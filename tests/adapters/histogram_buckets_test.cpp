@@ -1,0 +1,228 @@
+// Histogram buckets on the Kubernetes path: the quantile of bucket increases against hand
+// computations of PromQL's histogram_quantile, restart-safe increases, bounds that differ, and
+// ScrapedSignals' windowed TTFT/TPOT/queue quantiles and token means from real vLLM-shaped pages.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "llmscale/adapters/histogram_buckets.hpp"
+#include "llmscale/adapters/scraped_signals.hpp"
+
+using llmscale::at_seconds;
+
+namespace {
+
+constexpr double inf = std::numeric_limits<double>::infinity();
+
+llmscale::HistogramBuckets buckets(const std::vector<double>& le, const std::vector<double>& cumulative) {
+  llmscale::HistogramBuckets b;
+  for (std::size_t i = 0; i < le.size(); ++i) b.add(le[i], cumulative[i]);
+  return b;
+}
+
+// a vLLM-shaped page: running/waiting, the e2e count, a TTFT histogram of `n` requests that all
+// took `ttft` seconds (buckets 0.1, 0.25, 0.5, 1, 2.5, +Inf), and the token counters
+std::string vllm_page(double n, double ttft, double prompt_total, double output_total) {
+  std::string p = "vllm:num_requests_running 3\nvllm:num_requests_waiting 0\n";
+  for (double le : {0.1, 0.25, 0.5, 1.0, 2.5}) {
+    p += "vllm:time_to_first_token_seconds_bucket{le=\"" + std::to_string(le) + "\"} " + std::to_string(ttft <= le ? n : 0.0) + "\n";
+  }
+  p += "vllm:time_to_first_token_seconds_bucket{le=\"+Inf\"} " + std::to_string(n) + "\n";
+  p += "vllm:time_to_first_token_seconds_sum " + std::to_string(n * ttft) + "\n";
+  p += "vllm:time_to_first_token_seconds_count " + std::to_string(n) + "\n";
+  p += "vllm:e2e_request_latency_seconds_sum " + std::to_string(n * 5) + "\n";
+  p += "vllm:e2e_request_latency_seconds_count " + std::to_string(n) + "\n";
+  p += "vllm:prompt_tokens_total " + std::to_string(prompt_total) + "\n";
+  p += "vllm:generation_tokens_total " + std::to_string(output_total) + "\n";
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("bucket_quantile: PromQL's histogram_quantile by hand") {
+  // 100 observations: 10 <= 0.1, 50 <= 0.5, 90 <= 1, 100 <= +Inf
+  const double le[] = {0.1, 0.5, 1.0, inf};
+  const double c[] = {10, 50, 90, 100};
+  // rank 50 is reached at le 0.5: 0.1 + (0.5 - 0.1) * (50 - 10) / (50 - 10) = 0.5
+  CHECK(llmscale::bucket_quantile(le, c, 4, 0.5) == doctest::Approx(0.5));
+  // rank 5 in the first bucket, lower bound 0: 0.1 * 5 / 10 = 0.05
+  CHECK(llmscale::bucket_quantile(le, c, 4, 0.05) == doctest::Approx(0.05));
+  // rank 70: 0.5 + 0.5 * (70 - 50) / 40 = 0.75
+  CHECK(llmscale::bucket_quantile(le, c, 4, 0.7) == doctest::Approx(0.75));
+  // rank 99 falls in +Inf: the highest finite bound
+  CHECK(llmscale::bucket_quantile(le, c, 4, 0.99) == doctest::Approx(1.0));
+  const double none[] = {0, 0, 0, 0};
+  CHECK(std::isnan(llmscale::bucket_quantile(le, none, 4, 0.5)));
+  CHECK(std::isnan(llmscale::bucket_quantile(le, c, 4, 1.5)));
+}
+
+TEST_CASE("bucket_quantile: within one bucket of the true quantile for thousands of random samples") {
+  std::mt19937_64 rng(7);
+  std::lognormal_distribution<double> d(-1.0, 0.8);
+  const std::vector<double> le = {0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, inf};
+  for (int trial = 0; trial < 50; ++trial) {
+    std::vector<double> x(2000);
+    for (double& v : x) v = d(rng);
+    std::vector<double> c(le.size(), 0.0);
+    for (double v : x) {
+      for (std::size_t i = 0; i < le.size(); ++i) c[i] += v <= le[i] ? 1.0 : 0.0;
+    }
+    std::sort(x.begin(), x.end());
+    for (double q : {0.5, 0.9, 0.99}) {
+      const double truth = x[static_cast<std::size_t>(q * (x.size() - 1))];
+      const double got = llmscale::bucket_quantile(le.data(), c.data(), le.size(), q);
+      // the same bucket as the truth: between the bounds around it
+      std::size_t i = 0;
+      while (le[i] < truth) ++i;
+      const double lower = i > 0 ? le[i - 1] : 0.0;
+      CHECK(got >= lower - 1e-12);
+      CHECK(got <= (std::isinf(le[i]) ? le[i - 1] : le[i]) + 1e-12);
+    }
+  }
+}
+
+TEST_CASE("HistogramBuckets: label sets summed per bound, bounds kept sorted, too many refused") {
+  llmscale::HistogramBuckets b;
+  b.add(1.0, 5);
+  b.add(0.5, 2);
+  b.add(inf, 6);
+  b.add(0.5, 1);  // a second label set
+  b.add(1.0, 4);
+  b.add(inf, 4);
+  REQUIRE(b.size == 3);
+  CHECK(b.le[0] == 0.5);
+  CHECK(b.count[0] == 3);
+  CHECK(b.count[1] == 9);
+  CHECK(b.count[2] == 10);
+  CHECK(b.usable());
+  llmscale::HistogramBuckets falling = buckets({0.5, 1.0}, {5, 3});
+  CHECK_FALSE(falling.usable());
+  llmscale::HistogramBuckets many;
+  for (std::size_t i = 0; i <= llmscale::HistogramBuckets::max_buckets; ++i) many.add(static_cast<double>(i), static_cast<double>(i));
+  CHECK_FALSE(many.usable());
+  llmscale::HistogramBuckets nan;
+  nan.add(std::nan(""), 1);
+  CHECK_FALSE(nan.usable());
+}
+
+TEST_CASE("bucket_increase: a restart counts from 0 - counts that cannot be true are refused") {
+  llmscale::BucketCounts a{}, b{}, d{};
+  a[0] = 10, a[1] = 20, a[2] = 30;
+  b[0] = 12, b[1] = 25, b[2] = 40;
+  REQUIRE(llmscale::bucket_increase(a, b, 3, d));
+  CHECK(d[0] == 2);
+  CHECK(d[1] == 5);
+  CHECK(d[2] == 10);
+  llmscale::BucketCounts restarted{};
+  restarted[0] = 1, restarted[1] = 2, restarted[2] = 3;
+  REQUIRE(llmscale::bucket_increase(b, restarted, 3, d));
+  CHECK(d[2] == 3);
+  llmscale::BucketCounts odd{};  // the +Inf bucket grew less than a lower one
+  odd[0] = 20, odd[1] = 25, odd[2] = 41;
+  CHECK_FALSE(llmscale::bucket_increase(b, odd, 3, d));
+  CHECK(d[2] == 3);  // untouched
+  // summed fractional label sets round: a fall of 1e-12 is evened out, not refused
+  llmscale::BucketCounts x{}, y{};
+  x[0] = 0.1 + 0.2, x[1] = 0.3;
+  y[0] = 10.3 + 1e-12, y[1] = 10.3;
+  REQUIRE(llmscale::bucket_increase(x, y, 2, d));
+  CHECK(d[1] >= d[0]);
+}
+
+TEST_CASE("bucket_spread: a hand computation over midpoints") {
+  // 2 observations in (0, 2] (midpoint 1), 2 in (2, 4] (midpoint 3); mean 2: sd 1
+  const double le[] = {2.0, 4.0, inf};
+  const double c[] = {2, 4, 4};
+  CHECK(llmscale::bucket_spread(le, c, 3, 2.0) == doctest::Approx(1.0));
+}
+
+TEST_CASE("ScrapedSignals: TTFT quantiles, token means and totals from vLLM pages, restart-safe") {
+  llmscale::SignalsConfig config;
+  config.replica_slots = 2;
+  config.window_s = 10;
+  config.granularity_s = 1;
+  config.stale_after_s = 5;
+  llmscale::ScrapedSignals sig(config, at_seconds(0));
+  const auto map = *llmscale::engine_preset("vllm");
+  llmscale::PrometheusParser parser;
+  REQUIRE(sig.watch(0));
+  REQUIRE(sig.observe(0, llmscale::read_engine_metrics(vllm_page(100, 0.2, 1e5, 2e4), map, parser), at_seconds(1)));
+  sig.tick(at_seconds(1));
+  // a page of n_fast requests at 0.2 s and n_slow at 2 s (cumulative buckets)
+  const auto scrape = [&](double n_fast, double n_slow, double prompt, double output) {
+    std::string page = "vllm:num_requests_running 3\nvllm:num_requests_waiting 0\n";
+    const double les[] = {0.1, 0.25, 0.5, 1.0, 2.5};
+    for (double le : les) {
+      const double c = (le >= 0.2 ? n_fast : 0.0) + (le >= 2.0 ? n_slow : 0.0);
+      page += "vllm:time_to_first_token_seconds_bucket{le=\"" + std::to_string(le) + "\"} " + std::to_string(c) + "\n";
+    }
+    const double n = n_fast + n_slow;
+    page += "vllm:time_to_first_token_seconds_bucket{le=\"+Inf\"} " + std::to_string(n) + "\n";
+    page += "vllm:time_to_first_token_seconds_sum " + std::to_string(n_fast * 0.2 + n_slow * 2) + "\n";
+    page += "vllm:time_to_first_token_seconds_count " + std::to_string(n) + "\n";
+    page += "vllm:e2e_request_latency_seconds_sum " + std::to_string(n * 5) + "\n";
+    page += "vllm:e2e_request_latency_seconds_count " + std::to_string(n) + "\n";
+    page += "vllm:prompt_tokens_total " + std::to_string(prompt) + "\n";
+    page += "vllm:generation_tokens_total " + std::to_string(output) + "\n";
+    return llmscale::read_engine_metrics(page, map, parser);
+  };
+  const llmscale::EngineScrape second = scrape(190, 10, 1e5 + 100 * 1000, 2e4 + 100 * 150);
+  // 100 more requests: 90 at 0.2 s and 10 at 2 s
+  REQUIRE(second.buckets_of(llmscale::BucketedHistogram::ttft).usable());
+  REQUIRE(sig.observe(0, second, at_seconds(2)));
+  const llmscale::Signals& s = sig.tick(at_seconds(2));
+  // the window holds the 100 new observations: 90 in (0.1, 0.25], 10 in (1, 2.5]
+  // p50: rank 50 in (0.1, 0.25]: 0.1 + 0.15 * 50 / 90
+  CHECK(s.ttft_p50_s == doctest::Approx(0.1 + 0.15 * 50.0 / 90.0));
+  // p99: rank 99 in (1, 2.5]: 1 + 1.5 * (99 - 90) / 10
+  CHECK(s.ttft_p99_s == doctest::Approx(1.0 + 1.5 * 9.0 / 10.0));
+  CHECK(s.ttft.samples == 100);
+  CHECK(s.mean_prompt_tokens == doctest::Approx(1000));  // counters over completions
+  CHECK(s.mean_output_tokens == doctest::Approx(150));
+  CHECK(sig.totals().completions == doctest::Approx(100));
+  CHECK(sig.totals().prompt_tokens == doctest::Approx(100 * 1000));
+
+  // the engine restarts: its counters start again from small values; nothing negative, nothing
+  // doubled (30 requests since the restart)
+  const llmscale::EngineScrape after = scrape(30, 0, 30 * 1000, 30 * 150);
+  REQUIRE(sig.observe(0, after, at_seconds(3)));
+  sig.tick(at_seconds(3));
+  CHECK(sig.totals().completions == doctest::Approx(130));
+  CHECK(sig.totals().buckets[0][5] == doctest::Approx(130));  // +Inf of TTFT
+  CHECK(sig.totals().prompt_tokens == doctest::Approx(130 * 1000));
+}
+
+TEST_CASE("ScrapedSignals: a replica with other bucket bounds adds no buckets and is counted") {
+  llmscale::SignalsConfig config;
+  config.replica_slots = 2;
+  config.window_s = 10;
+  config.stale_after_s = 5;
+  llmscale::ScrapedSignals sig(config, at_seconds(0));
+  sig.watch(0);
+  sig.watch(1);
+  llmscale::EngineScrape a;
+  a.running = 1;
+  a.waiting = 0;
+  a.buckets[0] = buckets({0.5, 1.0, inf}, {1, 2, 3});
+  llmscale::EngineScrape b = a;
+  b.buckets[0] = buckets({0.4, 1.0, inf}, {1, 2, 3});
+  REQUIRE(sig.observe(0, a, at_seconds(1)));
+  REQUIRE(sig.observe(1, b, at_seconds(1)));  // the scrape is used, its buckets are not
+  CHECK(sig.bucket_mismatches() == 1);
+  CHECK(sig.layout(llmscale::BucketedHistogram::ttft).le[0] == 0.5);
+}
+
+TEST_CASE("bucket_count_below: exact at a bound, interpolated inside a bucket") {
+  const double le[] = {0.5, 1.0, 2.0, inf};
+  const double c[] = {10, 50, 90, 100};
+  CHECK(llmscale::bucket_count_below(le, c, 4, 1.0) == doctest::Approx(50));
+  CHECK(llmscale::bucket_count_below(le, c, 4, 1.5) == doctest::Approx(70));   // half of (1, 2]
+  CHECK(llmscale::bucket_count_below(le, c, 4, 0.25) == doctest::Approx(5));   // half of (0, 0.5]
+  CHECK(llmscale::bucket_count_below(le, c, 4, 5.0) == doctest::Approx(90));   // +Inf's 10 are not known below 5
+  CHECK(llmscale::bucket_count_below(le, c, 4, inf) == doctest::Approx(100));
+  CHECK(llmscale::bucket_count_below(le, c, 4, -1.0) == doctest::Approx(0));
+}
