@@ -3,8 +3,11 @@
 the ScaledObject's scalerAddress names the scaler's Service and its gRPC port, which is the
 container port the scaler listens on; the scaled Deployment and the Service the sidecar lists
 exist; the sidecar writes the file the scaler reads, with the engines' real port; the probes
-are HTTP GETs of /healthz; the worst-case memory fits the limit; and the scaler accepts the
-manifest's own arguments (it is started with them, on loopback ports).
+are HTTP GETs of /healthz; the worst-case memory fits the limit; the HPA's behaviour is opened
+up (no stabilization, any step within a period) and its tolerance is the scaler's
+--hpa-tolerance; the shadow variant decides with --shadow, records onto a persistent volume and
+names no ScaledObject; and the scaler accepts both manifests' own arguments (it is started with
+them, on loopback ports).
 
 usage: manifests_test.py LLMSCALE_SCALER_EXE   (from the project root; exit 77: no PyYAML)
 """
@@ -97,6 +100,23 @@ def main():
     check(int(args["min-replicas"]) == so["spec"]["minReplicaCount"], "--min-replicas = minReplicaCount")
     check(int(args["max-replicas"]) == so["spec"]["maxReplicaCount"], "--max-replicas = maxReplicaCount")
 
+    # The HPA KEDA creates is opened up (llmscale's governor has applied the stabilization and
+    # rate limits already), and its tolerance is the one the scaler counts swallowed decisions by.
+    behavior = so["spec"].get("advanced", {}).get("horizontalPodAutoscalerConfig", {}).get("behavior", {})
+    up, down = behavior.get("scaleUp", {}), behavior.get("scaleDown", {})
+    max_replicas = so["spec"]["maxReplicaCount"]
+    check(up.get("stabilizationWindowSeconds") == 0 and down.get("stabilizationWindowSeconds") == 0,
+          "no HPA stabilization on either side")
+    check(any(p["type"] == "Pods" and p["value"] >= max_replicas or p["type"] == "Percent" and p["value"] >= 100 * max_replicas
+              for p in up.get("policies", [])),
+          f"a scale-up policy lets any step up to maxReplicaCount {max_replicas} through in one period")
+    check(any(p["type"] == "Percent" and p["value"] >= 100 for p in down.get("policies", [])),
+          "a scale-down policy lets any step through in one period")
+    tolerance = float(args.get("hpa-tolerance", 0.1))
+    for side, b in (("scaleUp", up), ("scaleDown", down)):
+        check(float(b.get("tolerance", 0.1)) == tolerance,
+              f"behavior.{side}.tolerance {b.get('tolerance', 0.1)} is the scaler's --hpa-tolerance {tolerance}")
+
     # The scaled Deployment, its Service, and what the sidecar writes.
     target_name = so["spec"]["scaleTargetRef"]["name"]
     vllm = get("Deployment", target_name)
@@ -124,6 +144,33 @@ def main():
         r = subprocess.run(argv, capture_output=True, text=True, timeout=30)
         check(r.returncode == 0, f"llmscale-scaler runs with the manifest's arguments (exit {r.returncode}: {r.stderr.strip()})")
         help_text = subprocess.run([exe, "--help"], capture_output=True, text=True).stdout
+
+        # The shadow variant: --shadow, a record on a persistent volume, no ScaledObject naming it.
+        shadow = get("Deployment", "llmscale-scaler-shadow")
+        spod = shadow.get("spec", {}).get("template", {}).get("spec", {})
+        sscaler = next((c for c in spod.get("containers", []) if c["name"] == "scaler"), {})
+        sargs = sscaler.get("args", [])
+        check("--shadow" in sargs, "the shadow Deployment runs with --shadow")
+        record = next((a.split("=", 1)[1] for a in sargs if a.startswith("--record=")), "")
+        mounts = {m["mountPath"]: m["name"] for m in sscaler.get("volumeMounts", [])}
+        volume = next((mounts[m] for m in mounts if record.startswith(m + "/")), None)
+        claims = {v["name"]: v.get("persistentVolumeClaim", {}).get("claimName") for v in spod.get("volumes", [])}
+        check(volume is not None and claims.get(volume) is not None and get("PersistentVolumeClaim", claims.get(volume)),
+              f"--record {record} is on a persistent volume")
+        check(all(d["spec"]["triggers"][0]["metadata"]["scalerAddress"].split(".")[0] != "llmscale-scaler-shadow"
+                  for _, d in docs if d["kind"] == "ScaledObject"), "no ScaledObject names the shadow scaler")
+        profile = os.path.join("..", "shared", "data", "profile_splitwise_perf_model.csv")
+        if os.path.exists(profile):
+            local = {"--endpoints-file": endpoints, "--grpc-listen": "127.0.0.1:0", "--http-listen": "127.0.0.1:0",
+                     "--profile": profile, "--record": os.path.join(tmp, "record.csv"),
+                     "--state-file": os.path.join(tmp, "state")}
+            sargv = [exe] + [a if "=" not in a or a.split("=", 1)[0] not in local else f"{a.split('=', 1)[0]}={local[a.split('=', 1)[0]]}"
+                             for a in sargs] + ["--run-for=1.5"]
+            r = subprocess.run(sargv, capture_output=True, text=True, timeout=30)
+            check(r.returncode == 0, f"llmscale-scaler runs with the shadow manifest's arguments (exit {r.returncode}: {r.stderr.strip()})")
+            check("shadow:" in r.stderr, "the shadow scaler logs its summary")
+        else:
+            print(f"note: {profile} is absent: the shadow manifest's arguments are not run")
         check(f"default 0.0.0.0:{container_port}" in help_text, f"the scaler's default gRPC port is the manifest's {container_port}")
 
     if failures:

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <cmath>
@@ -543,4 +544,62 @@ TEST_CASE("scaler: --state-file keeps the policy's learned state across a restar
     CHECK_THROWS_WITH_AS(llmscale_scaler::Scaler{o}, doctest::Contains("does not exist"), llmscale_scaler::UsageError);
   }
   fs::remove_all(dir);
+}
+
+TEST_CASE("scaler --shadow: KEDA is answered with the fleet's size while the shadow decision is exposed - --record writes windows") {
+  llmscale_test::FakeEngines engines(3);
+  llmscale_scaler::Options o = loopback_options();
+  for (std::size_t i = 0; i < 3; ++i) {
+    std::string error;
+    o.endpoints.push_back(*llmscale_scaler::parse_endpoint(engines.endpoint(i), error));
+  }
+  o.shadow = true;
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("llmscale-shadow-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  o.record_file = (dir / "rec.csv").string();
+  o.record_window_s = 0.5;
+  llmscale_scaler::Scaler scaler(o);
+  scaler.start();
+  Keda keda(scaler.grpc_port());
+  // 3 x (2 running + 6 waiting) ongoing: ray-serve wants 12; the fleet has 3
+  llmscale_test::EngineState s = load(2, 6);
+  for (std::size_t i = 0; i < engines.size(); ++i) engines.set(i, s);
+  REQUIRE(eventually([&] { return http_get(scaler.http_port(), "/metrics").find("llmscale_desired_replicas{mode=\"shadow\"} 12\n") != std::string::npos; }));
+  // the count KEDA receives never moves off the fleet's size
+  for (int i = 0; i < 10; ++i) {
+    CHECK(keda.metric() == 3);
+    std::this_thread::sleep_for(50ms);
+  }
+  // requests finish: 20 per engine per step, so the record has arrivals
+  for (int step = 1; step <= 10; ++step) {
+    s.finished = 20.0 * step;
+    s.e2e_sum = 40.0 * step;
+    for (std::size_t i = 0; i < engines.size(); ++i) engines.set(i, s);
+    std::this_thread::sleep_for(150ms);
+  }
+  const std::string metrics = http_get(scaler.http_port(), "/metrics");
+  CHECK(metrics.find("llmscale_keda_replicas 3\n") != std::string::npos);
+  CHECK(metrics.find("llmscale_shadow_ticks_total{outcome=\"wanted_more\"}") != std::string::npos);
+  CHECK(metrics.find("llmscale_shadow_largest_shortfall_replicas 9\n") != std::string::npos);
+  CHECK(metrics.find("llmscale_desired_replicas 12\n") == std::string::npos);  // only the labelled one
+  scaler.stop();
+  std::ifstream in(o.record_file);
+  std::string line, first;
+  std::getline(in, first);
+  CHECK(first == "# llmscale-record 1");
+  double arrivals = 0;
+  int rows = 0;
+  while (std::getline(in, line)) {
+    if (line.empty() || !std::isdigit(static_cast<unsigned char>(line[0]))) continue;
+    ++rows;
+    const std::size_t a = line.find(',') + 1, b = line.find(',', a) + 1;
+    arrivals += std::stod(line.substr(b, line.find(',', b) - b));
+  }
+  CHECK(rows >= 2);
+  // 3 engines x 200 finished over the run, and the queue's growth from idle to 3 x 8: at most
+  // 624 arrivals recorded (what came before the first window opened is not in it)
+  CHECK(arrivals > 0);
+  CHECK(arrivals <= 624.0 + 1e-6);
+  std::filesystem::remove_all(dir);
 }

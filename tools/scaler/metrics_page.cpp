@@ -30,7 +30,42 @@ std::string Scaler::Impl::render(const llmscale::Decision& d, const llmscale::Si
   std::string out;
   out.reserve(4096 + targets.size() * 96);
   llmscale::PrometheusWriter page(out);
-  llmscale::expose_decision(page, d, fleet);
+  llmscale::expose_decision(page, d, fleet, opt.shadow ? "shadow" : "");
+  help(out, "llmscale_keda_replicas", "gauge", "The replica count KEDA is answered with (the fleet's current one in shadow mode).");
+  gauge(out, "llmscale_keda_replicas", "", opt.shadow ? fleet.current() : d.desired_replicas);
+  help(out, "llmscale_hpa_tolerance_swallowed_total", "counter",
+       "Decisions within the HPA's tolerance of the current count (--hpa-tolerance): the HPA does not act on them.");
+  gauge(out, "llmscale_hpa_tolerance_swallowed_total", "", static_cast<double>(shadow.tolerance_swallowed));
+  if (opt.shadow) {
+    const ShadowSummary& sh = shadow;
+    help(out, "llmscale_shadow_ticks_total", "counter", "Shadow decisions compared with the fleet's size, by outcome.");
+    gauge(out, "llmscale_shadow_ticks_total", "outcome=\"agreed\"", static_cast<double>(sh.ticks - sh.disagreed));
+    gauge(out, "llmscale_shadow_ticks_total", "outcome=\"wanted_more\"", static_cast<double>(sh.wanted_more));
+    gauge(out, "llmscale_shadow_ticks_total", "outcome=\"wanted_fewer\"", static_cast<double>(sh.wanted_fewer));
+    help(out, "llmscale_shadow_replica_seconds_total", "counter", "Replica-seconds the shadow policy wanted beyond (short) or below (over) the fleet's size.");
+    gauge(out, "llmscale_shadow_replica_seconds_total", "direction=\"short\"", sh.replica_seconds_short);
+    gauge(out, "llmscale_shadow_replica_seconds_total", "direction=\"over\"", sh.replica_seconds_over);
+    help(out, "llmscale_shadow_difference_replicas_total", "counter", "The sum over ticks of |shadow desired - current replicas|.");
+    gauge(out, "llmscale_shadow_difference_replicas_total", "", static_cast<double>(sh.abs_difference));
+    help(out, "llmscale_shadow_largest_shortfall_replicas", "gauge", "The largest shadow desired - current replicas seen.");
+    gauge(out, "llmscale_shadow_largest_shortfall_replicas", "", sh.largest_shortfall);
+    help(out, "llmscale_shadow_ttft_requests_total", "counter",
+         "Requests whose TTFT the engines observed, and those over --slo-ttft (all, and while the fleet was smaller than the shadow wanted).");
+    gauge(out, "llmscale_shadow_ttft_requests_total", "which=\"observed\"", sh.requests);
+    gauge(out, "llmscale_shadow_ttft_requests_total", "which=\"missed\"", sh.ttft_misses);
+    gauge(out, "llmscale_shadow_ttft_requests_total", "which=\"missed_while_smaller\"", sh.ttft_misses_while_smaller);
+  }
+  if (record) {
+    help(out, "llmscale_record_rows_total", "counter", "Windows appended to --record.");
+    gauge(out, "llmscale_record_rows_total", "", static_cast<double>(record->rows()));
+    help(out, "llmscale_record_errors_total", "counter", "Windows --record could not write (lost).");
+    gauge(out, "llmscale_record_errors_total", "", static_cast<double>(record->errors()));
+    help(out, "llmscale_record_rotations_total", "counter", "Times --record reached --record-max-bytes and began a new file.");
+    gauge(out, "llmscale_record_rotations_total", "", static_cast<double>(record->rotations()));
+  }
+  help(out, "llmscale_bucket_mismatches_total", "counter",
+       "Scrapes whose histogram buckets had bounds other than the fleet's first layout (those buckets add nothing).");
+  gauge(out, "llmscale_bucket_mismatches_total", "", static_cast<double>(signals.bucket_mismatches()));
   help(out, "llmscale_active", "gauge", "1 when there is demand or the signals are stale (KEDA's IsActive).");
   gauge(out, "llmscale_active", "", active ? 1 : 0);
   llmscale::expose_signals(page, s);

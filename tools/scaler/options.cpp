@@ -29,6 +29,8 @@ const char* usage() {
          "         [--grpc-listen ADDR:PORT] [--http-listen ADDR:PORT] [--tls-cert FILE --tls-key FILE\n"
          "         [--tls-client-ca FILE]] [--metric-name NAME] [--quiet] [--run-for S]\n"
          "         [--state-file FILE [--state-every N] [--state-max-age S]]\n"
+         "         [--record FILE [--record-window S] [--record-max-bytes N]] [--shadow]\n"
+         "         [--slo-ttft S] [--hpa-tolerance F]\n"
          "\n"
          "Scrapes each engine's Prometheus page every tick, runs the policy and serves the decision:\n"
          "KEDA's external scaler over gRPC (--grpc-listen, default 0.0.0.0:9090; the metric\n"
@@ -43,9 +45,18 @@ const char* usage() {
          "across restarts: loaded at start (a file of another policy or llmscale version, or older\n"
          "than --state-max-age, is logged and ignored), replaced atomically every --state-every\n"
          "ticks and at stop.\n"
+         "--record appends one CSV row per --record-window (arrivals, token means and spread, TTFT and\n"
+         "TPOT quantiles, the fleet, the decision) for llmscale-replay --trace-format llmscale; past\n"
+         "--record-max-bytes the file is renamed FILE.1 and a new one begun (docs/adopting.md).\n"
+         "--shadow decides and exposes llmscale_desired_replicas{mode=\"shadow\"} but answers KEDA with\n"
+         "the fleet's current count, and summarises how often and by how much it disagreed, and the\n"
+         "TTFT misses (over --slo-ttft) while the fleet was smaller than it wanted. --hpa-tolerance is\n"
+         "the HPA's (Kubernetes' default 0.1; 0 where the ScaledObject sets it to 0): decisions within\n"
+         "it are counted as swallowed.\n"
          "Defaults: --engine vllm --policy llmd-saturation --min-replicas 1 --max-replicas 64\n"
          "--tick 1 --scrape-timeout 0.5 --scrape-concurrency 32 --max-page-bytes 8388608\n"
-         "--kv-capacity-tokens 1000000 --replica-slots 1024 --state-every 60 --state-max-age 86400.\n"
+         "--kv-capacity-tokens 1000000 --replica-slots 1024 --state-every 60 --state-max-age 86400\n"
+         "--record-window 60 --record-max-bytes 67108864 --slo-ttft 2 --hpa-tolerance 0.1.\n"
          "Exit status 2: a usage error.\n";
   }();
   return text.c_str();
@@ -157,6 +168,15 @@ Options parse_args(const std::vector<std::string>& args, bool& help) {
   });
   cl.value("--state-every", whole_int("--state-every", o.state_every, 1, 1'000'000));
   cl.value("--state-max-age", seconds("--state-max-age", o.state_max_age_s, 0, 365 * 86400.0));
+  cl.value("--record", [&](V v) {
+    if (v.empty()) throw UsageError("--record: want a path");
+    o.record_file = v;
+  });
+  cl.value("--record-window", seconds("--record-window", o.record_window_s, 0.1, 86400));
+  cl.value("--record-max-bytes", [&](V v) { o.record_max_bytes = static_cast<std::uintmax_t>(detail::whole("--record-max-bytes", v, 4096, 1LL << 40)); });
+  cl.flag("--shadow", o.shadow);
+  cl.value("--slo-ttft", seconds("--slo-ttft", o.slo_ttft_s, 0.001, 3600));
+  cl.value("--hpa-tolerance", seconds("--hpa-tolerance", o.hpa_tolerance, 0, 1));
   const std::string problem = cl.parse(args);
   if (help) return o;
   if (!problem.empty()) throw UsageError(problem);
@@ -166,6 +186,10 @@ Options parse_args(const std::vector<std::string>& args, bool& help) {
                      " (a round of scrapes ends before the next tick)");
   }
   if (o.min_replicas > o.max_replicas) throw UsageError("--min-replicas is above --max-replicas");
+  if (!o.record_file.empty() && o.record_window_s < o.tick_s) {
+    throw UsageError("--record-window " + llmscale::format_number(o.record_window_s) + " is shorter than --tick " +
+                     llmscale::format_number(o.tick_s) + ": a window holds at least one tick");
+  }
   if (o.tls_cert.empty() != o.tls_key.empty()) throw UsageError("--tls-cert and --tls-key go together");
   if (!o.tls_client_ca.empty() && o.tls_cert.empty()) throw UsageError("--tls-client-ca needs --tls-cert and --tls-key");
   if (o.metric_name.empty() || o.metric_name.find_first_of(" \t\n\"") != std::string::npos) {

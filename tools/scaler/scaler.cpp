@@ -4,6 +4,7 @@
 #include "scaler.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -120,6 +121,10 @@ std::int64_t ns_since_epoch(SteadyClock::time_point t) {
 Scaler::Impl::Impl(const Options& o, const detail::Configs& c) : opt(o), map(load_map(o)), signals(c.signals, now()) {
   policy.emplace(detail::make_policy(opt, c, now()));
   load_state_file();
+  if (!opt.record_file.empty()) {
+    record.emplace(opt.record_file, opt.record_max_bytes);
+    windows.emplace(opt.record_window_s, opt.tick_s);
+  }
   for (std::size_t i = static_cast<std::size_t>(opt.replica_slots); i-- > 0;) free_slots.push_back(i);
   if (opt.endpoints_file.empty()) {
     set_targets(EndpointList{opt.endpoints, std::nullopt});
@@ -266,9 +271,13 @@ void Scaler::Impl::decide() {
   // for and has not appeared yet (adapters/starting_replicas.hpp)
   const llmscale::FleetState fleet = starting.fleet(t, static_cast<int>(targets.size()), file_starting);
   const llmscale::Decision& d = policy->tick(t, s, fleet);
-  starting.decided(t, d.desired_replicas);
+  // in shadow mode the fleet keeps its size: KEDA is answered with it, and no replica the
+  // policy wanted is counted as starting
+  const int answered = opt.shadow ? fleet.current() : d.desired_replicas;
+  starting.decided(t, answered);
   if (!opt.state_file.empty() && ++ticks_since_save >= static_cast<std::uint64_t>(opt.state_every)) save_state_file();
   const bool active = s.arrival_rate > 0 || s.running_now > 0 || s.queued_now > 0 || s.engine.stale;
+  account(s, fleet, d.desired_replicas);
 
   std::string m = render(d, s, fleet, active);
   char json[2048];
@@ -280,15 +289,15 @@ void Scaler::Impl::decide() {
     line += n < sizeof json ? json : "null";
     char tail[256];
     std::snprintf(tail, sizeof tail,
-                  ",\"endpoints\":%zu,\"reporting\":%d,\"stale\":%d,\"active\":%s,\"scrape_errors\":%llu,\"round_s\":%.4f}\n",
-                  targets.size(), s.engines.replicas_reporting, s.engines.replicas_stale, active ? "true" : "false",
+                  ",\"keda\":%d,\"endpoints\":%zu,\"reporting\":%d,\"stale\":%d,\"active\":%s,\"scrape_errors\":%llu,\"round_s\":%.4f}\n",
+                  answered, targets.size(), s.engines.replicas_reporting, s.engines.replicas_stale, active ? "true" : "false",
                   static_cast<unsigned long long>(total_errors()), last_round_s);
     line += tail;
   }
   {
     std::lock_guard<std::mutex> lock(mu);
     pub.decided = true;
-    pub.desired = d.desired_replicas;
+    pub.desired = answered;
     if (pub.active != active || pub.ticks == 0) ++pub.version;
     pub.active = active;
     ++pub.ticks;
@@ -299,6 +308,38 @@ void Scaler::Impl::decide() {
   if (!line.empty()) {
     std::fwrite(line.data(), 1, line.size(), stdout);
     std::fflush(stdout);
+  }
+}
+
+// The shadow summary and the record, after each decision.
+void Scaler::Impl::account(const llmscale::Signals& s, const llmscale::FleetState& fleet, int desired) {
+  const llmscale::TimePoint t = s.at;
+  const double dt = decided_once ? llmscale::to_seconds(t - last_decided) : 0.0;
+  // the requests whose TTFT was observed since the last decision, and those over the target
+  const llmscale::HistogramBuckets& layout = signals.layout(llmscale::BucketedHistogram::ttft);
+  const llmscale::BucketCounts& ttft = signals.totals().buckets[static_cast<std::size_t>(llmscale::BucketedHistogram::ttft)];
+  double observed = 0, misses = 0;
+  if (layout.size > 0) {
+    llmscale::BucketCounts d{};
+    for (std::size_t i = 0; i < layout.size; ++i) d[i] = ttft[i] - last_ttft[i];
+    observed = d[layout.size - 1];
+    misses = observed - llmscale::bucket_count_below(layout.le.data(), d.data(), layout.size, opt.slo_ttft_s);
+  }
+  last_ttft = ttft;
+  last_decided = t;
+  decided_once = true;
+  shadow.tick(desired, fleet.current(), dt, observed, misses, opt.hpa_tolerance);
+  if (opt.shadow && ++ticks_since_shadow_log * opt.tick_s >= 60.0) {  // once a minute
+    ticks_since_shadow_log = 0;
+    log::write(log::Level::info, shadow.line());
+  }
+  if (!record) return;
+  const double unix_now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  if (auto w = windows->tick(unix_now, signals, s, fleet, desired)) {
+    std::string error;
+    if (!record->append(format_record_row(*w), error) && record_errors_logged++ < 10) {
+      log::write(log::Level::warn, "--record " + record->path() + ": " + error + " (this window is lost; the next is tried)");
+    }
   }
 }
 
@@ -372,6 +413,7 @@ void Scaler::stop() {
     if (s.io_thread.joinable()) s.io_thread.join();
     if (s.http_thread.joinable()) s.http_thread.join();
     if (!s.opt.state_file.empty() && s.pub.ticks > 0) s.save_state_file();  // the tick thread has ended
+    if (s.opt.shadow) log::write(log::Level::info, s.shadow.line());
   }
 }
 

@@ -64,6 +64,12 @@ struct Options {
   std::string state_file;         ///< --state-file: the policy's learned state, kept across restarts
   int state_every = 60;           ///< --state-every: ticks between writes (and one at stop)
   double state_max_age_s = 86400; ///< --state-max-age: an older file is not loaded
+  std::string record_file;                 ///< --record: one CSV row per window (record.hpp)
+  double record_window_s = 60;             ///< --record-window
+  std::uintmax_t record_max_bytes = 64u << 20;  ///< --record-max-bytes: then FILE becomes FILE.1
+  bool shadow = false;        ///< --shadow: decide and expose, but answer KEDA with the current count
+  double slo_ttft_s = 2;      ///< --slo-ttft: the TTFT target the shadow summary counts misses against
+  double hpa_tolerance = 0.1; ///< --hpa-tolerance: the HPA's, to count the decisions it would swallow
   // Limits against broken or hostile peers; not on the command line (the tests lower them).
   int http_sessions_max = 64;       ///< concurrent HTTP connections; more are closed at once (counted)
   double http_read_timeout_s = 10;  ///< a connection's request must arrive within this (half-open ones are reaped)

@@ -25,6 +25,8 @@
 #include <boost/beast/core/flat_buffer.hpp>
 
 #include "keda_service.hpp"
+#include "record.hpp"
+#include "shadow.hpp"
 #include "llmscale/adapters/engine_metrics.hpp"
 #include "llmscale/adapters/scraped_signals.hpp"
 #include "llmscale/adapters/starting_replicas.hpp"
@@ -123,6 +125,17 @@ struct Scaler::Impl {
   std::array<std::uint64_t, detail::reason_count> errors{};
   std::uint64_t scrapes = 0, overruns = 0, file_errors = 0, slots_exhausted = 0;
   llmscale::StartingReplicas starting;
+
+  // --record and --shadow (the tick thread)
+  std::optional<RecordFile> record;
+  std::optional<WindowRecorder> windows;
+  std::uint64_t record_errors_logged = 0;
+  ShadowSummary shadow;
+  llmscale::BucketCounts last_ttft{};  ///< the TTFT buckets' totals at the previous decision
+  llmscale::TimePoint last_decided{};
+  bool decided_once = false;
+  std::uint64_t ticks_since_shadow_log = 0;
+  void account(const llmscale::Signals& s, const llmscale::FleetState& fleet, int desired);
 
   // --state-file (state_file.cpp): loaded by the constructor, written by the tick thread
   std::uint64_t ticks_since_save = 0, state_saves = 0, state_save_errors = 0;
