@@ -42,7 +42,7 @@ inline constexpr const char* usage =
     "Policies: hpa-gpu-util, hpa-gpu-mem, hpa-tuned, kpa, kpa-tuned, ray-serve, ray-serve-tuned,\n"
     "aibrix-apa-kv, aibrix-tuned, llmd-saturation, llmd-tuned, llmscale-slo, llmscale-pid,\n"
     "llmscale-predictive, the same three @keda (behind llmscale-scaler and KEDA's HPA), static-best,\n"
-    "oracle (all: every one).\n"
+    "oracle, and on an llmscale record with ready counts recorded (the fleet the cluster had; all: every one).\n"
     "--tune NAME sweeps NAME's main knob and prints the cheapest setting that meets the attainment\n"
     "target (99 %) with the --set that reproduces it.\n"
     "Defaults: --profile profile_splitwise_perf_model.csv from $LLMSCALE_DATA_DIR, else the first found\n"
@@ -66,7 +66,8 @@ inline constexpr const char* usage =
     "anchors'); e.g. --set kpa.target_utilization=0.5.\n"
     "--sweep runs the policies once per value, rows labelled NAME[key=value].\n"
     "--plot writes one SVG: the cost/quality chart (attainment against GPU-hours relative to the oracle,\n"
-    "one point per policy) and one panel of replicas over time per policy. --report writes one\n"
+    "one point per policy) and one panel of replicas over time per policy (on a record, with the\n"
+    "cluster's ready replicas, and the observed against the simulated TTFT p99 per window). --report writes one\n"
     "self-contained HTML page: the configuration, the table, the picture and each llmscale policy's\n"
     "five worst minutes with the decisions around them.\n";
 

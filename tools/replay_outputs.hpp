@@ -19,6 +19,7 @@
 #include "replay_args.hpp"
 #include "replay_plan.hpp"
 #include "replay_plot.hpp"
+#include "replay_record.hpp"
 #include "replay_report.hpp"
 #include "replay_runs.hpp"
 #include "replay_verdicts.hpp"
@@ -115,7 +116,9 @@ inline void write_outputs(Args& args, const ReplayPlan& plan, const std::vector<
           << ", \"batch_occupancy_p95\": " << json_number(r.batch_occupancy_p95) << ", \"kv_use_p95\": " << json_number(r.kv_use_p95)
           << ", \"scrape_s\": " << json_number(c_path_scrape(jobs[i].policy, plan.lag)) << "}";
     }
-    out << "]}\n";
+    out << "]";
+    if (verdicts.record_check) out << ", \"record_check\": " << record_check_json(plan, *verdicts.record_check, json_number);
+    out << "}\n";
   }
   if (args.values.count("timeseries")) {
     std::ofstream out(args.values["timeseries"]);
@@ -137,6 +140,10 @@ inline void write_outputs(Args& args, const ReplayPlan& plan, const std::vector<
                  " s, TPOT " + llmscale::format_number(sim.slo_tpot_s) + " s)";
     plot.fluid_gpu_hours = fluid;
     plot.timeline_cold_start = cold_starts.front();
+    if (!plan.recorded_fleet.empty()) {  // a record with ready counts: the cluster's fleet and latencies beside the runs'
+      plot.record = record_windows(plan, recorded_run(plan, jobs, results));
+      plot.slo_ttft_s = sim.slo_ttft_s;
+    }
     const std::string svg = replay::render_svg(plot);
     if (args.values.count("plot")) write_file(args.values["plot"], svg);
     if (args.values.count("report")) {
@@ -167,6 +174,12 @@ inline void write_outputs(Args& args, const ReplayPlan& plan, const std::vector<
           {"fluid floor", llmscale::format_number(std::round(fluid * 10) / 10) + " GPU-h"},
           {"version", std::to_string(LLMSCALE_VERSION_MAJOR) + "." + std::to_string(LLMSCALE_VERSION_MINOR) + "." +
                           std::to_string(LLMSCALE_VERSION_PATCH)}};
+      if (verdicts.record_check) {
+        std::string check = record_check_text(plan, *verdicts.record_check);
+        check = check.substr(check.find(": ") + 2);  // the figures, without the heading the row names
+        check.erase(check.find('\n'));
+        report.config.emplace_back("simulator vs cluster", "at the recorded fleet: " + check);
+      }
       if (!plan.sets.empty()) {
         std::string sets;
         for (const auto& x : plan.sets) sets += (sets.empty() ? "" : " ") + x;

@@ -4,8 +4,10 @@
 // What llmscale-replay will run, read from its command line (make_plan): the load, the
 // contestants, the simulator's settings, the cold starts, the replica bounds, the latency
 // profile, the metric lag, --set and --sweep checked once against a valid base; then, before any
-// run (prepare_fleet), the trace's malformed rows reported, the load's extent checked, the
-// opening fleet per cold start and the default replica bound.
+// run (prepare_fleet), the trace's malformed rows reported, an llmscale record's windows kept
+// (its fleet: the `recorded` contestant, which `all` includes where the record has ready
+// counts), the load's extent checked, the opening fleet per cold start and the default replica
+// bound.
 #ifndef LLMSCALE_TOOLS_REPLAY_PLAN_HPP
 #define LLMSCALE_TOOLS_REPLAY_PLAN_HPP
 
@@ -24,6 +26,7 @@
 #include "llmscale/model/profile_io.hpp"
 #include "llmscale/sim/contestants.hpp"
 #include "llmscale/sim/opening_fleet.hpp"
+#include "llmscale/sim/recorded_fleet.hpp"
 #include "llmscale/sim/workload.hpp"
 #include "replay_args.hpp"
 #include "replay_checks.hpp"
@@ -37,6 +40,7 @@ struct ReplayPlan {
   Input input;
   std::string source_name;                 ///< "scenario NAME" or the trace's path
   std::vector<std::string> policies;       ///< the contestants, in order
+  bool all_policies = false;               ///< --policies all (then a record's fleet runs too)
   std::string tune;                        ///< --tune's policy (its knob is the sweep)
   llmscale::SimConfig sim;
   std::vector<double> cold_starts;
@@ -58,6 +62,8 @@ struct ReplayPlan {
   // filled by prepare_fleet
   long long skipped = 0, failed = 0;       ///< malformed rows, failed requests in the trace
   std::map<double, int> initial;           ///< the opening fleet by cold start
+  std::vector<llmscale::RateWindow> record;  ///< an llmscale record's windows, in file order (else empty)
+  llmscale::RecordedFleet recorded_fleet;    ///< their ready counts (empty: none, no `recorded`)
 
   /// One pass over the load from its start.
   [[nodiscard]] ReplaySource source() const { return ReplaySource(input); }
@@ -98,7 +104,8 @@ inline ReplayPlan make_plan(Args& args) {
   const std::string& tune = plan.tune;
   if (!tune.empty()) {
     if (!llmscale::is_contestant(tune) || tune == "static-best" || tune == "oracle") {
-      throw UsageError("--tune '" + tune + "': want a policy with a knob (every name --policies takes but static-best and oracle)");
+      throw UsageError("--tune '" + tune +
+                       "': want a policy with a knob (every name --policies takes but static-best, oracle and recorded)");
     }
     if (args.values.count("policies")) throw UsageError("give --tune or --policies, not both");
     if (args.values.count("sweep")) throw UsageError("give --tune or --sweep, not both (--tune sweeps the policy's own knob)");
@@ -106,12 +113,14 @@ inline ReplayPlan make_plan(Args& args) {
   for (const std::string& name : split(tune.empty() ? text(args, "policies", "all") : tune, ',')) {
     if (name == "all") {
       for (const auto& n : llmscale::contestant_names()) plan.policies.push_back(n);
-    } else if (llmscale::is_contestant(name)) {
+      plan.all_policies = true;
+    } else if (llmscale::is_contestant(name) || name == llmscale::recorded_contestant) {  // recorded: checked on the load
       plan.policies.push_back(name);
     } else {
       std::string known;
       for (const auto& n : llmscale::contestant_names()) known += (known.empty() ? "" : ", ") + n;
-      throw UsageError("--policies: unknown policy '" + name + "'; known: all, " + known);
+      throw UsageError("--policies: unknown policy '" + name + "'; known: all, " + known + ", " +
+                       std::string(llmscale::recorded_contestant) + " (an llmscale record's own fleet)");
     }
   }
   if (plan.policies.empty()) throw UsageError("--policies names no policy");
@@ -220,8 +229,10 @@ inline ReplayPlan make_plan(Args& args) {
 }
 
 /// Before the runs: the trace's malformed rows (reported once on stderr: every run skips the
-/// same ones), the load's extent, the opening fleet per cold start, the default replica bound.
-/// A record this build cannot read (a newer version, or no version line) is a UsageError.
+/// same ones), a record's windows and fleet (`recorded` added to `all` where it has ready
+/// counts), the load's extent, the opening fleet per cold start, the default replica bound.
+/// A record this build cannot read (a newer version, or no version line), or `recorded` asked
+/// for on a load without ready counts, is a UsageError.
 inline void prepare_fleet(ReplayPlan& plan) {
   long long& skipped = plan.skipped;
   long long& failed = plan.failed;
@@ -236,6 +247,7 @@ inline void prepare_fleet(ReplayPlan& plan) {
       llmscale::TraceRequest r;
       llmscale::RateWindow w;
       while (llmscale::is_rate_series(input.format) ? check.next_window(w) : check.next(r)) {
+        if (input.format == llmscale::TraceFormat::llmscale) plan.record.push_back(w);
       }
       skipped = check.skipped();
       failed = check.failed();
@@ -246,6 +258,14 @@ inline void prepare_fleet(ReplayPlan& plan) {
       throw UsageError("--trace '" + input.trace + "': " + e.what());
     }
   }
+  plan.recorded_fleet = llmscale::RecordedFleet(plan.record);
+  std::vector<std::string>& policies = plan.policies;
+  const bool recorded_asked = std::find(policies.begin(), policies.end(), llmscale::recorded_contestant) != policies.end();
+  if (recorded_asked && plan.recorded_fleet.empty()) {
+    throw UsageError("--policies " + std::string(llmscale::recorded_contestant) +
+                     ": replays the fleet an llmscale record holds (--trace-format llmscale with ready counts); this load has none");
+  }
+  if (plan.all_policies && !recorded_asked && !plan.recorded_fleet.empty()) policies.emplace_back(llmscale::recorded_contestant);
   plan.source_name = input.scenario ? "scenario " + input.scenario_name : input.trace;
   for (const std::string& what : problems) std::fprintf(stderr, "llmscale-replay: %s: %s (skipped)\n", input.trace.c_str(), what.c_str());
   if (skipped > static_cast<long long>(problems.size())) {

@@ -1,4 +1,4 @@
-// llmscale-replay's picture (one concept, over 500 lines because its two parts share the scales,
+// llmscale-replay's picture (one concept, about 700 lines because its parts share the scales,
 // colours and layout): one self-contained SVG (no script, no external font or file), in two
 // parts a reader can also open alone (the SVG views #cost-quality and #panels):
 //   cost/quality  one point per policy: GPU-hours relative to the oracle (log scale) against SLO
@@ -10,12 +10,17 @@
 //                 the policy's ready (line) and starting (shade) replicas, and a bar strip of SLO
 //                 misses over arrivals per interval (about 2 px) under it. The x-axis ends at the last
 //                 arrival (a backlog drained over 10 minutes after it is named in the title); the
-//                 y-axis fits the oracle, static-best and the policies that meet the target at no
-//                 more than 1.5 times the oracle's cost;
+//                 y-axis fits the oracle, static-best, the recorded fleet and the policies that meet
+//                 the target at no more than 1.5 times the oracle's cost;
 //                 a policy above it shows an arrow where it leaves the chart and its peak.
+//   a record      (an llmscale record with ready counts only; nothing of it otherwise) each panel
+//                 also draws the cluster's recorded ready replicas (grey, dashed; a legend entry
+//                 under the caption), and one more panel under them draws the TTFT p99 per window
+//                 the record observed against the one the recorded fleet's replay measured.
 // Elements carry data-* attributes naming their policy (the tests read them).
-// (Over 500 lines: the two charts share the policies' order, colours and the run lookup of one
-// class; the drawing primitives they share are in replay_svg.hpp.)
+// (About 700 lines: the charts share the policies' order, colours and the run lookup of one
+// class, and a record's panel the panels' time axis; the drawing primitives they share are in
+// replay_svg.hpp.)
 #ifndef LLMSCALE_TOOLS_REPLAY_PLOT_HPP
 #define LLMSCALE_TOOLS_REPLAY_PLOT_HPP
 
@@ -25,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "llmscale/sim/record_check.hpp"
 #include "llmscale/sim/simulator.hpp"
 #include "replay_svg.hpp"
 
@@ -38,12 +44,23 @@ struct PlotRun {
   [[nodiscard]] const std::string& base() const { return contestant.empty() ? policy : contestant; }
 };
 
+/// One window of an llmscale record as the picture draws it (NaN: unknown).
+struct RecordWindow {
+  double start_s = 0, end_s = 0;  ///< from the record's start (s)
+  double arrivals = 0;            ///< the record's
+  double ready = std::numeric_limits<double>::quiet_NaN();               ///< the cluster's ready replicas
+  double observed_ttft_p99 = std::numeric_limits<double>::quiet_NaN();   ///< the record's TTFT p99 (s)
+  double simulated_ttft_p99 = std::numeric_limits<double>::quiet_NaN();  ///< the recorded fleet's replay's (s)
+};
+
 struct PlotInput {
   std::vector<PlotRun> runs;
   std::string title;
   double fluid_gpu_hours = 0;  ///< the fluid floor (0: not drawn)
   double target = 0.99;        ///< the attainment target
   double timeline_cold_start = 0;
+  std::vector<RecordWindow> record;  ///< an llmscale record's windows (empty: nothing of a record drawn)
+  double slo_ttft_s = 0;             ///< the TTFT target, drawn on the record's latency panel
 };
 
 // -log10 of the miss share: 90 % -> 1, 99 % -> 2, 99.9 % -> 3; 99.99 % and above at 4.
@@ -127,6 +144,7 @@ class Plot {
                                           "#6b6ecf", "#b5cf6b", "#e7969c", "#7b4173"};
     if (is(p, "oracle")) return "#000000";
     if (is(p, "static-best")) return "#7f7f7f";
+    if (is(p, "recorded")) return "#6a3d9a";
     const auto i = static_cast<std::size_t>(std::find(policies_.begin(), policies_.end(), p) - policies_.begin());
     return palette[i % (sizeof palette / sizeof *palette)];
   }
@@ -283,6 +301,10 @@ class Plot {
         } else if (is(p, "static-best")) {
           s += "<rect" + data + " x=\"" + fmt(x - radius) + "\" y=\"" + fmt(y - radius) + "\" width=\"" + fmt(2 * radius) +
                "\" height=\"" + fmt(2 * radius) + "\" fill=\"" + fill + "\" stroke=\"" + c + "\" stroke-width=\"1.5\"/>\n";
+        } else if (is(p, "recorded")) {  // the cluster's own fleet: a triangle
+          s += "<path" + data + " d=\"M" + fmt(x) + " " + fmt(y - radius - 1) + "L" + fmt(x + radius + 1) + " " + fmt(y + radius) +
+               "L" + fmt(x - radius - 1) + " " + fmt(y + radius) + "z\" fill=\"" + fill + "\" stroke=\"" + c +
+               "\" stroke-width=\"1.5\"/>\n";
         } else {
           s += "<circle" + data + " cx=\"" + fmt(x) + "\" cy=\"" + fmt(y) + "\" r=\"" + fmt(radius) + "\" fill=\"" + fill +
                "\" stroke=\"" + c + "\" stroke-width=\"1.5\"/>\n";
@@ -362,10 +384,13 @@ class Plot {
     // the y-axis: the oracle and the policies meeting the target at no more than 1.5 times its cost
     double y_fit = 1;
     for (const PlotRun* r : runs) {
-      const bool reference = r->base() == "oracle" || r->base() == "static-best";
+      const bool reference = r->base() == "oracle" || r->base() == "static-best" || r->base() == "recorded";
       const bool good = r->result->slo_attainment >= in_.target &&
                         (oracle == nullptr || r->result->gpu_hours <= 1.5 * oracle->result->gpu_hours);
       if (reference || good || oracle == nullptr) y_fit = std::max(y_fit, static_cast<double>(peak_current(*r)));
+    }
+    for (const RecordWindow& w : in_.record) {  // the cluster's fleet is drawn in every panel
+      if (w.start_s <= t_end && !std::isnan(w.ready)) y_fit = std::max(y_fit, w.ready);
     }
     const double y_step = nice_step(y_fit * 1.1, 4);
     const double y_max = std::ceil(y_fit * 1.1 / y_step) * y_step;
@@ -386,7 +411,18 @@ class Plot {
                 "panel: the requests that ended missing the SLO in each interval over those that arrived in it (full height: all, at least a pixel for one); an arrow "
                 "at the top: the policy left the chart there (its peak written once)",
                 11, W - 40);
-    const double grid_top = caption_end + 4;
+    double grid_top = caption_end + 4;
+    if (!in_.record.empty()) {  // the legend of the line a record adds to every panel
+      s += "<g data-legend=\"recorded\">\n";
+      legend_entry(s, 20, caption_end + 18, "#666", "4 3",
+                   "recorded: the cluster's ready replicas, window by window from the record (in every panel)");
+      s += "</g>\n";
+      grid_top += 18;
+    }
+    // the record's ready replicas, on the panels' buckets of about 2 px (the same in every panel)
+    const double width = std::max(t_end / (pw / 2), 1e-9);
+    const std::vector<double> recorded =
+        in_.record.empty() ? std::vector<double>() : recorded_ready(width, static_cast<std::size_t>(std::ceil(t_end / width)) + 1);
     for (std::size_t i = 0; i < runs.size(); ++i) {
       const PlotRun& r = *runs[i];
       const auto& res = *r.result;
@@ -429,8 +465,7 @@ class Plot {
         s += text(X(v * unit), py0 + ph + strip + 16, fmt(v, "%g"), 9.5, "middle");
       }
       s += text(px0 + pw, py0 + ph + strip + 28, hours ? "hours" : "minutes", 9.5, "end", "fill=\"#666\"");
-      // buckets of about 2 px
-      const double width = std::max(t_end / (pw / 2), 1e-9);
+      // buckets of about 2 px (`width`, above)
       const auto buckets = [&](const PlotRun& run) {
         std::vector<Bucket> b(static_cast<std::size_t>(std::ceil(t_end / width)) + 1);
         std::vector<int> n(b.size(), 0);
@@ -463,6 +498,22 @@ class Plot {
         }
         s += "<polyline data-oracle-in=\"" + xml_escape(r.policy) + "\" points=\"" + pts +
              "\" fill=\"none\" stroke=\"#555\" stroke-width=\"0.9\" opacity=\"0.8\"/>\n";
+      }
+      if (!recorded.empty()) {
+        std::string d;
+        bool drawing = false;
+        for (std::size_t j = 0; j < recorded.size(); ++j) {
+          if (std::isnan(recorded[j])) {
+            drawing = false;
+            continue;
+          }
+          d += (drawing ? "L" : "M") + fmt(X((static_cast<double>(j) + 0.5) * width)) + " " + fmt(Y(recorded[j]));
+          drawing = true;
+        }
+        if (!d.empty()) {
+          s += "<path data-recorded-in=\"" + xml_escape(r.policy) + "\" d=\"" + d +
+               "\" fill=\"none\" stroke=\"#666\" stroke-width=\"1.2\" stroke-dasharray=\"4 3\"/>\n";
+        }
       }
       std::string upper, lower, line;
       for (std::size_t j = 0; j < mine.size(); ++j) {
@@ -524,7 +575,131 @@ class Plot {
       s += "</g>\n";
     }
     const std::size_t rows = (runs.size() + cols - 1) / cols;
-    return grid_top + static_cast<double>(rows) * block_h;
+    const double bottom = grid_top + static_cast<double>(rows) * block_h;
+    return in_.record.empty() ? bottom : record_latency(s, bottom + 8, t_end, unit, x_step, hours);
+  }
+
+  // a legend entry at (x, y): a sample of the line (`dash`: its stroke-dasharray) and `words`
+  static void legend_entry(std::string& s, double x, double y, const char* stroke, const char* dash, const std::string& words) {
+    s += "<line x1=\"" + fmt(x) + "\" x2=\"" + fmt(x + 24) + "\" y1=\"" + fmt(y - 4) + "\" y2=\"" + fmt(y - 4) + "\" stroke=\"" +
+         stroke + "\" stroke-width=\"1.5\"" + (*dash != '\0' ? " stroke-dasharray=\"" + std::string(dash) + "\"" : std::string()) +
+         "/>\n";
+    s += text(x + 30, y, xml_escape(words), 11, "start", "fill=\"#444\"");
+  }
+
+  // the record's ready replicas averaged over each of `n` buckets of `width` s (time-weighted
+  // over the windows with a count covering it; NaN where none does)
+  std::vector<double> recorded_ready(double width, std::size_t n) const {
+    std::vector<double> sum(n, 0), covered(n, 0);
+    for (const RecordWindow& w : in_.record) {
+      const double a = std::max(0.0, w.start_s), b = std::min(w.end_s, static_cast<double>(n) * width);
+      if (std::isnan(w.ready) || !(b > a)) continue;
+      for (auto j = static_cast<std::size_t>(a / width); j < n && static_cast<double>(j) * width < b; ++j) {
+        const double lo = std::max(a, static_cast<double>(j) * width), hi = std::min(b, static_cast<double>(j + 1) * width);
+        if (hi <= lo) continue;
+        sum[j] += w.ready * (hi - lo);
+        covered[j] += hi - lo;
+      }
+    }
+    std::vector<double> out(n, std::numeric_limits<double>::quiet_NaN());
+    for (std::size_t j = 0; j < n; ++j) {
+      if (covered[j] > 0) out[j] = sum[j] / covered[j];
+    }
+    return out;
+  }
+
+  // ---- a record: TTFT p99 per window, observed against simulated ------------------------------------
+  double record_latency(std::string& s, double top, double t_end, double unit, double x_step, bool hours) const {
+    std::vector<double> values;
+    for (const RecordWindow& w : in_.record) {
+      if (w.start_s > t_end) continue;
+      for (double v : {w.observed_ttft_p99, w.simulated_ttft_p99}) {
+        if (!std::isnan(v)) values.push_back(v);
+      }
+    }
+    if (values.empty()) return top;  // neither side has a latency to draw
+    // the y-axis: the TTFT target and the 98th percentile window with room; a window above it is
+    // drawn at the top (one incident must not flatten every other window)
+    std::sort(values.begin(), values.end());
+    const double high = values[std::min(values.size() - 1, static_cast<std::size_t>(0.98 * static_cast<double>(values.size())))];
+    const double y_top = std::max({in_.slo_ttft_s, 1.2 * high, 1e-3});
+    const double y_step = nice_step(y_top, 4);
+    const double y_max = std::ceil(y_top / y_step - 1e-9) * y_step;
+    const double margin = 20, inner_left = 36, ph = 150;
+    const double px0 = margin + inner_left, pw = W - 2 * margin - inner_left;
+    s += "<g data-record-panel=\"ttft-p99\">\n";
+    s += text(20, top + 18, "Simulator vs cluster: TTFT p99 per window (s) at the recorded fleet", 14, "start", "font-weight=\"bold\"");
+    const double caption_end =
+        wrapped(s, 20, top + 34,
+                "each window's 99th percentile time to first token: observed, as the record has it, against simulated, the "
+                "replay of the recorded fleet measured per window as the scaler measures; a window above the axis is drawn at "
+                "its top",
+                11, W - 40);
+    s += "<g data-legend=\"ttft-p99\">\n";
+    const double ly = caption_end + 18;
+    legend_entry(s, 20, ly, "#666", "4 3", "observed (the record)");
+    const bool simulated_any = std::any_of(in_.record.begin(), in_.record.end(),
+                                           [](const RecordWindow& w) { return !std::isnan(w.simulated_ttft_p99); });
+    if (simulated_any) {
+      legend_entry(s, 210, ly, colour(std::string(llmscale::recorded_contestant)).c_str(), "", "simulated (the recorded fleet's replay)");
+    }
+    if (in_.slo_ttft_s > 0) legend_entry(s, 520, ly, "#d62728", "6 4", "the TTFT target");
+    s += "</g>\n";
+    const double py0 = ly + 16;
+    const auto X = [&](double t) { return px0 + pw * std::clamp(t / t_end, 0.0, 1.0); };
+    const auto Y = [&](double v) { return py0 + ph - ph * std::clamp(v / y_max, 0.0, 1.0); };
+    s += "<rect data-record-frame=\"ttft-p99\" x=\"" + fmt(px0) + "\" y=\"" + fmt(py0) + "\" width=\"" + fmt(pw) + "\" height=\"" +
+         fmt(ph) + "\" fill=\"none\" stroke=\"#999\"/>\n";
+    for (double v = y_step; v < y_max + 1e-9; v += y_step) {
+      s += "<line x1=\"" + fmt(px0) + "\" x2=\"" + fmt(px0 + pw) + "\" y1=\"" + fmt(Y(v)) + "\" y2=\"" + fmt(Y(v)) +
+           "\" stroke=\"#eee\"/>\n";
+    }
+    for (double v = 0; v < y_max + 1e-9; v += y_step) s += text(px0 - 4, Y(v) + 3.5, fmt(v, "%g"), 9.5, "end");
+    for (double v = 0; v * unit <= t_end + 1e-9; v += x_step) {
+      s += "<line x1=\"" + fmt(X(v * unit)) + "\" x2=\"" + fmt(X(v * unit)) + "\" y1=\"" + fmt(py0 + ph) + "\" y2=\"" +
+           fmt(py0 + ph + 3) + "\" stroke=\"#999\"/>\n";
+      s += text(X(v * unit), py0 + ph + 16, fmt(v, "%g"), 9.5, "middle");
+    }
+    s += text(px0 + pw, py0 + ph + 28, hours ? "hours" : "minutes", 9.5, "end", "fill=\"#666\"");
+    if (in_.slo_ttft_s > 0 && in_.slo_ttft_s <= y_max) {
+      s += "<line data-ttft-target=\"" + fmt(in_.slo_ttft_s, "%g") + "\" x1=\"" + fmt(px0) + "\" x2=\"" + fmt(px0 + pw) + "\" y1=\"" +
+           fmt(Y(in_.slo_ttft_s)) + "\" y2=\"" + fmt(Y(in_.slo_ttft_s)) + "\" stroke=\"#d62728\" stroke-dasharray=\"6 4\"/>\n";
+    }
+    // one point per window, or per group of windows where they are more than one per 2 px (the
+    // group's arrivals-weighted median); a window without the value, or a gap, breaks the line
+    std::size_t shown = 0;
+    while (shown < in_.record.size() && in_.record[shown].start_s <= t_end) ++shown;
+    const auto group = std::max<std::size_t>(1, static_cast<std::size_t>(std::ceil(static_cast<double>(shown) / (pw / 2))));
+    const auto series = [&](double RecordWindow::*value) {
+      std::string d;
+      bool drawing = false;
+      double last_end = 0;
+      for (std::size_t k = 0; k < shown; k += group) {
+        const std::size_t to = std::min(shown, k + group);
+        std::vector<std::pair<double, double>> in_group;
+        for (std::size_t w = k; w < to; ++w) in_group.emplace_back(in_.record[w].*value, std::max(1.0, in_.record[w].arrivals));
+        const double v = llmscale::weighted_median(std::move(in_group));
+        const double from = in_.record[k].start_s, until = in_.record[to - 1].end_s;
+        if (std::isnan(v) || (k > 0 && from > last_end + 1)) drawing = false;
+        last_end = until;
+        if (std::isnan(v)) continue;
+        d += (drawing ? "L" : "M") + fmt(X((from + until) / 2)) + " " + fmt(Y(v));
+        drawing = true;
+      }
+      return d;
+    };
+    const std::string observed = series(&RecordWindow::observed_ttft_p99);
+    const std::string simulated = series(&RecordWindow::simulated_ttft_p99);
+    if (!observed.empty()) {
+      s += "<path data-observed-ttft-p99=\"record\" d=\"" + observed +
+           "\" fill=\"none\" stroke=\"#666\" stroke-width=\"1.2\" stroke-dasharray=\"4 3\"/>\n";
+    }
+    if (!simulated.empty()) {
+      s += "<path data-simulated-ttft-p99=\"" + std::string(llmscale::recorded_contestant) + "\" d=\"" + simulated +
+           "\" fill=\"none\" stroke=\"" + colour(std::string(llmscale::recorded_contestant)) + "\" stroke-width=\"1.5\"/>\n";
+    }
+    s += "</g>\n";
+    return py0 + ph + 34;
   }
 };
 

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "llmscale/sim/contestants.hpp"
+#include "llmscale/sim/recorded_fleet.hpp"
 #include "replay_plan.hpp"
 #include "replay_set.hpp"
 
@@ -102,7 +103,10 @@ inline std::vector<llmscale::SimResult> run_all(const ReplayPlan& plan, const st
         c.metric_lag = plan.lag;
         for (const auto& s : plan.sets) apply_set(c, s);
         if (!jobs[i].sweep_set.empty()) apply_set(c, jobs[i].sweep_set);
-        r = llmscale::run_contestant(jobs[i].policy, c, plan.profile, run, initial.at(jobs[i].cold_start_s), make_source);
+        // the recorded fleet opens with its own first windows' count and takes no --set
+        r = jobs[i].policy == llmscale::recorded_contestant
+                ? llmscale::run_recorded(plan.recorded_fleet, plan.profile, run, make_source)
+                : llmscale::run_contestant(jobs[i].policy, c, plan.profile, run, initial.at(jobs[i].cold_start_s), make_source);
         r.policy = jobs[i].label;
       } catch (const std::exception& e) {
         error = e.what();

@@ -3,17 +3,22 @@
 //
 // llmscale-replay's verdicts on a finished set of runs, printed under the table: the fluid floor,
 // a contestant that beats the oracle (the oracle is then too weak), one the replica bound stopped,
+// on a record the simulator against the cluster at the recorded fleet (replay_record.hpp),
 // --tune's choice (the cheapest setting meeting 99 %, else the highest attainment, with the
 // command that reproduces it) and, with faults, what each run lost.
 #ifndef LLMSCALE_TOOLS_REPLAY_VERDICTS_HPP
 #define LLMSCALE_TOOLS_REPLAY_VERDICTS_HPP
 
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "llmscale/sim/oracle.hpp"
+#include "llmscale/sim/record_check.hpp"
+#include "llmscale/sim/recorded_fleet.hpp"
 #include "replay_plan.hpp"
+#include "replay_record.hpp"
 #include "replay_runs.hpp"
 
 namespace llmscale_replay {
@@ -22,6 +27,7 @@ struct Verdicts {
   double fluid_gpu_hours = 0;     ///< the floor no policy can go below
   std::vector<bool> beats_oracle;  ///< by job: cheaper than the oracle at equal or better attainment
   std::vector<bool> at_max;        ///< by job: reached the replica bound
+  std::optional<llmscale::RecordCheck> record_check;  ///< on a record whose fleet ran: the simulator against the cluster
 };
 
 /// Judges and prints; `argc`/`argv` give --tune's reproducing command line.
@@ -58,9 +64,13 @@ inline Verdicts judge(const ReplayPlan& plan, const std::vector<Job>& jobs, cons
     if (r.peak_replicas < plan.max_replicas) continue;
     at_max[i] = true;
     std::printf("FLAG: %s reached --max-replicas %d%s\n", r.policy.c_str(), plan.max_replicas,
-                jobs[i].policy == "static-best" || jobs[i].policy == "oracle" ? " (a reference: not limited by it)"
-                                                                                : ": the bound, not the policy, stopped it");
+                jobs[i].policy == "static-best" || jobs[i].policy == "oracle" || jobs[i].policy == llmscale::recorded_contestant
+                    ? " (a reference: not limited by it)"
+                    : ": the bound, not the policy, stopped it");
   }
+  // on a record: does the replay of the cluster's own fleet see the latencies the cluster saw?
+  out.record_check = record_check(plan, jobs, results);
+  if (out.record_check) std::fputs(record_check_text(plan, *out.record_check).c_str(), stdout);
   if (!plan.tune.empty()) {  // the cheapest setting that meets the target, else the best attainment
     const std::string& knob = plan.sweep_name;
     std::size_t best = jobs.size();

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """llmscale-replay's pictures end to end. Run from the project root:
 
-check_pictures.py EXE svg|report|x_axis|render
+check_pictures.py EXE svg|report|x_axis|render|record
 
 svg     the SVG parses; every policy has a point per cold start, one label and a panel; no text
         lies outside the viewBox and nothing is moved by a transform; no two point labels
@@ -13,6 +13,10 @@ x_axis  on every built-in scenario the panels' x-axis ends within one minute aft
         arrival the JSON reports (a run draining a backlog past it does not stretch the axis).
 render  rsvg-convert (Debian librsvg2-bin) renders the SVG to PNG: the image is not blank and
         every panel has drawn pixels inside its frame (exit 77, skipped, without rsvg-convert).
+record  an llmscale record with ready counts: every panel draws the recorded ready replicas
+        with its legend entry, the recorded fleet is a triangle, the TTFT p99 panel draws the
+        observed and simulated windows and the target; no text outside the viewBox; a picture
+        of a load that is not a record has none of it.
 """
 import html.parser
 import json
@@ -241,5 +245,47 @@ elif mode == "render":
         if inside < 50:
             sys.exit(f"panel {r.get('data-frame')}: {inside} drawn pixels inside its frame")
     print(f"rendered {w}x{h}: not blank, every panel drawn inside its frame")
+elif mode == "record":
+    head = ("window_start_s,window_s,arrivals,prompt_tokens_mean,prompt_tokens_sd,output_tokens_mean,output_tokens_sd,"
+            "interarrival_cv,ready,starting,queued,running,ttft_p50_s,ttft_p99_s,tpot_p50_s,tpot_p99_s,desired")
+    rows = ["# llmscale-record 1", head]
+    for i in range(30):  # 2 ready replicas at 4 req/s, 4 at 10, a 5-minute gap, 3 at 6
+        ready, arrivals = (2, 240) if i < 10 else (4, 600) if i < 20 else (3, 360)
+        rows.append(f"{1765065600 + 60 * i + (300 if i >= 20 else 0)},60,{arrivals},1020,800,211,150,,{ready},0,0,8,0.2,1.1,0.03,0.08,{ready}")
+    open(f"{tmp}/record.csv", "w").write("\n".join(rows) + "\n")
+    replay("--trace", f"{tmp}/record.csv", "--trace-format", "llmscale", "--cold-start", "60", "--policies",
+           "kpa,llmscale-slo,oracle,recorded", "--plot", f"{tmp}/r.svg")
+    root = ET.parse(f"{tmp}/r.svg").getroot()
+    vb = [float(v) for v in root.get("viewBox").split()]
+    texts = list(root.iter(NS + "text"))
+    outside = [("".join(t.itertext())[:40]) for t in texts
+               if box(t)[0] < vb[0] - 1 or box(t)[1] < vb[1] - 1 or box(t)[2] > vb[0] + vb[2] + 1 or box(t)[3] > vb[1] + vb[3] + 1]
+    if outside:
+        sys.exit(f"{len(outside)} texts reach outside the viewBox: {outside[:3]}")
+    legend = [g for g in root.iter(NS + "g") if g.get("data-legend") == "recorded"]
+    if len(legend) != 1 or "the cluster's ready replicas" not in "".join(legend[0].itertext()):
+        sys.exit("no legend entry for the recorded ready replicas")
+    panels = {g.get("data-panel"): g for g in root.iter(NS + "g") if g.get("data-panel")}
+    if sorted(panels) != sorted(["kpa", "llmscale-slo", "oracle", "recorded"]):
+        sys.exit(f"panels {sorted(panels)}")
+    for name, g in panels.items():
+        lines = [e for e in g.iter(NS + "path") if e.get("data-recorded-in") == name]
+        if len(lines) != 1 or "stroke-dasharray" not in lines[0].attrib or lines[0].get("d").count("M") != 2:
+            sys.exit(f"panel {name}: want the recorded ready replicas as one dashed line broken at the gap")
+    shapes = {e.get("data-point"): e.tag.replace(NS, "") for e in root.iter() if e.get("data-point")}
+    if shapes.get("recorded") != "path" or shapes.get("oracle") != "path" or shapes.get("kpa") != "circle":
+        sys.exit(f"marks: {shapes}")
+    latency = [g for g in root.iter(NS + "g") if g.get("data-record-panel") == "ttft-p99"]
+    if len(latency) != 1:
+        sys.exit("no TTFT p99 panel")
+    drawn = {k for e in latency[0].iter() for k in e.attrib if k in ("data-observed-ttft-p99", "data-simulated-ttft-p99", "data-ttft-target")}
+    if len(drawn) != 3:
+        sys.exit(f"the TTFT p99 panel draws {sorted(drawn)}, want observed, simulated and the target")
+    plain = flash_crowd()
+    marks = [e for e in plain.iter() if {"data-legend", "data-recorded-in", "data-record-panel"} & set(e.attrib)]
+    if marks:
+        sys.exit(f"a load that is not a record: {len(marks)} record elements drawn")
+    print(f"record: {len(panels)} panels with the recorded ready replicas, the legend, the TTFT p99 panel; "
+          f"{len(texts)} texts inside the viewBox; none on a scenario")
 else:
     sys.exit(f"unknown mode {mode}")

@@ -4,8 +4,11 @@ runs from any folder (any_folder); --tune
 picks the cheapest setting that meets the target among independent runs of each; the demo's
 table is the committed fixture (demo_table, slow); every frozen -tuned constant is what --tune
 prints on the development run (slow); on every built-in scenario the oracle and static-best
-meet the target and no contestant beats the oracle (slow). Run from the project root:
-check_replay.py EXE cold_start_list|any_folder|tune|tuned_frozen|oracle_unbeaten|demo_table (the pictures: check_pictures.py)"""
+meet the target and no contestant beats the oracle (slow); on an llmscale record with ready
+counts --policies all runs the recorded fleet and prints and writes the simulator against the
+cluster, a trace that is not a record neither (record_check). Run from the project root:
+check_replay.py EXE cold_start_list|any_folder|tune|tuned_frozen|oracle_unbeaten|demo_table|record_check
+(the pictures: check_pictures.py)"""
 import json, os, re, subprocess, sys, tempfile
 
 exe, mode = sys.argv[1], sys.argv[2]
@@ -139,5 +142,65 @@ elif mode == "oracle_unbeaten":
                 sys.exit(f"{scenario} at {cs:g} s: the oracle costs {oracle['gpu_hours']:.1f} GPU-h, static-best {static['gpu_hours']:.1f}")
             print(f"{scenario} at {cs:g} s: oracle {oracle['slo_attainment']:.4f} / {oracle['gpu_hours']:.1f}, "
                   f"static-best {static['slo_attainment']:.4f} / {static['gpu_hours']:.1f}")
+elif mode == "record_check":
+    # 30 minutes of windows: 2 ready replicas at 4 req/s, 4 at 10, a 5-minute gap (the scaler
+    # down), 3 at 6; every window observed TTFT p50 0.2 s, p99 1.1 s (blank in one), TPOT 0.03 and 0.08 s
+    head = ("window_start_s,window_s,arrivals,prompt_tokens_mean,prompt_tokens_sd,output_tokens_mean,output_tokens_sd,"
+            "interarrival_cv,ready,starting,queued,running,ttft_p50_s,ttft_p99_s,tpot_p50_s,tpot_p99_s,desired")
+
+    def record(path, with_ready=True):
+        rows = ["# llmscale-record 1", head]
+        for i in range(30):
+            start = 1765065600 + 60 * i + (300 if i >= 20 else 0)
+            ready, arrivals = (2, 240) if i < 10 else (4, 600) if i < 20 else (3, 360)
+            p99 = "" if i == 5 else "1.1"
+            rows.append(f"{start},60,{arrivals},1020,800,211,150,,{ready if with_ready else ''},0,0,8,0.2,{p99},0.03,0.08,{ready}")
+        open(path, "w").write("\n".join(rows) + "\n")
+
+    record(f"{tmp}/record.csv")
+    common = ["--trace", f"{tmp}/record.csv", "--trace-format", "llmscale", "--cold-start", "60"]
+    out = replay(*common, "--policies", "all", "--json", f"{tmp}/record.json")
+    result = json.load(open(f"{tmp}/record.json"))
+    names = [r["policy"] for r in result["results"]]
+    if names[-3:] != ["static-best", "oracle", "recorded"]:
+        sys.exit(f"--policies all on a record: want the recorded fleet after the oracle, got {names}")
+    if not re.search(r"^recorded +\d+ +\d+ ", out, re.M):
+        sys.exit(f"the table has no recorded row:\n{out}")
+    check = result.get("record_check")
+    if not check or check["policy"] != "recorded" or check["cold_start_s"] != 60:
+        sys.exit(f"no record_check for the recorded fleet at 60 s: {check}")
+    # the record's values are the same in every window: the weighted median is that value
+    for key, observed, windows in (("ttft_p50", 0.2, 30), ("ttft_p99", 1.1, 29), ("tpot_p50", 0.03, 30), ("tpot_p99", 0.08, 30)):
+        q = check[key]
+        if q["observed"] != observed or q["windows"] != windows or not q["simulated"] or q["simulated"] <= 0:
+            sys.exit(f"record_check {key}: {q}, want observed {observed} over {windows} windows and a simulated value")
+        if abs(q["difference"] - (q["simulated"] / q["observed"] - 1)) > 1e-6:
+            sys.exit(f"record_check {key}: difference {q['difference']} is not simulated / observed - 1")
+    # 2 x 600 s + 4 x 540 s + 4 x 360 s (the gap held) + 3 x 600 s replica-seconds, x 4 GPUs
+    gpu = check["gpu_hours"]
+    recorded = [r for r in result["results"] if r["policy"] == "recorded"][0]
+    if abs(gpu["recorded"] - 4 * 6600 / 3600) > 1e-6 or gpu["simulated"] != recorded["gpu_hours"]:
+        sys.exit(f"record_check gpu_hours {gpu}, want recorded {4 * 6600 / 3600:.4f}, simulated {recorded['gpu_hours']}")
+    line = re.search(r"^simulator vs cluster at the recorded fleet: TTFT p50 [0-9.]+ s simulated / 0\.20 s observed \([+-][0-9]+ %\), "
+                     r"p99 [0-9.]+ s / 1\.10 s \([+-][0-9]+ %\); TPOT p50 [0-9.]+ s / 0\.030 s \([+-][0-9]+ %\), p99 [0-9.]+ s / "
+                     r"0\.080 s \([+-][0-9]+ %\); GPU-h [0-9.]+ simulated / 7\.3 recorded \([+-][0-9]+ %\)$", out, re.M)
+    if not line:
+        sys.exit(f"no comparison block under the table:\n{out}")
+    # the recorded fleet alone
+    only = replay(*common, "--policies", "recorded")
+    if not re.search(r"^recorded ", only, re.M) or "simulator vs cluster" not in only:
+        sys.exit(f"--policies recorded:\n{only}")
+    # a record without ready counts, and a trace that is not a record: no recorded fleet, no check
+    record(f"{tmp}/no_ready.csv", with_ready=False)
+    for trace, fmt in ((f"{tmp}/no_ready.csv", "llmscale"), ("tests/sim/data/poisson_600.csv", "csv")):
+        out = replay("--trace", trace, "--trace-format", fmt, "--cold-start", "60", "--policies", "all", "--json", f"{tmp}/other.json")
+        other = json.load(open(f"{tmp}/other.json"))
+        if "recorded" in [r["policy"] for r in other["results"]] or "record_check" in other or "simulator vs cluster" in out:
+            sys.exit(f"{trace} ({fmt}): want no recorded fleet and no record_check")
+        r = subprocess.run([exe, "--trace", trace, "--trace-format", fmt, "--policies", "recorded"], capture_output=True, text=True)
+        if r.returncode != 2 or "--policies recorded: replays the fleet an llmscale record holds" not in r.stderr:
+            sys.exit(f"--policies recorded on {trace}: exit {r.returncode}, {r.stderr[-300:]}")
+    print(f"the recorded fleet ran beside {len(names) - 1} contestants; simulated TTFT p99 {check['ttft_p99']['simulated']:.2f} s "
+          f"against 1.10 s observed; GPU-h {gpu['simulated']:.2f} against {gpu['recorded']:.2f}; none on other traces")
 else:
     sys.exit(f"unknown mode {mode}")

@@ -3,6 +3,8 @@
 // worst minutes and the decisions around them on a hand-made run.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -120,6 +122,46 @@ TEST_CASE("panels: the x-axis ends at the last arrival and a drained backlog is 
   CHECK(svg.find("data-point=\"oracle\"") != std::string::npos);
   CHECK(svg.find("data-point=\"runaway\"") != std::string::npos);
   CHECK(svg.find("data-label=\"runaway\"") != std::string::npos);
+}
+
+TEST_CASE("a record: its ready replicas in every panel with a legend entry - the TTFT p99 panel - none without a record") {
+  const SimResult oracle = flat_run(3600, 4, 3599.5);
+  const SimResult recorded = flat_run(3600, 6, 3599.5);
+  replay::PlotInput in;
+  in.runs = {{"oracle", 300, &oracle, "oracle"}, {"recorded", 300, &recorded, "recorded"}};
+  in.timeline_cold_start = 300;
+  in.title = "t";
+  const std::string plain = replay::render_svg(in);
+  for (int w = 0; w < 60; ++w) {  // an hour of minutes, 6 ready but for 30 minutes of 9 (a rise past the oracle's 4)
+    replay::RecordWindow r;
+    r.start_s = 60.0 * w;
+    r.end_s = r.start_s + 60;
+    r.arrivals = 100;
+    r.ready = w >= 20 && w < 50 ? 9 : 6;
+    r.observed_ttft_p99 = 1.5;
+    r.simulated_ttft_p99 = w == 7 ? std::numeric_limits<double>::quiet_NaN() : 1.2;  // a window measured nothing
+    in.record.push_back(r);
+  }
+  in.slo_ttft_s = 2;
+  const std::string svg = replay::render_svg(in);
+  CHECK(plain.find("data-recorded-in") == std::string::npos);
+  CHECK(plain.find("data-record-panel") == std::string::npos);
+  CHECK(plain.find("the cluster's ready replicas") == std::string::npos);
+  CHECK(svg.find("data-recorded-in=\"oracle\"") != std::string::npos);
+  CHECK(svg.find("data-recorded-in=\"recorded\"") != std::string::npos);
+  CHECK(svg.find("the cluster's ready replicas") != std::string::npos);
+  CHECK(svg.find("data-record-panel=\"ttft-p99\"") != std::string::npos);
+  CHECK(svg.find("data-observed-ttft-p99") != std::string::npos);
+  CHECK(attribute(svg, "data-ttft-target=", "data-ttft-target") == 2);
+  // the simulated line breaks at the window without a value: two runs of points
+  const auto at = svg.find("data-simulated-ttft-p99");
+  REQUIRE(at != std::string::npos);
+  const std::string d = svg.substr(at, svg.find("/>", at) - at);
+  CHECK(std::count(d.begin(), d.end(), 'M') == 2);
+  // the y-axis fits the record's 9 replicas (steps of 5 to 10) where the runs' 6 gave steps of 2 to 8
+  CHECK(svg.find("text-anchor=\"end\">5</text>") != std::string::npos);
+  CHECK(svg.find("text-anchor=\"end\">8</text>") == std::string::npos);
+  CHECK(plain.find("text-anchor=\"end\">8</text>") != std::string::npos);
 }
 
 TEST_CASE("worst minutes: the most misses first with the decisions that changed a count before them") {

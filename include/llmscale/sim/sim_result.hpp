@@ -2,10 +2,12 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // SimResult: what one simulated run measured (attainment, latency quantiles, GPU-hours, events),
-// and SimTick, its optional per-tick row for --timeseries, --plot and --report.
+// SimTick, its optional per-tick row for --timeseries, --plot and --report, and WindowLatency,
+// its latencies per window of an llmscale record (the recorded fleet's run only).
 #ifndef LLMSCALE_SIM_SIM_RESULT_HPP
 #define LLMSCALE_SIM_SIM_RESULT_HPP
 
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -32,6 +34,18 @@ struct SimTick {
   Constraint binding = Constraint::none;  ///< what bound the decision
   int proposed = 0;                       ///< what the policy itself proposed (its first stage, before the governor)
   const char* reason = "";                ///< the decision's reason (static storage, as Decision::reason)
+};
+
+/// A run's latency quantiles over one window of a record (nearest rank), measured as the scaler
+/// measures a live fleet's (sim/recorded_fleet.hpp, WindowLatencyMeter); NaN: no request
+/// measured in the window.
+struct WindowLatency {
+  double ttft_p50 = std::numeric_limits<double>::quiet_NaN();  ///< the median TTFT of the first tokens in the window (s)
+  double ttft_p99 = std::numeric_limits<double>::quiet_NaN();  ///< their 99th percentile (s)
+  double tpot_p50 = std::numeric_limits<double>::quiet_NaN();  ///< the median TPOT of the requests ending in the window (s)
+  double tpot_p99 = std::numeric_limits<double>::quiet_NaN();  ///< their 99th percentile (s)
+  long long first_tokens = 0;  ///< first tokens in the window (the TTFTs measured)
+  long long finished = 0;      ///< requests of more than one output token ending in it (the TPOTs measured)
 };
 
 /// What one simulated run measured.
@@ -81,6 +95,7 @@ struct SimResult {
   double batch_occupancy_p95 = 0;     ///< running / max_batch, 95th percentile over ready replica-seconds
   double kv_use_p95 = 0;              ///< KV tokens used / capacity, likewise
   std::vector<SimTick> series;        ///< one row per tick with keep_timeseries (else empty)
+  std::vector<WindowLatency> window_latencies;  ///< per window of a record, in its order (run_recorded(); else empty)
 };
 
 LLMSCALE_NAMESPACE_END

@@ -30,7 +30,9 @@
 //   measured TTFT = first token - arrival, TPOT = (end - first token) / (output - 1), a request
 //            meets the SLO with TTFT <= slo_ttft_s and TPOT <= slo_tpot_s; attainment = met /
 //            arrived. The run goes on after the last arrival, ticks included, until every
-//            request has finished.
+//            request has finished. An optional latency observer is told each TTFT when its first
+//            token comes and each TPOT when its request ends (the recorded fleet's per-window
+//            measure).
 // Times are seconds from the stream's first request; the signals' clock is that plus 1 s.
 #ifndef LLMSCALE_SIM_SIMULATOR_HPP
 #define LLMSCALE_SIM_SIMULATOR_HPP
@@ -79,9 +81,19 @@ LLMSCALE_NAMESPACE_BEGIN
 /// time t is at_seconds(1 + t).
 [[nodiscard]] inline TimePoint simulation_start() noexcept { return at_seconds(1.0); }
 
+/// simulate()'s latency observer when none is given: told nothing. An observer has
+/// `first_token(t, ttft)` (a request's first token at simulated time t) and
+/// `finished(t, tpot, output_tokens)` (a request's end).
+struct NoLatencyObserver {
+  /// A first token at `t` (s), `ttft` seconds after its request arrived: ignored.
+  void first_token(double /*t*/, double /*ttft*/) noexcept {}
+  /// A request's end at `t` (s), `tpot` seconds per output token after the first: ignored.
+  void finished(double /*t*/, double /*tpot*/, std::int64_t /*output_tokens*/) noexcept {}
+};
+
 namespace detail {
 
-template <class P, class Source>
+template <class P, class Source, class Observer = NoLatencyObserver>
 class Simulation {
  public:
   /// A run under `policy`: signals fed and the policy's decisions carried out every tick.
@@ -175,6 +187,9 @@ class Simulation {
     return std::move(result_);
   }
 
+  /// Tells `observer` (which must outlive the run) each request's TTFT and TPOT.
+  void observe(Observer& observer) noexcept { observer_ = &observer; }
+
   /// Without a policy: scales the fleet to `replicas` at `t` (after run_until(t)), as a
   /// decision would (starting replicas are ready a cold start later).
   void set_fleet(int replicas, double t) { apply(replicas, t); }
@@ -204,6 +219,7 @@ class Simulation {
     if (q.first_token >= 0) return;  // recomputed after a preemption: its first token stands
     q.first_token = t;
     if (control_) control_->collector.recorder().first_token(at(t), from_seconds(t - q.arrival));
+    if (observer_ != nullptr) observer_->first_token(t, t - q.arrival);
   }
   void finished(const SimRequest& q, double t) {
     const double ttft = q.first_token - q.arrival;
@@ -223,6 +239,7 @@ class Simulation {
       tpot_.push_back(static_cast<float>(tpot));
       control_->collector.recorder().finished(at(t), from_seconds(t - q.arrival), q.prompt, q.output);
     }
+    if (observer_ != nullptr) observer_->finished(t, tpot, q.output);
     last_end_ = std::max(last_end_, t);
     --in_flight_;
   }
@@ -621,23 +638,36 @@ class Simulation {
   Signals scrape_;
   bool have_scrape_ = false;
   double next_scrape_ = 0, next_sync_ = 0;
+  Observer* observer_ = nullptr;
   SimResult result_;
 };
 
 }  // namespace detail
 
 /// Runs `policy` (with `governor`) over `source` (anything with `bool next(TraceRequest&)`, in
-/// time order) and returns what docs/simulator.md measures. Throws std::invalid_argument for an
-/// invalid SimConfig (naming the field), governor or policy config, or a negative initial fleet.
-template <class P, class Source>
+/// time order) and returns what docs/simulator.md measures, telling `observer` each request's
+/// TTFT at its first token (`observer.first_token(t, ttft)`) and its TPOT at its end
+/// (`observer.finished(t, tpot, output_tokens)`), t in the simulator's seconds (the run is the
+/// same with any observer). Throws std::invalid_argument for an invalid SimConfig (naming the
+/// field), governor or policy config, or a negative initial fleet.
+template <class P, class Source, class Observer>
 SimResult simulate(P policy, const GovernorConfig& governor, Source& source, const LatencyProfile& profile,
-                   const SimConfig& config, int initial_replicas) {
+                   const SimConfig& config, int initial_replicas, Observer& observer) {
   if (initial_replicas < 0 || initial_replicas > FleetState::max_replicas) {
     throw std::invalid_argument("initial_replicas = " + std::to_string(initial_replicas) + " is out of range; allowed: [0, " +
                                 std::to_string(FleetState::max_replicas) + "]");
   }
-  detail::Simulation<P, Source> sim(std::move(policy), governor, source, profile, config, initial_replicas);
+  detail::Simulation<P, Source, Observer> sim(std::move(policy), governor, source, profile, config, initial_replicas);
+  sim.observe(observer);
   return sim.run();
+}
+
+/// simulate() without an observer: what docs/simulator.md measures.
+template <class P, class Source>
+SimResult simulate(P policy, const GovernorConfig& governor, Source& source, const LatencyProfile& profile,
+                   const SimConfig& config, int initial_replicas) {
+  NoLatencyObserver none;
+  return simulate(std::move(policy), governor, source, profile, config, initial_replicas, none);
 }
 
 LLMSCALE_NAMESPACE_END

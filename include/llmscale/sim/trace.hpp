@@ -24,7 +24,9 @@
 //             place the window; arrivals (0 to 1e9, fractional allowed) over window_s is its
 //             rate; the token means (>= 1, blank: the default lengths), their standard
 //             deviations (>= 0) and interarrival_cv (blank: 1) shape its requests; ready ..
-//             desired (what the fleet did) are checked (blank or >= 0) and not used.
+//             desired (what the fleet did) are checked (blank or >= 0) and kept with the
+//             window (RateWindow::fleet) for the replay of the recorded fleet and the check of
+//             the simulator against the cluster (sim/recorded_fleet.hpp, sim/record_check.hpp).
 // A header row (a first row whose first field is not a time) is skipped. Times are made
 // relative to the first request's (a rate series': the first window's start). A malformed row
 // (a missing or extra field, a bad number or time, tokens below 1 for the prompt or 1 for the
@@ -116,6 +118,21 @@ inline bool parse_trace_format(std::string_view s, TraceFormat& out) noexcept {
   return format == TraceFormat::servegen || format == TraceFormat::llmscale;
 }
 
+/// What a live fleet did in one window of an llmscale record (its columns `ready` to `desired`,
+/// as llmscale-scaler measures them); NaN: unknown (a blank field, and all of a ServeGen
+/// window's).
+struct FleetObservation {
+  double ready = std::numeric_limits<double>::quiet_NaN();       ///< replicas serving at the window's end
+  double starting = std::numeric_limits<double>::quiet_NaN();    ///< replicas starting at the window's end
+  double queued = std::numeric_limits<double>::quiet_NaN();      ///< requests waiting at the window's end
+  double running = std::numeric_limits<double>::quiet_NaN();     ///< requests running at the window's end
+  double ttft_p50_s = std::numeric_limits<double>::quiet_NaN();  ///< the median TTFT over the window (s)
+  double ttft_p99_s = std::numeric_limits<double>::quiet_NaN();  ///< the 99th percentile TTFT over the window (s)
+  double tpot_p50_s = std::numeric_limits<double>::quiet_NaN();  ///< the median time per output token over the window (s)
+  double tpot_p99_s = std::numeric_limits<double>::quiet_NaN();  ///< its 99th percentile over the window (s)
+  double desired = std::numeric_limits<double>::quiet_NaN();     ///< the scaler's decision at the window's end
+};
+
 /// A rate series' window (ServeGen, or an llmscale record's): from `start_s`, `rate` requests/s
 /// whose inter-arrival times have coefficient of variation `cv`. The fields after those are
 /// what a record adds; their defaults mean unknown (all a ServeGen window has).
@@ -134,6 +151,7 @@ struct RateWindow {
   /// \var output_sd
   /// Their standard deviation; NaN: unknown.
   double output_mean = std::numeric_limits<double>::quiet_NaN(), output_sd = std::numeric_limits<double>::quiet_NaN();
+  FleetObservation fleet;  ///< what the live fleet did in the window (a record's; else all unknown)
 };
 
 /// A malformed row in strict mode; `line()` is its line number.
@@ -210,6 +228,7 @@ class TraceReader {
     out.prompt_sd = row.prompt_sd;
     out.output_mean = row.output_mean;
     out.output_sd = row.output_sd;
+    out.fleet = row.fleet;
     return true;
   }
 
@@ -237,6 +256,7 @@ class TraceReader {
     double length_s = 0;
     double prompt_mean = std::numeric_limits<double>::quiet_NaN(), prompt_sd = std::numeric_limits<double>::quiet_NaN();
     double output_mean = std::numeric_limits<double>::quiet_NaN(), output_sd = std::numeric_limits<double>::quiet_NaN();
+    FleetObservation fleet;  // an llmscale record's fleet columns (unknown otherwise)
   };
 
   // The next line into line_ (without a trailing CR); false at the end.
@@ -407,9 +427,12 @@ class TraceReader {
     }
   }
 
-  // An llmscale record's row (its 17 fields): the window, its rate and CV, its token moments;
-  // the fleet's columns only checked.
+  // An llmscale record's row (its 17 fields): the window, its rate and CV, its token moments,
+  // and what the fleet did (columns 8 to 16, in this order).
   static const char* parse_record(const std::string_view* f, Row& row) {
+    double* const fleet_columns[record_fields - 8] = {&row.fleet.ready,      &row.fleet.starting,   &row.fleet.queued,
+                                                      &row.fleet.running,    &row.fleet.ttft_p50_s, &row.fleet.ttft_p99_s,
+                                                      &row.fleet.tpot_p50_s, &row.fleet.tpot_p99_s, &row.fleet.desired};
     static constexpr std::array<const char*, record_fields - 8> fleet_problems{
         "bad ready (want blank or a number >= 0)",      "bad starting (want blank or a number >= 0)",
         "bad queued (want blank or a number >= 0)",     "bad running (want blank or a number >= 0)",
@@ -430,8 +453,7 @@ class TraceReader {
     if (!optional_number(f[7], 0, 1e3, row.b)) return "bad interarrival_cv (want blank or 0 to 1000)";
     if (std::isnan(row.b)) row.b = 1;  // unknown: Poisson
     for (std::size_t i = 8; i < record_fields; ++i) {
-      double v = 0;
-      if (!optional_number(f[i], 0, std::numeric_limits<double>::max(), v)) return fleet_problems[i - 8];
+      if (!optional_number(f[i], 0, std::numeric_limits<double>::max(), *fleet_columns[i - 8])) return fleet_problems[i - 8];
     }
     return nullptr;
   }
