@@ -13,6 +13,7 @@
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -602,4 +603,106 @@ TEST_CASE("scaler --shadow: KEDA is answered with the fleet's size while the sha
   CHECK(arrivals > 0);
   CHECK(arrivals <= 624.0 + 1e-6);
   std::filesystem::remove_all(dir);
+}
+
+namespace {
+
+// KEDA's GetMetrics for ScaledObject llm/`name` with trigger metadata `metadata`.
+grpc::Status fleet_metric(int port, const std::string& name, const std::map<std::string, std::string>& metadata, long& value) {
+  auto stub = es::ExternalScaler::NewStub(grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 2s);
+  es::GetMetricsRequest req;
+  req.mutable_scaledobjectref()->set_name(name);
+  req.mutable_scaledobjectref()->set_namespace_("llm");
+  for (const auto& [k, v] : metadata) (*req.mutable_scaledobjectref()->mutable_scalermetadata())[k] = v;
+  req.set_metricname("llmscale_desired_replicas");
+  es::GetMetricsResponse res;
+  const grpc::Status st = stub->GetMetrics(&ctx, req, &res);
+  value = st.ok() && res.metricvalues_size() == 1 ? static_cast<long>(res.metricvalues(0).metricvalue()) : -1;
+  return st;
+}
+
+}  // namespace
+
+TEST_CASE("scaler --fleets: two ScaledObjects with their own engines and policies get their own decisions and state - bad metadata is refused naming the key") {
+  llmscale_test::FakeEngines engines(3);
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("llmscale-fleets-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  llmscale_scaler::Options o = loopback_options();
+  o.fleets = 3;
+  o.fleet_dir = dir.string();
+  llmscale_scaler::Scaler scaler(o);  // no endpoints of its own: fleets from metadata only
+  scaler.start();
+  for (std::size_t i = 0; i < engines.size(); ++i) engines.set(i, load(2, 6));
+  std::string sets;
+  for (const std::string& s : o.sets) sets += s + ";";
+  // fleet a: two engines, 2 x 8 ongoing at a target of 2 per replica: 8
+  const std::map<std::string, std::string> a = {{"scalerAddress", "llmscale-scaler.llm:9090"},
+                                                {"endpoints", engines.endpoint(0) + "," + engines.endpoint(1)},
+                                                {"policy", "ray-serve"}, {"set", sets}, {"maxReplicas", "30"}};
+  // fleet b: one engine, 8 ongoing at a target of 4 per replica: 2
+  const std::map<std::string, std::string> b = {{"endpoints", engines.endpoint(2)}, {"policy", "ray-serve"},
+                                                {"set", sets + "ray_serve.target_ongoing_requests=4"}};
+  long va = 0, vb = 0;
+  CHECK(eventually([&] { return fleet_metric(scaler.grpc_port(), "a", a, va).ok() && va == 8; }));
+  CHECK(eventually([&] { return fleet_metric(scaler.grpc_port(), "b", b, vb).ok() && vb == 2; }));
+  // the scaler-wide series follow at its next tick
+  REQUIRE(eventually([&] { return http_get(scaler.http_port(), "/metrics").find("llmscale_fleets 2\n") != std::string::npos; }));
+  const std::string metrics = http_get(scaler.http_port(), "/metrics");
+  CHECK(llmscale::parse_prometheus(metrics, [](const llmscale::PrometheusSample&) {}).ok());
+  CHECK(metrics.find("llmscale_desired_replicas{fleet=\"llm/a\"} 8\n") != std::string::npos);
+  CHECK(metrics.find("llmscale_desired_replicas{fleet=\"llm/b\"} 2\n") != std::string::npos);
+  CHECK(metrics.find("llmscale_fleets 2\n") != std::string::npos);  // a and b so far
+  // each family once: the text format wants a family's samples together
+  std::size_t types = 0;
+  for (std::size_t at = 0; (at = metrics.find("# TYPE llmscale_desired_replicas ", at)) != std::string::npos; ++at) ++types;
+  CHECK(types == 1);
+  // fleet p: llmscale-predictive with a profile in --fleet-dir, keeping its learned state there
+  long vc = 0;
+  const std::filesystem::path profile = "../shared/data/profile_splitwise_perf_model.csv";
+  const bool have_profile = std::filesystem::exists(profile);
+  if (have_profile) {
+    std::filesystem::copy_file(profile, dir / "profile.csv");
+    const std::map<std::string, std::string> p = {{"endpoints", engines.endpoint(2)}, {"policy", "llmscale-predictive"},
+                                                  {"profile", "profile.csv"}, {"state", "true"}, {"shadow", "true"}};
+    CHECK(eventually([&] { return fleet_metric(scaler.grpc_port(), "p", p, vc).ok(); }));
+  } else {
+    MESSAGE("../shared/data is absent: the predictive fleet with a state file is not run");
+    CHECK(fleet_metric(scaler.grpc_port(), "p", b, vc).ok());
+  }
+  // a fourth fleet is over --fleets 3
+  CHECK(fleet_metric(scaler.grpc_port(), "c", b, vc).error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  // bad metadata: refused, naming the key
+  const grpc::Status unknown = fleet_metric(scaler.grpc_port(), "a", {{"endpoints", engines.endpoint(0)}, {"polcy", "kpa"}}, vc);
+  CHECK(unknown.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(unknown.error_message().find("'polcy'") != std::string::npos);
+  const grpc::Status policy = fleet_metric(scaler.grpc_port(), "a", {{"endpoints", engines.endpoint(0)}, {"policy", "nope"}}, vc);
+  CHECK(policy.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(policy.error_message().find("scalerMetadata key 'policy'") != std::string::npos);
+  const grpc::Status range = fleet_metric(scaler.grpc_port(), "a", {{"endpoints", engines.endpoint(0)}, {"maxReplicas", "0"}}, vc);
+  CHECK(range.error_message().find("scalerMetadata key 'maxReplicas'") != std::string::npos);
+  const grpc::Status escape = fleet_metric(scaler.grpc_port(), "a", {{"endpoints", engines.endpoint(0)}, {"profile", "../etc/passwd"}}, vc);
+  CHECK(escape.error_message().find("must be a file name in --fleet-dir") != std::string::npos);
+  // a ScaledObject without fleet metadata has no fleet here
+  CHECK(fleet_metric(scaler.grpc_port(), "d", {{"scalerAddress", "x:9090"}}, vc).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  // fleet a still answers as before (a refused call changed nothing)
+  CHECK(fleet_metric(scaler.grpc_port(), "a", a, va).ok());
+  CHECK(va == 8);
+  scaler.stop();
+  if (have_profile) CHECK(std::filesystem::exists(dir / "llm.p.state"));  // p's own state, and none for a or b
+  CHECK_FALSE(std::filesystem::exists(dir / "llm.a.state"));
+  std::filesystem::remove_all(dir);
+
+  // fleet metadata sent to a one-fleet scaler is refused by its key, not served another count
+  llmscale_scaler::Options one = loopback_options();
+  std::string error;
+  one.endpoints.push_back(*llmscale_scaler::parse_endpoint(engines.endpoint(0), error));
+  llmscale_scaler::Scaler single(one);
+  single.start();
+  const grpc::Status refused = fleet_metric(single.grpc_port(), "a", {{"endpoints", engines.endpoint(0)}}, vc);
+  CHECK(refused.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(refused.error_message().find("'endpoints'") != std::string::npos);
+  single.stop();
 }

@@ -62,8 +62,7 @@ struct HttpSession : std::enable_shared_from_this<HttpSession> {
     } else if (path == "/metrics") {
       response.result(http::status::ok);
       response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-      std::lock_guard<std::mutex> lock(s.mu);
-      response.body() = s.metrics_text;
+      response.body() = s.owner->metrics_page();
     } else if (path == "/healthz") {
       const std::string problem = s.owner->health_problem();
       response.result(problem.empty() ? http::status::ok : http::status::service_unavailable);

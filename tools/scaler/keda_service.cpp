@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -70,9 +71,31 @@ class Service final : public es::ExternalScaler::Service {
  public:
   explicit Service(Scaler& scaler) : s_(scaler) {}
 
+  // The fleet a call is for (Scaler::route): the command-line one, or the one the ScaledObject's
+  // metadata describes (--fleets); an error status when none can serve it.
+  struct Target {
+    Scaler::Route route;
+    grpc::Status status;
+  };
+  Target target(const char* call, const es::ScaledObjectRef& ref) {
+    Target t;
+    const std::map<std::string, std::string> metadata(ref.scalermetadata().begin(), ref.scalermetadata().end());
+    t.route = s_.route(ref.namespace_(), ref.name(), metadata);
+    if (t.route.scaler != nullptr) return t;
+    if (t.route.exhausted) {
+      log::limited(log::Level::warn, "keda-fleets", "KEDA: " + std::string(call) + " refused: " + t.route.why);
+      t.status = {grpc::StatusCode::RESOURCE_EXHAUSTED, t.route.why};
+    } else {
+      t.status = invalid(call, printable(t.route.why));
+    }
+    return t;
+  }
+
   grpc::Status IsActive(grpc::ServerContext*, const es::ScaledObjectRef* in, es::IsActiveResponse* out) override {
     if (auto e = check_ref(*in, "")) return invalid("IsActive", *e);
-    const Published p = s_.published();
+    const Target t = target("IsActive", *in);
+    if (t.route.scaler == nullptr) return t.status;
+    const Published p = t.route.scaler->published();
     if (!p.decided) return {grpc::StatusCode::UNAVAILABLE, "llmscale-scaler has not decided yet"};
     out->set_result(p.active);
     return grpc::Status::OK;
@@ -85,6 +108,9 @@ class Service final : public es::ExternalScaler::Service {
   grpc::Status StreamIsActive(grpc::ServerContext* context, const es::ScaledObjectRef* in,
                               grpc::ServerWriter<es::IsActiveResponse>* writer) override {
     if (auto e = check_ref(*in, "")) return invalid("StreamIsActive", *e);
+    const Target t = target("StreamIsActive", *in);
+    if (t.route.scaler == nullptr) return t.status;
+    Scaler& fleet = *t.route.scaler;
     ServeCounters& c = s_.counters();
     const int most = s_.options().grpc_streams_max;
     if (++c.keda_streams_open > most) {
@@ -99,8 +125,8 @@ class Service final : public es::ExternalScaler::Service {
     } open{c};
     std::uint64_t seen = ~std::uint64_t{0};
     bool sent = false, last = false;
-    while (!context->IsCancelled() && !s_.stopping()) {
-      const Published p = s_.wait_for_change(seen, std::chrono::steady_clock::now() + std::chrono::milliseconds(500));
+    while (!context->IsCancelled() && !s_.stopping() && !fleet.stopping()) {
+      const Published p = fleet.wait_for_change(seen, std::chrono::steady_clock::now() + std::chrono::milliseconds(500));
       seen = p.version;
       if (!p.decided || (sent && p.active == last)) continue;
       es::IsActiveResponse r;
@@ -116,6 +142,8 @@ class Service final : public es::ExternalScaler::Service {
   // (ceil(value / target)) then gives back the count itself.
   grpc::Status GetMetricSpec(grpc::ServerContext*, const es::ScaledObjectRef* in, es::GetMetricSpecResponse* out) override {
     if (auto e = check_ref(*in, "")) return invalid("GetMetricSpec", *e);
+    const Target t = target("GetMetricSpec", *in);  // a fleet's metadata is checked when KEDA first reads it
+    if (t.route.scaler == nullptr) return t.status;
     es::MetricSpec* m = out->add_metricspecs();
     m->set_metricname(s_.options().metric_name);
     m->set_targetsize(1);
@@ -133,8 +161,10 @@ class Service final : public es::ExternalScaler::Service {
     if (!in->metricname().empty() && in->metricname() != served) {
       return invalid("GetMetrics", "metricName '" + printable(in->metricname()) + "' is not served here (only '" + served + "')");
     }
-    if (!s_.healthy()) return {grpc::StatusCode::UNAVAILABLE, "llmscale-scaler has no recent decision"};
-    const Published p = s_.published();
+    const Target t = target("GetMetrics", in->scaledobjectref());
+    if (t.route.scaler == nullptr) return t.status;
+    if (!t.route.scaler->healthy()) return {grpc::StatusCode::UNAVAILABLE, "llmscale-scaler has no recent decision"};
+    const Published p = t.route.scaler->published();
     es::MetricValue* v = out->add_metricvalues();
     v->set_metricname(served);
     v->set_metricvalue(p.desired);

@@ -112,6 +112,12 @@ std::string Scaler::Impl::render(const llmscale::Decision& d, const llmscale::Si
   gauge(out, "llmscale_counter_series_changes_total", "", static_cast<double>(signals.series_changes()));
   help(out, "llmscale_scrape_buffer_bytes", "gauge", "Page buffers kept between rounds (capacity).");
   gauge(out, "llmscale_scrape_buffer_bytes", "", static_cast<double>(pooled_bytes()));
+  detail::policy_metrics(*policy, out);
+  if (!opt.headless) render_listeners(out);
+  return out;
+}
+
+void Scaler::Impl::render_listeners(std::string& out) {
   help(out, "llmscale_http_sessions", "gauge", "Open HTTP connections (/metrics, /healthz).");
   gauge(out, "llmscale_http_sessions", "", counters.http_sessions_open.load());
   help(out, "llmscale_http_sessions_refused_total", "counter", "HTTP connections closed at once: over the limit of open ones.");
@@ -124,8 +130,10 @@ std::string Scaler::Impl::render(const llmscale::Decision& d, const llmscale::Si
   gauge(out, "llmscale_keda_streams_refused_total", "", static_cast<double>(counters.keda_streams_refused.load()));
   help(out, "llmscale_keda_requests_invalid_total", "counter", "KEDA calls answered INVALID_ARGUMENT (an unknown metric, a field too long).");
   gauge(out, "llmscale_keda_requests_invalid_total", "", static_cast<double>(counters.keda_requests_invalid.load()));
-  detail::policy_metrics(*policy, out);
-  return out;
+  if (fleets) {
+    help(out, "llmscale_fleets", "gauge", "Fleets served from KEDA's scalerMetadata (--fleets).");
+    gauge(out, "llmscale_fleets", "", static_cast<double>(fleets->size()));
+  }
 }
 
 }  // namespace llmscale_scaler

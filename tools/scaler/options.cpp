@@ -30,7 +30,7 @@ const char* usage() {
          "         [--tls-client-ca FILE]] [--metric-name NAME] [--quiet] [--run-for S]\n"
          "         [--state-file FILE [--state-every N] [--state-max-age S]]\n"
          "         [--record FILE [--record-window S] [--record-max-bytes N]] [--shadow]\n"
-         "         [--slo-ttft S] [--hpa-tolerance F]\n"
+         "         [--slo-ttft S] [--hpa-tolerance F] [--fleets N [--fleet-dir DIR]]\n"
          "\n"
          "Scrapes each engine's Prometheus page every tick, runs the policy and serves the decision:\n"
          "KEDA's external scaler over gRPC (--grpc-listen, default 0.0.0.0:9090; the metric\n"
@@ -53,6 +53,10 @@ const char* usage() {
          "TTFT misses (over --slo-ttft) while the fleet was smaller than it wanted. --hpa-tolerance is\n"
          "the HPA's (Kubernetes' default 0.1; 0 where the ScaledObject sets it to 0): decisions within\n"
          "it are counted as swallowed.\n"
+         "--fleets N serves up to N more fleets, each described by a ScaledObject's trigger metadata\n"
+         "(endpoints, engine, policy, profile, minReplicas, maxReplicas, set, shadow, record, state, ...),\n"
+         "their files in --fleet-dir; then --endpoints and --endpoints-file may both be left out\n"
+         "(docs/kubernetes.md, \"Many fleets\").\n"
          "Defaults: --engine vllm --policy llmd-saturation --min-replicas 1 --max-replicas 64\n"
          "--tick 1 --scrape-timeout 0.5 --scrape-concurrency 32 --max-page-bytes 8388608\n"
          "--kv-capacity-tokens 1000000 --replica-slots 1024 --state-every 60 --state-max-age 86400\n"
@@ -177,10 +181,18 @@ Options parse_args(const std::vector<std::string>& args, bool& help) {
   cl.flag("--shadow", o.shadow);
   cl.value("--slo-ttft", seconds("--slo-ttft", o.slo_ttft_s, 0.001, 3600));
   cl.value("--hpa-tolerance", seconds("--hpa-tolerance", o.hpa_tolerance, 0, 1));
+  cl.value("--fleets", whole_int("--fleets", o.fleets, 0, 1000));
+  cl.value("--fleet-dir", [&](V v) {
+    if (v.empty()) throw UsageError("--fleet-dir: want a directory");
+    o.fleet_dir = v;
+  });
   const std::string problem = cl.parse(args);
   if (help) return o;
   if (!problem.empty()) throw UsageError(problem);
-  if (have_endpoints == !o.endpoints_file.empty()) throw UsageError("give exactly one of --endpoints and --endpoints-file");
+  if (have_endpoints && !o.endpoints_file.empty()) throw UsageError("give exactly one of --endpoints and --endpoints-file");
+  if (!have_endpoints && o.endpoints_file.empty() && o.fleets == 0) {
+    throw UsageError("give exactly one of --endpoints and --endpoints-file (or --fleets N: fleets from KEDA's scalerMetadata)");
+  }
   if (o.scrape_timeout_s >= o.tick_s) {
     throw UsageError("--scrape-timeout " + std::to_string(o.scrape_timeout_s) + " must be shorter than --tick " + std::to_string(o.tick_s) +
                      " (a round of scrapes ends before the next tick)");

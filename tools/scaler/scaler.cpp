@@ -120,13 +120,17 @@ std::int64_t ns_since_epoch(SteadyClock::time_point t) {
 
 Scaler::Impl::Impl(const Options& o, const detail::Configs& c) : opt(o), map(load_map(o)), signals(c.signals, now()) {
   policy.emplace(detail::make_policy(opt, c, now()));
-  load_state_file();
-  if (!opt.record_file.empty()) {
+  own_fleet = !opt.endpoints.empty() || !opt.endpoints_file.empty();
+  if (opt.fleets > 0) fleets = std::make_unique<Fleets>(opt);
+  if (own_fleet) load_state_file();
+  if (!opt.record_file.empty() && own_fleet) {
     record.emplace(opt.record_file, opt.record_max_bytes);
     windows.emplace(opt.record_window_s, opt.tick_s);
   }
   for (std::size_t i = static_cast<std::size_t>(opt.replica_slots); i-- > 0;) free_slots.push_back(i);
-  if (opt.endpoints_file.empty()) {
+  if (!own_fleet) {
+    // fleets from KEDA's metadata only: nothing of its own to scrape or decide
+  } else if (opt.endpoints_file.empty()) {
     set_targets(EndpointList{opt.endpoints, std::nullopt});
     list_known = true;
   } else if (std::filesystem::exists(opt.endpoints_file)) {
@@ -241,6 +245,13 @@ void Scaler::Impl::schedule_tick() {
 
 void Scaler::Impl::on_tick() {
   last_tick_ns = ns_since_epoch(SteadyClock::now());
+  if (!own_fleet) {  // only the listeners' series to publish
+    std::string m;
+    render_listeners(m);
+    std::lock_guard<std::mutex> lock(mu);
+    metrics_text = std::move(m);
+    return;
+  }
   if (round_running) {
     ++overruns;
     return;
@@ -285,7 +296,9 @@ void Scaler::Impl::decide() {
   std::string line;
   if (!opt.quiet) {
     line.reserve(n + 256);
-    line += "{\"decision\":";
+    line += "{";
+    if (!opt.fleet.empty()) line += "\"fleet\":\"" + opt.fleet + "\",";
+    line += "\"decision\":";
     line += n < sizeof json ? json : "null";
     char tail[256];
     std::snprintf(tail, sizeof tail,
@@ -376,11 +389,13 @@ void run_logged(asio::io_context& io, const char* loop) {
 void Scaler::start() {
   Impl& s = *impl_;
   if (s.started) return;
-  s.listen_http();  // throws when it cannot bind
   s.owner = this;
-  s.keda = std::make_unique<KedaServer>(*this);
-  s.keda->start();  // throws when it cannot bind
-  asio::post(s.http_io, [&s] { s.accept(); });
+  if (!s.opt.headless) {  // a metadata fleet is served by its parent's listeners
+    s.listen_http();      // throws when it cannot bind
+    s.keda = std::make_unique<KedaServer>(*this);
+    s.keda->start();  // throws when it cannot bind
+    asio::post(s.http_io, [&s] { s.accept(); });
+  }
   s.next_tick = SteadyClock::now();
   s.last_tick_ns = ns_since_epoch(s.next_tick);
   asio::post(s.io, [&s] {
@@ -389,7 +404,7 @@ void Scaler::start() {
   });
   s.started = true;
   s.io_thread = std::thread([&s] { run_logged(s.io, "the tick loop"); });
-  s.http_thread = std::thread([&s] { run_logged(s.http_io, "the HTTP loop"); });
+  if (!s.opt.headless) s.http_thread = std::thread([&s] { run_logged(s.http_io, "the HTTP loop"); });
 }
 
 void Scaler::stop() {
@@ -401,6 +416,7 @@ void Scaler::stop() {
   }
   s.cv.notify_all();
   if (s.keda) s.keda->stop();
+  if (s.fleets) s.fleets->stop();
   if (s.started) {
     asio::post(s.http_io, [&s] {
       boost::system::error_code ignored;
@@ -449,19 +465,59 @@ std::string Scaler::health_problem() const {
   const double tick_age = std::chrono::duration<double>(std::chrono::nanoseconds(ns_since_epoch(now) - s.last_tick_ns.load())).count();
   std::lock_guard<std::mutex> lock(s.mu);
   if (s.stopping) return "stopping";
-  if (!s.pub.decided) return "no decision yet (the endpoint list is not known yet, or the first round has not ended)";
-  const double decided_age = std::chrono::duration<double>(now - s.pub.decided_at).count();
   char why[160];
   if (tick_age > limit) {
     std::snprintf(why, sizeof why, "the tick loop has not run for %.1f s (stalled)", tick_age);
     return why;
   }
+  if (!s.own_fleet) return s.accepting ? "" : "the HTTP accept loop has stopped";
+  if (!s.pub.decided) return "no decision yet (the endpoint list is not known yet, or the first round has not ended)";
+  const double decided_age = std::chrono::duration<double>(now - s.pub.decided_at).count();
   if (decided_age > limit) {
     std::snprintf(why, sizeof why, "no decision within three ticks: the last one is %.1f s old", decided_age);
     return why;
   }
-  if (!s.accepting) return "the HTTP accept loop has stopped";
+  if (!s.accepting && !s.opt.headless) return "the HTTP accept loop has stopped";
   return "";
+}
+
+std::string Scaler::metrics_text() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->metrics_text;
+}
+
+std::string Scaler::metrics_page() const {
+  if (!impl_->fleets) return metrics_text();
+  std::vector<std::string> pages{metrics_text()};
+  for (std::string& p : impl_->fleets->pages()) pages.push_back(std::move(p));
+  return merge_pages(pages);
+}
+
+Scaler::Route Scaler::route(const std::string& ns, const std::string& name, const std::map<std::string, std::string>& metadata) {
+  Route r;
+  if (!impl_->fleets && describes_fleet(metadata)) {
+    // fleet metadata sent to a one-fleet scaler: say so, rather than serve another fleet's count
+    const auto key = std::find_if(metadata.begin(), metadata.end(), [](const auto& kv) {
+      return describes_fleet(std::map<std::string, std::string>{kv});
+    });
+    r.why = "scalerMetadata key '" + key->first + "': this scaler serves its command-line fleet only (start it with --fleets N)";
+    return r;
+  }
+  if (!impl_->fleets || !describes_fleet(metadata)) {
+    if (impl_->own_fleet) {
+      r.scaler = this;
+      return r;
+    }
+    r.why = impl_->fleets ? "this scaler's fleets come from scalerMetadata: give the ScaledObject's trigger endpoints (and its policy)"
+                          : "this scaler has no fleet";
+    return r;
+  }
+  Fleets::Found f = impl_->fleets->find(ns, name, metadata);
+  r.exhausted = f.code == Fleets::Code::exhausted;
+  r.why = std::move(f.message);
+  r.keep = std::move(f.scaler);
+  r.scaler = r.keep.get();
+  return r;
 }
 
 }  // namespace llmscale_scaler

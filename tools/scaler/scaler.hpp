@@ -20,6 +20,7 @@
 #include <condition_variable>
 #include <functional>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -70,6 +71,11 @@ struct Options {
   bool shadow = false;        ///< --shadow: decide and expose, but answer KEDA with the current count
   double slo_ttft_s = 2;      ///< --slo-ttft: the TTFT target the shadow summary counts misses against
   double hpa_tolerance = 0.1; ///< --hpa-tolerance: the HPA's, to count the decisions it would swallow
+  int fleets = 0;             ///< --fleets: the most fleets served from KEDA's scalerMetadata (0: none; fleets.hpp)
+  std::string fleet_dir;      ///< --fleet-dir: where metadata fleets' profiles, records and states are
+  double fleet_idle_s = 600;  ///< a metadata fleet KEDA has not asked for this long is stopped
+  bool headless = false;      ///< a metadata fleet: no listeners of its own (the parent serves it)
+  std::string fleet;          ///< a metadata fleet's NAMESPACE/NAME (its label and log prefix)
   // Limits against broken or hostile peers; not on the command line (the tests lower them).
   int http_sessions_max = 64;       ///< concurrent HTTP connections; more are closed at once (counted)
   double http_read_timeout_s = 10;  ///< a connection's request must arrive within this (half-open ones are reaped)
@@ -121,6 +127,20 @@ class Scaler {
 
   /// The published state (a copy under the lock).
   [[nodiscard]] Published published() const;
+  /// This scaler's own /metrics text (its fleet's series and, unless headless, the listeners').
+  [[nodiscard]] std::string metrics_text() const;
+  /// What /metrics serves: metrics_text() merged with every metadata fleet's, labelled.
+  [[nodiscard]] std::string metrics_page() const;
+  /// Where a KEDA call for ScaledObject `ns`/`name` with `metadata` goes: this scaler (its
+  /// command-line fleet) or a metadata fleet (fleets.hpp). `scaler` is null and `why` says what is
+  /// wrong when neither can serve it (`exhausted`: over --fleets).
+  struct Route {
+    Scaler* scaler = nullptr;
+    std::shared_ptr<Scaler> keep;  ///< holds a metadata fleet while the call uses it
+    bool exhausted = false;
+    std::string why;
+  };
+  [[nodiscard]] Route route(const std::string& ns, const std::string& name, const std::map<std::string, std::string>& metadata);
   /// Blocks until `active` differs from `seen_version`'s value, stop(), or `until`; returns
   /// the state then. For StreamIsActive.
   Published wait_for_change(std::uint64_t seen_version, std::chrono::steady_clock::time_point until) const;

@@ -24,6 +24,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 
+#include "fleets.hpp"
 #include "keda_service.hpp"
 #include "record.hpp"
 #include "shadow.hpp"
@@ -108,6 +109,9 @@ struct Scaler::Impl {
 
   std::unique_ptr<KedaServer> keda;
   bool started = false;
+  /// false for a scaler whose only fleets come from KEDA's metadata (--fleets, no endpoints)
+  bool own_fleet = true;
+  std::unique_ptr<Fleets> fleets;  ///< --fleets
 
   std::vector<Target> targets;
   std::vector<std::size_t> free_slots;
@@ -186,6 +190,7 @@ struct Scaler::Impl {
 
   // -- /metrics (metrics_page.cpp) --
   std::string render(const llmscale::Decision& d, const llmscale::Signals& s, const llmscale::FleetState& fleet, bool active);
+  void render_listeners(std::string& out);  ///< the scaler-wide series (HTTP, KEDA, fleets)
 
   // -- the HTTP listener (http_server.cpp) --
   void listen_http();  ///< binds; throws std::runtime_error

@@ -1,0 +1,302 @@
+// llmscale-scaler --fleets: fleets from KEDA's scalerMetadata (fleets.hpp says what and why).
+#include "fleets.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <utility>
+
+#include "llmscale/core/number.hpp"
+#include "log.hpp"
+
+namespace llmscale_scaler {
+
+const std::vector<FleetKey> fleet_metadata_keys = {
+    {"endpoints", "--endpoints"},         {"engine", "--engine"},           {"policy", "--policy"},
+    {"profile", ""},                      {"model", "--model"},             {"hardware", "--hardware"},
+    {"tp", "--tp"},                       {"minReplicas", "--min-replicas"}, {"maxReplicas", "--max-replicas"},
+    {"set", "--set"},                     {"shadow", ""},                   {"record", ""},
+    {"recordWindow", "--record-window"},  {"sloTtft", "--slo-ttft"},        {"hpaTolerance", "--hpa-tolerance"},
+    {"state", ""}};
+
+namespace {
+
+// KEDA's own keys of an external trigger: where to dial and how, not what to scale
+bool keda_key(const std::string& key) {
+  static const char* const own[] = {"scalerAddress", "caCert", "tlsClientCert", "tlsClientKey", "tlsCertFile", "enableTLS", "unsafeSsl"};
+  return std::any_of(std::begin(own), std::end(own), [&](const char* k) { return key == k; });
+}
+
+// A Kubernetes name as a file-name part: DNS labels and subdomains only
+bool plain_name(const std::string& s) {
+  if (s.empty() || s.size() > 253) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.'; }) &&
+         s.front() != '.';
+}
+
+// A command-line error about a flag, told as the metadata key that set it.
+std::string name_the_key(const std::string& message, const std::string& who) {
+  static const std::pair<const char*, const char*> files[] = {{"--profile", "profile"}, {"--record", "record"}, {"--state-file", "state"}};
+  const auto starts = [&](const std::string& flag) {
+    return message.compare(0, flag.size(), flag) == 0 &&
+           (message.size() == flag.size() || message[flag.size()] == ' ' || message[flag.size()] == ':');
+  };
+  for (const FleetKey& k : fleet_metadata_keys) {
+    if (*k.flag != '\0' && starts(k.flag)) return "scalerMetadata key '" + std::string(k.key) + "'" + message.substr(std::string(k.flag).size());
+  }
+  for (const auto& [flag, key] : files) {
+    if (starts(flag)) return "scalerMetadata key '" + std::string(key) + "'" + message.substr(std::string(flag).size());
+  }
+  return "scalerMetadata of " + who + ": " + message;
+}
+
+bool truth(const std::string& key, const std::string& v) {
+  if (v == "true") return true;
+  if (v == "false" || v.empty()) return false;
+  throw UsageError("scalerMetadata key '" + key + "': '" + v + "' is not true or false");
+}
+
+}  // namespace
+
+bool describes_fleet(const std::map<std::string, std::string>& metadata) {
+  return std::any_of(metadata.begin(), metadata.end(), [](const auto& kv) {
+    return std::any_of(fleet_metadata_keys.begin(), fleet_metadata_keys.end(), [&](const FleetKey& k) { return kv.first == k.key; });
+  });
+}
+
+Options fleet_options(const Options& base, const std::string& ns, const std::string& name,
+                      const std::map<std::string, std::string>& metadata) {
+  const std::string who = "ScaledObject " + ns + "/" + name;
+  if (!plain_name(ns) || !plain_name(name)) throw UsageError(who + ": not a Kubernetes name");
+  // the base's scrape and tick settings, then the metadata's fleet, read as the command line is
+  std::vector<std::string> args = {"--tick",         llmscale::format_number(base.tick_s),
+                                   "--scrape-timeout", llmscale::format_number(base.scrape_timeout_s),
+                                   "--scrape-concurrency", std::to_string(base.scrape_concurrency),
+                                   "--max-page-bytes", std::to_string(base.max_page_bytes),
+                                   "--kv-capacity-tokens", std::to_string(base.kv_capacity_tokens),
+                                   "--replica-slots", std::to_string(base.replica_slots),
+                                   "--metric-name", base.metric_name,
+                                   "--state-every", std::to_string(base.state_every),
+                                   "--state-max-age", llmscale::format_number(base.state_max_age_s)};
+  if (base.quiet) args.push_back("--quiet");
+  bool shadow = false, record = false, state = false;
+  std::string profile;
+  for (const auto& [key, value] : metadata) {
+    if (keda_key(key)) continue;
+    const auto k = std::find_if(fleet_metadata_keys.begin(), fleet_metadata_keys.end(), [&](const FleetKey& f) { return key == f.key; });
+    if (k == fleet_metadata_keys.end()) {
+      std::string allowed;
+      for (const FleetKey& f : fleet_metadata_keys) allowed += (allowed.empty() ? "" : ", ") + std::string(f.key);
+      throw UsageError("scalerMetadata key '" + key + "' is not known; allowed " + allowed);
+    }
+    if (key == "shadow") shadow = truth(key, value);
+    else if (key == "record") record = truth(key, value);
+    else if (key == "state") state = truth(key, value);
+    else if (key == "profile") profile = value;
+    else if (key == "set") {
+      // several settings: separated by newlines or semicolons
+      std::string rest = value;
+      for (char& c : rest) c = c == ';' ? '\n' : c;
+      std::size_t at = 0;
+      while (at <= rest.size()) {
+        const std::size_t nl = rest.find('\n', at);
+        std::string one = rest.substr(at, nl == std::string::npos ? std::string::npos : nl - at);
+        one.erase(0, one.find_first_not_of(" \t"));
+        one.erase(one.find_last_not_of(" \t") + 1);
+        if (!one.empty()) args.insert(args.end(), {"--set", one});
+        if (nl == std::string::npos) break;
+        at = nl + 1;
+      }
+    } else {
+      args.insert(args.end(), {k->flag, value});
+    }
+  }
+  if (metadata.find("endpoints") == metadata.end()) throw UsageError("scalerMetadata of " + who + ": endpoints is required");
+  const auto in_dir = [&](const std::string& key, const std::string& file) {
+    if (base.fleet_dir.empty()) throw UsageError("scalerMetadata key '" + key + "': this scaler has no --fleet-dir for fleets' files");
+    return base.fleet_dir + "/" + file;
+  };
+  if (!profile.empty()) {
+    if (profile.find('/') != std::string::npos || profile == "." || profile == "..") {
+      throw UsageError("scalerMetadata key 'profile': '" + profile + "' must be a file name in --fleet-dir");
+    }
+    args.insert(args.end(), {"--profile", in_dir("profile", profile)});
+  }
+  if (record) args.insert(args.end(), {"--record", in_dir("record", ns + "." + name + ".record.csv")});
+  if (state) args.insert(args.end(), {"--state-file", in_dir("state", ns + "." + name + ".state")});
+  if (shadow) args.push_back("--shadow");
+  // errors name the metadata key where the command line would have named the flag
+  Options o;
+  try {
+    bool help = false;
+    o = parse_args(args, help);
+  } catch (const UsageError& e) {
+    throw UsageError(name_the_key(e.what(), who));
+  }
+  o.headless = true;
+  o.fleet = ns + "/" + name;
+  o.http_sessions_max = base.http_sessions_max;
+  o.grpc_streams_max = base.grpc_streams_max;
+  return o;
+}
+
+std::string label_fleet(std::string_view page, std::string_view label) {
+  std::string out;
+  out.reserve(page.size() + page.size() / 4);
+  std::string value;
+  for (const char c : label) {  // escaped as a label value is
+    if (c == '\\' || c == '"') value += '\\';
+    value += c == '\n' ? 'n' : c;
+  }
+  const std::string add = "fleet=\"" + value + "\"";
+  while (!page.empty()) {
+    const std::size_t nl = page.find('\n');
+    const std::string_view line = page.substr(0, nl == std::string_view::npos ? page.size() : nl + 1);
+    page.remove_prefix(line.size());
+    if (line.empty() || line.front() == '#' || line.front() == '\n') {
+      out += line;
+      continue;
+    }
+    const std::size_t name_end = line.find_first_of("{ ");
+    if (name_end == std::string_view::npos) {
+      out += line;
+      continue;
+    }
+    out += line.substr(0, name_end);
+    if (line[name_end] == '{') {
+      out += '{' + add + (line[name_end + 1] == '}' ? "" : ",");
+      out += line.substr(name_end + 1);
+    } else {
+      out += '{' + add + '}';
+      out += line.substr(name_end);
+    }
+  }
+  return out;
+}
+
+std::string merge_pages(const std::vector<std::string>& pages) {
+  // a family: its HELP/TYPE lines and its samples, in the order families first appear
+  struct Family {
+    std::string head, samples;
+  };
+  std::vector<std::string> order;
+  std::map<std::string, Family> families;
+  for (const std::string& page : pages) {
+    std::string current;  // the family of the last # line seen (samples follow their TYPE)
+    std::string_view rest = page;
+    while (!rest.empty()) {
+      const std::size_t nl = rest.find('\n');
+      const std::string_view line = rest.substr(0, nl == std::string_view::npos ? rest.size() : nl + 1);
+      rest.remove_prefix(line.size());
+      std::string name;
+      bool head = false;
+      if (line.rfind("# HELP ", 0) == 0 || line.rfind("# TYPE ", 0) == 0) {
+        const std::string_view after = line.substr(7);
+        name = std::string(after.substr(0, after.find(' ')));
+        head = true;
+      } else if (!line.empty() && line.front() == '#') {
+        continue;  // another comment ("# no decision yet")
+      } else {
+        name = std::string(line.substr(0, line.find_first_of("{ ")));
+        // a sample belongs to the family whose TYPE came last when it is one of its series
+        // (NAME_bucket, NAME_sum, ...); else to its own name
+        if (!current.empty() && name.compare(0, current.size(), current) == 0) name = current;
+      }
+      if (name.empty()) continue;
+      auto [it, fresh] = families.try_emplace(name);
+      if (fresh) order.push_back(name);
+      if (head) {
+        current = name;
+        if (it->second.head.find(std::string(line.substr(0, 7))) == std::string::npos) it->second.head += line;
+      } else {
+        it->second.samples += line;
+      }
+    }
+  }
+  std::string out;
+  for (const std::string& name : order) {
+    out += families[name].head;
+    out += families[name].samples;
+  }
+  return out;
+}
+
+Fleets::Found Fleets::find(const std::string& ns, const std::string& name, const std::map<std::string, std::string>& metadata) {
+  const std::string key = ns + "/" + name;
+  std::vector<std::shared_ptr<Scaler>> retired;  // stopped outside the lock
+  Found found;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const auto now = std::chrono::steady_clock::now();
+    for (auto it = fleets_.begin(); it != fleets_.end();) {
+      if (it->first != key && std::chrono::duration<double>(now - it->second.asked).count() > base_.fleet_idle_s) {
+        log::write(log::Level::info, "fleet " + it->first + ": not asked for in " + llmscale::format_number(base_.fleet_idle_s) + " s, stopped");
+        retired.push_back(std::move(it->second.scaler));
+        it = fleets_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    auto it = fleets_.find(key);
+    if (it != fleets_.end() && it->second.metadata == metadata) {
+      it->second.asked = now;
+      found.scaler = it->second.scaler;
+    } else if (it == fleets_.end() && fleets_.size() >= static_cast<std::size_t>(base_.fleets)) {
+      found.code = Code::exhausted;
+      found.message = "this scaler serves at most --fleets " + std::to_string(base_.fleets) + " fleets from scalerMetadata, all in use";
+    } else {
+      try {
+        const Options options = fleet_options(base_, ns, name, metadata);
+        std::shared_ptr<Scaler> scaler;
+        try {
+          scaler = std::make_shared<Scaler>(options);  // the policy, the profile, the files
+        } catch (const UsageError& e) {
+          throw UsageError(name_the_key(e.what(), "ScaledObject " + key));
+        }
+        scaler->start();
+        if (it != fleets_.end()) {
+          log::write(log::Level::info, "fleet " + key + ": its scalerMetadata changed, started afresh");
+          retired.push_back(std::move(it->second.scaler));
+        } else {
+          log::write(log::Level::info, "fleet " + key + ": started from scalerMetadata");
+        }
+        fleets_[key] = Entry{metadata, scaler, now};
+        found.scaler = std::move(scaler);
+      } catch (const UsageError& e) {
+        found.code = Code::invalid;
+        found.message = e.what();
+      } catch (const std::exception& e) {
+        found.code = Code::invalid;
+        found.message = "scalerMetadata of ScaledObject " + key + ": " + e.what();
+      }
+    }
+  }
+  for (auto& s : retired) s->stop();
+  return found;
+}
+
+std::vector<std::string> Fleets::pages() const {
+  std::vector<std::pair<std::string, std::shared_ptr<Scaler>>> all;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [key, e] : fleets_) all.emplace_back(key, e.scaler);
+  }
+  std::vector<std::string> out;
+  for (const auto& [key, s] : all) out.push_back(label_fleet(s->metrics_text(), key));
+  return out;
+}
+
+std::size_t Fleets::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return fleets_.size();
+}
+
+void Fleets::stop() {
+  std::map<std::string, Entry> all;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    all.swap(fleets_);
+  }
+  for (auto& [key, e] : all) e.scaler->stop();
+}
+
+}  // namespace llmscale_scaler
