@@ -99,8 +99,10 @@ TEST_CASE("HistogramBuckets: label sets summed per bound, bounds kept sorted, to
   CHECK(b.count[1] == 9);
   CHECK(b.count[2] == 10);
   CHECK(b.usable());
-  llmscale::HistogramBuckets falling = buckets({0.5, 1.0}, {5, 3});
+  llmscale::HistogramBuckets falling = buckets({0.5, 1.0, inf}, {5, 3, 6});
   CHECK_FALSE(falling.usable());
+  llmscale::HistogramBuckets no_total = buckets({0.5, 1.0}, {3, 5});  // no +Inf: no total to rank by
+  CHECK_FALSE(no_total.usable());
   llmscale::HistogramBuckets many;
   for (std::size_t i = 0; i <= llmscale::HistogramBuckets::max_buckets; ++i) many.add(static_cast<double>(i), static_cast<double>(i));
   CHECK_FALSE(many.usable());
@@ -125,6 +127,12 @@ TEST_CASE("bucket_increase: a restart counts from 0 - counts that cannot be true
   odd[0] = 20, odd[1] = 25, odd[2] = 41;
   CHECK_FALSE(llmscale::bucket_increase(b, odd, 3, d));
   CHECK(d[2] == 3);  // untouched
+  // a restart that has grown past the old total: one bucket fell, so it is read from 0
+  llmscale::BucketCounts grown{};
+  grown[0] = 5, grown[1] = 30, grown[2] = 50;
+  REQUIRE(llmscale::bucket_increase(b, grown, 3, d));
+  CHECK(d[0] == 5);
+  CHECK(d[2] == 50);
   // summed fractional label sets round: a fall of 1e-12 is evened out, not refused
   llmscale::BucketCounts x{}, y{};
   x[0] = 0.1 + 0.2, x[1] = 0.3;
@@ -225,4 +233,38 @@ TEST_CASE("bucket_count_below: exact at a bound, interpolated inside a bucket") 
   CHECK(llmscale::bucket_count_below(le, c, 4, 5.0) == doctest::Approx(90));   // +Inf's 10 are not known below 5
   CHECK(llmscale::bucket_count_below(le, c, 4, inf) == doctest::Approx(100));
   CHECK(llmscale::bucket_count_below(le, c, 4, -1.0) == doctest::Approx(0));
+}
+
+TEST_CASE("ScrapedSignals: after a rolling upgrade to other bucket bounds the layout moves and its counts start again") {
+  llmscale::SignalsConfig config;
+  config.replica_slots = 1;
+  config.window_s = 10;
+  config.stale_after_s = 5;
+  llmscale::ScrapedSignals sig(config, at_seconds(0));
+  sig.watch(0);
+  llmscale::EngineScrape page;
+  page.running = 1;
+  page.waiting = 0;
+  page.buckets[0] = buckets({0.5, 1.0, inf}, {10, 20, 30});
+  REQUIRE(sig.observe(0, page, at_seconds(1)));
+  page.buckets[0] = buckets({0.5, 1.0, inf}, {20, 40, 60});
+  REQUIRE(sig.observe(0, page, at_seconds(2)));
+  CHECK(sig.totals().buckets[0][2] == doctest::Approx(30));
+  CHECK(sig.totals().layout_epoch[0] == 0);
+  // the new engine version's bounds: a mismatch while the old layout is recent...
+  page.buckets[0] = buckets({0.25, 1.0, inf}, {5, 10, 12});
+  REQUIRE(sig.observe(0, page, at_seconds(3)));
+  CHECK(sig.bucket_mismatches() == 1);
+  CHECK(sig.layout(llmscale::BucketedHistogram::ttft).le[0] == 0.5);
+  // ...and the layout once no replica has shown the old one for stale_after_s (5 s)
+  page.buckets[0] = buckets({0.25, 1.0, inf}, {6, 12, 14});
+  REQUIRE(sig.observe(0, page, at_seconds(9)));
+  CHECK(sig.layout(llmscale::BucketedHistogram::ttft).le[0] == 0.25);
+  CHECK(sig.totals().layout_epoch[0] == 1);
+  CHECK(sig.totals().buckets[0][2] == 0);  // counts on the old bounds are not carried over
+  page.buckets[0] = buckets({0.25, 1.0, inf}, {8, 15, 20});
+  REQUIRE(sig.observe(0, page, at_seconds(10)));
+  CHECK(sig.totals().buckets[0][2] == doctest::Approx(6));  // counted again from the new layout
+  const llmscale::Signals& s = sig.tick(at_seconds(10));
+  CHECK(s.ttft.samples == 6);
 }

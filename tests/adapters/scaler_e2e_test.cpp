@@ -637,7 +637,9 @@ TEST_CASE("scaler --fleets: two ScaledObjects with their own engines and policie
   scaler.start();
   for (std::size_t i = 0; i < engines.size(); ++i) engines.set(i, load(2, 6));
   std::string sets;
-  for (const std::string& s : o.sets) sets += s + ";";
+  for (const std::string& s : o.sets) {
+    if (s.rfind("signals.", 0) != 0) sets += s + ";";  // the signals' settings are the scaler's, and reach its fleets
+  }
   // fleet a: two engines, 2 x 8 ongoing at a target of 2 per replica: 8
   const std::map<std::string, std::string> a = {{"scalerAddress", "llmscale-scaler.llm:9090"},
                                                 {"endpoints", engines.endpoint(0) + "," + engines.endpoint(1)},
@@ -664,7 +666,8 @@ TEST_CASE("scaler --fleets: two ScaledObjects with their own engines and policie
   const std::filesystem::path profile = "../shared/data/profile_splitwise_perf_model.csv";
   const bool have_profile = std::filesystem::exists(profile);
   if (have_profile) {
-    std::filesystem::copy_file(profile, dir / "profile.csv");
+    std::filesystem::create_directories(dir / "profiles");
+    std::filesystem::copy_file(profile, dir / "profiles" / "profile.csv");
     const std::map<std::string, std::string> p = {{"endpoints", engines.endpoint(2)}, {"policy", "llmscale-predictive"},
                                                   {"profile", "profile.csv"}, {"state", "true"}, {"shadow", "true"}};
     CHECK(eventually([&] { return fleet_metric(scaler.grpc_port(), "p", p, vc).ok(); }));
@@ -685,6 +688,18 @@ TEST_CASE("scaler --fleets: two ScaledObjects with their own engines and policie
   CHECK(range.error_message().find("scalerMetadata key 'maxReplicas'") != std::string::npos);
   const grpc::Status escape = fleet_metric(scaler.grpc_port(), "a", {{"endpoints", engines.endpoint(0)}, {"profile", "../etc/passwd"}}, vc);
   CHECK(escape.error_message().find("must be a file name in --fleet-dir") != std::string::npos);
+  const grpc::Status help = fleet_metric(scaler.grpc_port(), "a", {{"endpoints", engines.endpoint(0)}, {"tp", "--help"}}, vc);
+  CHECK(help.error_message().find("scalerMetadata key 'tp'") != std::string::npos);  // a value, never the help switch
+  const grpc::Status signals = fleet_metric(scaler.grpc_port(), "a", {{"endpoints", engines.endpoint(0)}, {"set", "signals.replica_slots=1000000"}}, vc);
+  CHECK(signals.error_message().find("signals.* are the scaler's own") != std::string::npos);
+  // changed metadata for b is checked at once, and b runs on until a change has settled
+  auto b2 = b;
+  b2["policy"] = "nope";
+  const grpc::Status changed = fleet_metric(scaler.grpc_port(), "b", b2, vc);
+  CHECK(changed.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  b2["policy"] = "kpa";
+  CHECK(fleet_metric(scaler.grpc_port(), "b", b2, vc).ok());
+  CHECK(vc == 2);  // still b's ray-serve decision: the change has not settled (30 s)
   // a ScaledObject without fleet metadata has no fleet here
   CHECK(fleet_metric(scaler.grpc_port(), "d", {{"scalerAddress", "x:9090"}}, vc).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
   // fleet a still answers as before (a refused call changed nothing)

@@ -3,9 +3,11 @@
 // version line, appends, a torn last row, rotation, and windows over engine restarts.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -13,6 +15,8 @@
 #include <unistd.h>
 
 #include "llmscale/adapters/scraped_signals.hpp"
+#include "llmscale/sim/trace.hpp"
+#include "llmscale/sim/workload.hpp"
 #include "record.hpp"
 #include "scaler.hpp"
 #include "shadow.hpp"
@@ -183,4 +187,81 @@ TEST_CASE("record windows: arrivals from finished requests and the queue's growt
   CHECK(rows[0].prompt_mean == doctest::Approx(500));
   CHECK(rows[2].output_mean == doctest::Approx(100));
   CHECK(std::isnan(rows[0].ttft_p50_s));  // no TTFT buckets: unknown, a blank field
+}
+
+TEST_CASE("record round trip: a fleet's counters recorded for 20 windows and replayed give each window's arrivals within Poisson noise and the same token means") {
+  // the source: 20 windows of 60 s at 2-6 req/s, Poisson arrivals counted each second, lognormal
+  // lengths (prompt mean 800, output mean 150); requests finish within their second (the queue
+  // does not grow), so the engine's counters carry every arrival; the engine restarts at 10 min
+  std::mt19937_64 rng(11);
+  std::lognormal_distribution<double> prompt_len(std::log(800.0) - 0.5 * 0.6 * 0.6, 0.6);
+  std::lognormal_distribution<double> output_len(std::log(150.0) - 0.5 * 0.8 * 0.8, 0.8);
+  llmscale::SignalsConfig c;
+  c.replica_slots = 1;
+  c.window_s = 60;
+  c.stale_after_s = 30;
+  llmscale::ScrapedSignals sig(c, at_seconds(0));
+  sig.watch(0);
+  llmscale_scaler::WindowRecorder recorder(60, 1);
+  const auto dir = fresh_dir("llmscale-roundtrip");
+  const auto path = dir / "rec.csv";
+  std::vector<double> source(20, 0.0);
+  double source_prompt = 0, source_output = 0, source_n = 0;
+  {
+    RecordFile file(path.string(), 1 << 20);
+    std::string error;
+    double count = 0, prompt = 0, output = 0;  // the engine's counters (reset at the restart)
+    for (int t = 0; t <= 1200; ++t) {
+      if (t == 600) count = prompt = output = 0;
+      if (t > 0) {
+        const int w = (t - 1) / 60;
+        const int n = std::poisson_distribution<int>(2.0 + (w % 5))(rng);
+        for (int i = 0; i < n; ++i) {
+          const double p = prompt_len(rng), o = output_len(rng);
+          prompt += p, output += o, count += 1;
+          source_prompt += p, source_output += o, source_n += 1;
+        }
+        source[static_cast<std::size_t>(w)] += n;
+      }
+      llmscale::EngineScrape e;
+      e.running = 0;
+      e.waiting = 0;
+      e.e2e = {count, count, true};
+      e.prompt_tokens = {prompt, count, true};
+      e.output_tokens = {output, count, true};
+      REQUIRE(sig.observe(0, e, at_seconds(t + 1)));
+      const llmscale::Signals& s = sig.tick(at_seconds(t + 1));
+      if (auto w = recorder.tick(1.7e9 + t, sig, s, llmscale::FleetState(1), 1)) {
+        REQUIRE(file.append(llmscale_scaler::format_record_row(*w), error));
+      }
+    }
+  }
+  // the first tick is the baseline: window w of the record is [60 w, 60 (w + 1)) of the source,
+  // whose arrivals are counted at the second after each (the first second's at t = 1)
+  std::ifstream in(path);
+  llmscale::TraceReader reader(in, llmscale::TraceFormat::llmscale);
+  llmscale::RateSeriesTrace replay(reader, 1.0, 5);
+  std::vector<double> replayed(20, 0.0);
+  double prompt = 0, output = 0, n = 0;
+  llmscale::TraceRequest r;
+  while (replay.next(r)) {
+    const auto w = static_cast<std::size_t>(r.arrival_s / 60.0);
+    REQUIRE(w < replayed.size());
+    replayed[w] += 1;
+    prompt += r.prompt_tokens, output += r.output_tokens, n += 1;
+  }
+  CHECK(reader.rows() == 20);
+  double total_source = 0, total_replayed = 0;
+  for (std::size_t w = 0; w < 20; ++w) {
+    // the replay draws a fresh Poisson stream at the recorded count: the difference has the
+    // variance of the count itself
+    CHECK_MESSAGE(std::fabs(replayed[w] - source[w]) <= 5 * std::sqrt(source[w]) + 1, "window ", w, ": ", replayed[w], " vs ", source[w]);
+    total_source += source[w], total_replayed += replayed[w];
+  }
+  CHECK(std::fabs(total_replayed - total_source) <= 3 * std::sqrt(total_source));
+  // the same token means (lengths are drawn around the recorded mean and spread: the means agree
+  // within the sampling error of a few thousand lognormal draws)
+  CHECK(prompt / n == doctest::Approx(source_prompt / source_n).epsilon(0.05));
+  CHECK(output / n == doctest::Approx(source_output / source_n).epsilon(0.07));
+  std::filesystem::remove_all(dir);
 }

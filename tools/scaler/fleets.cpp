@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "llmscale/core/number.hpp"
+#include "llmscale/policy/registry.hpp"
 #include "log.hpp"
 
 namespace llmscale_scaler {
@@ -26,11 +27,14 @@ bool keda_key(const std::string& key) {
   return std::any_of(std::begin(own), std::end(own), [&](const char* k) { return key == k; });
 }
 
-// A Kubernetes name as a file-name part: DNS labels and subdomains only
-bool plain_name(const std::string& s) {
+// A Kubernetes name as a file-name part: a namespace is a DNS label (no dots, so that
+// NAMESPACE.NAME names one ScaledObject), a name a DNS subdomain
+bool plain_name(const std::string& s, bool dots) {
   if (s.empty() || s.size() > 253) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.'; }) &&
-         s.front() != '.';
+  return std::all_of(s.begin(), s.end(), [&](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || (dots && c == '.');
+         }) &&
+         s.front() != '.' && s.front() != '-';
 }
 
 // A command-line error about a flag, told as the metadata key that set it.
@@ -49,6 +53,13 @@ std::string name_the_key(const std::string& message, const std::string& who) {
   return "scalerMetadata of " + who + ": " + message;
 }
 
+// A message that goes back to KEDA, with the scaler's own folder left out.
+std::string hide_dir(std::string message, const std::string& dir) {
+  if (dir.empty()) return message;
+  for (std::size_t at; (at = message.find(dir + "/")) != std::string::npos;) message.erase(at, dir.size() + 1);
+  return message;
+}
+
 bool truth(const std::string& key, const std::string& v) {
   if (v == "true") return true;
   if (v == "false" || v.empty()) return false;
@@ -56,6 +67,10 @@ bool truth(const std::string& key, const std::string& v) {
 }
 
 }  // namespace
+
+bool beyond_keda(const std::map<std::string, std::string>& metadata) {
+  return std::any_of(metadata.begin(), metadata.end(), [](const auto& kv) { return !keda_key(kv.first); });
+}
 
 bool describes_fleet(const std::map<std::string, std::string>& metadata) {
   return std::any_of(metadata.begin(), metadata.end(), [](const auto& kv) {
@@ -66,18 +81,25 @@ bool describes_fleet(const std::map<std::string, std::string>& metadata) {
 Options fleet_options(const Options& base, const std::string& ns, const std::string& name,
                       const std::map<std::string, std::string>& metadata) {
   const std::string who = "ScaledObject " + ns + "/" + name;
-  if (!plain_name(ns) || !plain_name(name)) throw UsageError(who + ": not a Kubernetes name");
+  if (!plain_name(ns, false) || !plain_name(name, true)) throw UsageError(who + ": not a Kubernetes namespace and name");
   // the base's scrape and tick settings, then the metadata's fleet, read as the command line is
-  std::vector<std::string> args = {"--tick",         llmscale::format_number(base.tick_s),
-                                   "--scrape-timeout", llmscale::format_number(base.scrape_timeout_s),
-                                   "--scrape-concurrency", std::to_string(base.scrape_concurrency),
-                                   "--max-page-bytes", std::to_string(base.max_page_bytes),
-                                   "--kv-capacity-tokens", std::to_string(base.kv_capacity_tokens),
-                                   "--replica-slots", std::to_string(base.replica_slots),
-                                   "--metric-name", base.metric_name,
-                                   "--state-every", std::to_string(base.state_every),
-                                   "--state-max-age", llmscale::format_number(base.state_max_age_s)};
+  // each option one word, --flag=value: a value such as "-h" or "--help" stays a value
+  const auto opt = [](const std::string& flag, const std::string& value) { return flag + "=" + value; };
+  std::vector<std::string> args = {opt("--tick", llmscale::format_number(base.tick_s)),
+                                   opt("--scrape-timeout", llmscale::format_number(base.scrape_timeout_s)),
+                                   opt("--scrape-concurrency", std::to_string(base.scrape_concurrency)),
+                                   opt("--max-page-bytes", std::to_string(base.max_page_bytes)),
+                                   opt("--kv-capacity-tokens", std::to_string(base.kv_capacity_tokens)),
+                                   opt("--metric-name", base.metric_name),
+                                   opt("--state-every", std::to_string(base.state_every)),
+                                   opt("--state-max-age", llmscale::format_number(base.state_max_age_s)),
+                                   opt("--record-max-bytes", std::to_string(base.record_max_bytes))};
   if (base.quiet) args.push_back("--quiet");
+  // the scaler's own signal settings (windows, staleness) hold for its fleets too; their slots
+  // are their endpoints (below)
+  for (const std::string& s : base.sets) {
+    if (s.compare(0, 8, "signals.") == 0 && s.compare(0, 21, "signals.replica_slots") != 0) args.push_back(opt("--set", s));
+  }
   bool shadow = false, record = false, state = false;
   std::string profile;
   for (const auto& [key, value] : metadata) {
@@ -102,35 +124,47 @@ Options fleet_options(const Options& base, const std::string& ns, const std::str
         std::string one = rest.substr(at, nl == std::string::npos ? std::string::npos : nl - at);
         one.erase(0, one.find_first_not_of(" \t"));
         one.erase(one.find_last_not_of(" \t") + 1);
-        if (!one.empty()) args.insert(args.end(), {"--set", one});
+        if (one.compare(0, 8, "signals.") == 0) {
+          // the signals' windows and slots are the scaler's (its memory is sized by them)
+          throw UsageError("scalerMetadata key 'set': '" + one + "': signals.* are the scaler's own settings, not a fleet's");
+        }
+        if (!one.empty()) args.push_back(opt("--set", one));
         if (nl == std::string::npos) break;
         at = nl + 1;
       }
     } else {
-      args.insert(args.end(), {k->flag, value});
+      args.push_back(opt(k->flag, value));
     }
   }
-  if (metadata.find("endpoints") == metadata.end()) throw UsageError("scalerMetadata of " + who + ": endpoints is required");
+  if (const auto p = metadata.find("policy"); p != metadata.end() && llmscale::find_policy(p->second) == nullptr) {
+    throw UsageError("scalerMetadata key 'policy': '" + p->second + "' is not known; allowed " + llmscale::registered_policy_names());
+  }
+  const auto endpoints = metadata.find("endpoints");
+  if (endpoints == metadata.end()) throw UsageError("scalerMetadata of " + who + ": endpoints is required");
+  // the fleet's replica slots are its endpoints: memory follows what it scrapes
+  const std::size_t listed = 1 + static_cast<std::size_t>(std::count(endpoints->second.begin(), endpoints->second.end(), ','));
+  args.push_back(opt("--replica-slots", std::to_string(std::min<std::size_t>(listed, static_cast<std::size_t>(base.replica_slots)))));
   const auto in_dir = [&](const std::string& key, const std::string& file) {
     if (base.fleet_dir.empty()) throw UsageError("scalerMetadata key '" + key + "': this scaler has no --fleet-dir for fleets' files");
     return base.fleet_dir + "/" + file;
   };
   if (!profile.empty()) {
-    if (profile.find('/') != std::string::npos || profile == "." || profile == "..") {
-      throw UsageError("scalerMetadata key 'profile': '" + profile + "' must be a file name in --fleet-dir");
+    if (profile.find('/') != std::string::npos || profile.front() == '.') {
+      throw UsageError("scalerMetadata key 'profile': '" + profile + "' must be a file name in --fleet-dir's profiles/");
     }
-    args.insert(args.end(), {"--profile", in_dir("profile", profile)});
+    args.push_back(opt("--profile", in_dir("profile", "profiles/" + profile)));
   }
-  if (record) args.insert(args.end(), {"--record", in_dir("record", ns + "." + name + ".record.csv")});
-  if (state) args.insert(args.end(), {"--state-file", in_dir("state", ns + "." + name + ".state")});
+  if (record) args.push_back(opt("--record", in_dir("record", ns + "." + name + ".record.csv")));
+  if (state) args.push_back(opt("--state-file", in_dir("state", ns + "." + name + ".state")));
   if (shadow) args.push_back("--shadow");
   // errors name the metadata key where the command line would have named the flag
   Options o;
   try {
     bool help = false;
     o = parse_args(args, help);
+    if (help) throw UsageError("-h or --help is not a value");
   } catch (const UsageError& e) {
-    throw UsageError(name_the_key(e.what(), who));
+    throw UsageError(hide_dir(name_the_key(e.what(), who), base.fleet_dir));
   }
   o.headless = true;
   o.fleet = ns + "/" + name;
@@ -222,13 +256,20 @@ std::string merge_pages(const std::vector<std::string>& pages) {
 
 Fleets::Found Fleets::find(const std::string& ns, const std::string& name, const std::map<std::string, std::string>& metadata) {
   const std::string key = ns + "/" + name;
+  const auto now = std::chrono::steady_clock::now();
+  const auto seconds_since = [&](std::chrono::steady_clock::time_point t) { return std::chrono::duration<double>(now - t).count(); };
   std::vector<std::shared_ptr<Scaler>> retired;  // stopped outside the lock
+  const auto stop_retired = [&] {
+    for (auto& r : retired) {
+      if (r) r->stop();
+    }
+  };
   Found found;
+  bool replace = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    const auto now = std::chrono::steady_clock::now();
     for (auto it = fleets_.begin(); it != fleets_.end();) {
-      if (it->first != key && std::chrono::duration<double>(now - it->second.asked).count() > base_.fleet_idle_s) {
+      if (it->first != key && it->second.scaler && seconds_since(it->second.asked) > base_.fleet_idle_s) {
         log::write(log::Level::info, "fleet " + it->first + ": not asked for in " + llmscale::format_number(base_.fleet_idle_s) + " s, stopped");
         retired.push_back(std::move(it->second.scaler));
         it = fleets_.erase(it);
@@ -237,40 +278,83 @@ Fleets::Found Fleets::find(const std::string& ns, const std::string& name, const
       }
     }
     auto it = fleets_.find(key);
-    if (it != fleets_.end() && it->second.metadata == metadata) {
-      it->second.asked = now;
-      found.scaler = it->second.scaler;
-    } else if (it == fleets_.end() && fleets_.size() >= static_cast<std::size_t>(base_.fleets)) {
+    if (it != fleets_.end()) {
+      Entry& e = it->second;
+      e.asked = now;
+      if (!e.scaler) {  // another call is starting it
+        found.code = Code::starting;
+        found.message = "fleet " + key + " is starting";
+      } else if (e.metadata == metadata) {
+        e.pending.clear();  // the current metadata again: a change not yet settled is dropped
+        found.scaler = e.scaler;
+      } else if (e.pending != metadata) {
+        // changed metadata replaces the fleet only once it has been all KEDA sends for
+        // fleet_settle_s: while KEDA's copies disagree (an update in flight), the fleet stays
+        e.pending = metadata;
+        e.pending_since = now;
+        found.scaler = e.scaler;
+      } else if (seconds_since(e.pending_since) < fleet_settle_s) {
+        found.scaler = e.scaler;
+      } else {
+        replace = true;
+        retired.push_back(std::move(e.scaler));  // stopped before its successor opens its files
+        e.scaler.reset();
+        e.metadata = metadata;
+        e.pending.clear();
+      }
+    } else if (fleets_.size() >= static_cast<std::size_t>(base_.fleets)) {
       found.code = Code::exhausted;
       found.message = "this scaler serves at most --fleets " + std::to_string(base_.fleets) + " fleets from scalerMetadata, all in use";
     } else {
-      try {
-        const Options options = fleet_options(base_, ns, name, metadata);
-        std::shared_ptr<Scaler> scaler;
-        try {
-          scaler = std::make_shared<Scaler>(options);  // the policy, the profile, the files
-        } catch (const UsageError& e) {
-          throw UsageError(name_the_key(e.what(), "ScaledObject " + key));
-        }
-        scaler->start();
-        if (it != fleets_.end()) {
-          log::write(log::Level::info, "fleet " + key + ": its scalerMetadata changed, started afresh");
-          retired.push_back(std::move(it->second.scaler));
-        } else {
-          log::write(log::Level::info, "fleet " + key + ": started from scalerMetadata");
-        }
-        fleets_[key] = Entry{metadata, scaler, now};
-        found.scaler = std::move(scaler);
-      } catch (const UsageError& e) {
-        found.code = Code::invalid;
-        found.message = e.what();
-      } catch (const std::exception& e) {
-        found.code = Code::invalid;
-        found.message = "scalerMetadata of ScaledObject " + key + ": " + e.what();
-      }
+      fleets_[key] = Entry{metadata, nullptr, now, {}, {}};  // reserved while it starts
+      replace = true;
     }
   }
-  for (auto& s : retired) s->stop();
+  if (!replace) {
+    stop_retired();
+    // pending metadata is checked at once, so that a mistake is named while the fleet runs on
+    if (found.code == Code::ok && found.scaler) {
+      std::lock_guard<std::mutex> lock(mu_);
+      const auto it = fleets_.find(key);
+      if (it != fleets_.end() && !it->second.pending.empty() && it->second.pending == metadata) {
+        try {
+          (void)fleet_options(base_, ns, name, metadata);
+        } catch (const UsageError& e) {
+          it->second.pending.clear();
+          return Found{Code::invalid, e.what(), nullptr};
+        }
+      }
+    }
+    return found;
+  }
+  stop_retired();
+  // the fleet is built outside the lock (it reads its profile, state and record): other
+  // fleets' calls and /metrics go on meanwhile
+  const log::Context context("fleet " + key);
+  std::shared_ptr<Scaler> scaler;
+  try {
+    const Options options = fleet_options(base_, ns, name, metadata);
+    try {
+      scaler = std::make_shared<Scaler>(options);
+      scaler->start();
+    } catch (const UsageError& e) {
+      throw UsageError(hide_dir(name_the_key(e.what(), "ScaledObject " + key), base_.fleet_dir));
+    }
+    log::write(log::Level::info, retired.empty() ? "started from scalerMetadata" : "its scalerMetadata changed: started afresh");
+  } catch (const std::exception& e) {
+    found.code = Code::invalid;
+    found.message = dynamic_cast<const UsageError*>(&e) != nullptr ? e.what()
+                                                                   : "scalerMetadata of ScaledObject " + key + ": " + hide_dir(e.what(), base_.fleet_dir);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (found.code != Code::ok) {
+    fleets_.erase(key);
+    return found;
+  }
+  Entry& e = fleets_[key];
+  e.scaler = scaler;
+  e.asked = now;
+  found.scaler = std::move(scaler);
   return found;
 }
 
@@ -281,7 +365,9 @@ std::vector<std::string> Fleets::pages() const {
     for (const auto& [key, e] : fleets_) all.emplace_back(key, e.scaler);
   }
   std::vector<std::string> out;
-  for (const auto& [key, s] : all) out.push_back(label_fleet(s->metrics_text(), key));
+  for (const auto& [key, s] : all) {
+    if (s) out.push_back(label_fleet(s->metrics_text(), key));  // null: starting
+  }
   return out;
 }
 
@@ -296,7 +382,9 @@ void Fleets::stop() {
     std::lock_guard<std::mutex> lock(mu_);
     all.swap(fleets_);
   }
-  for (auto& [key, e] : all) e.scaler->stop();
+  for (auto& [key, e] : all) {
+    if (e.scaler) e.scaler->stop();
+  }
 }
 
 }  // namespace llmscale_scaler

@@ -39,6 +39,9 @@ extern const std::vector<FleetKey> fleet_metadata_keys;
 /// Whether `metadata` describes a fleet of its own: it has one of fleet_metadata_keys (other
 /// keys, KEDA's own among them, do not make a fleet; a fleet's metadata may hold no others).
 [[nodiscard]] bool describes_fleet(const std::map<std::string, std::string>& metadata);
+/// Whether `metadata` has any key but KEDA's own: with --fleets, such metadata is a fleet's, and
+/// a key it does not know is refused by name.
+[[nodiscard]] bool beyond_keda(const std::map<std::string, std::string>& metadata);
 
 /// The Options of the fleet `metadata` describes for ScaledObject `ns`/`name`: `base`'s scrape
 /// and tick settings, the metadata's fleet; headless. Throws UsageError naming the key (or the
@@ -55,7 +58,9 @@ extern const std::vector<FleetKey> fleet_metadata_keys;
 /// The metadata fleets of one scaler, shared by the gRPC threads and the HTTP thread.
 class Fleets {
  public:
-  enum class Code { ok, invalid, exhausted };
+  enum class Code { ok, invalid, exhausted, starting };
+  /// Changed metadata replaces a fleet once KEDA has sent only it for this long.
+  static constexpr double fleet_settle_s = 30;
   struct Found {
     Code code = Code::ok;
     std::string message;              ///< why, when not ok
@@ -68,8 +73,10 @@ class Fleets {
   Fleets(const Fleets&) = delete;
   Fleets& operator=(const Fleets&) = delete;
 
-  /// The fleet of ScaledObject `ns`/`name` with `metadata` (which describes_fleet()): found,
-  /// created and started, or replaced when its metadata changed. Drops fleets not asked for in
+  /// The fleet of ScaledObject `ns`/`name` with `metadata` (which describes_fleet()): found, or
+  /// created and started (`starting` to calls meanwhile), or, once changed metadata has been all
+  /// KEDA sends for fleet_settle_s, stopped and started afresh (changed metadata is checked at
+  /// once: a mistake is `invalid` while the fleet runs on). Drops fleets not asked for in
   /// fleet_idle_s first.
   Found find(const std::string& ns, const std::string& name, const std::map<std::string, std::string>& metadata);
   /// Every fleet's /metrics page, labelled with its fleet.
@@ -82,8 +89,10 @@ class Fleets {
  private:
   struct Entry {
     std::map<std::string, std::string> metadata;
-    std::shared_ptr<Scaler> scaler;
+    std::shared_ptr<Scaler> scaler;  ///< null while it starts
     std::chrono::steady_clock::time_point asked;
+    std::map<std::string, std::string> pending;  ///< changed metadata not settled yet
+    std::chrono::steady_clock::time_point pending_since;
   };
   Options base_;
   mutable std::mutex mu_;

@@ -82,7 +82,9 @@ class Service final : public es::ExternalScaler::Service {
     const std::map<std::string, std::string> metadata(ref.scalermetadata().begin(), ref.scalermetadata().end());
     t.route = s_.route(ref.namespace_(), ref.name(), metadata);
     if (t.route.scaler != nullptr) return t;
-    if (t.route.exhausted) {
+    if (t.route.unavailable) {
+      t.status = {grpc::StatusCode::UNAVAILABLE, t.route.why};
+    } else if (t.route.exhausted) {
       log::limited(log::Level::warn, "keda-fleets", "KEDA: " + std::string(call) + " refused: " + t.route.why);
       t.status = {grpc::StatusCode::RESOURCE_EXHAUSTED, t.route.why};
     } else {

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 
 namespace llmscale_scaler::log {
 
@@ -35,6 +36,8 @@ inline State& state() {
   static State s;
   return s;
 }
+/// What this thread's lines are about ("fleet llm/vllm-a": a metadata fleet), or "".
+inline thread_local std::string context;
 inline void emit(State& s, Level level, std::string_view message, std::uint64_t held) {  // under s.mu
   char stamp[32];
   const std::time_t now = std::time(nullptr);
@@ -43,6 +46,7 @@ inline void emit(State& s, Level level, std::string_view message, std::uint64_t 
   std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &utc);
   std::string line = std::string(stamp) + " llmscale-scaler " +
                      (level == Level::info ? "info" : level == Level::warn ? "warn" : "error") + ": ";
+  if (!context.empty()) line += context + ": ";
   line += message;
   if (held > 0) line += " (" + std::to_string(held) + " more like this held back)";
   if (s.sink) return s.sink(line);
@@ -50,6 +54,19 @@ inline void emit(State& s, Level level, std::string_view message, std::uint64_t 
   std::fwrite(line.data(), 1, line.size(), stderr);
 }
 }  // namespace detail
+
+/// While it lives, this thread's lines start with "`what`: " (and their rate-limit keys are
+/// its own): a metadata fleet's lines name their fleet.
+class Context {
+ public:
+  explicit Context(std::string what) : saved_(std::exchange(detail::context, std::move(what))) {}
+  ~Context() { detail::context = std::move(saved_); }
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
+ private:
+  std::string saved_;
+};
 
 /// Sends lines to `sink` from now on (an empty one: stderr), as a new log: rate limits restart.
 inline void set_sink(Sink sink) {
@@ -70,7 +87,7 @@ inline bool limited(Level level, const std::string& key, std::string_view messag
   const auto now = std::chrono::steady_clock::now();
   std::lock_guard<std::mutex> lock(s.mu);
   if (s.keys.size() > 4096) s.keys.clear();  // keys name endpoints and fields: only churn gets here
-  auto [it, fresh] = s.keys.try_emplace(key);
+  auto [it, fresh] = s.keys.try_emplace(detail::context.empty() ? key : detail::context + "|" + key);
   if (!fresh && now - it->second.last < std::chrono::duration<double>(every_s)) {
     ++it->second.held;
     return false;

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <utility>
@@ -75,7 +76,9 @@ std::optional<RecordWindow> WindowRecorder::tick(double unix_now, const llmscale
   w.arrivals = std::max(0.0, (now.completions - base_.completions) + (now.in_system - base_.in_system));
   using H = llmscale::BucketedHistogram;
   const auto increase = [&](H h, llmscale::BucketCounts& d) {
-    const std::size_t i = static_cast<std::size_t>(h), n = signals.layout(h).size;
+    const std::size_t i = static_cast<std::size_t>(h);
+    // buckets whose bounds changed within the window cannot be subtracted: unknown this once
+    const std::size_t n = now.layout_epoch[i] == base_.layout_epoch[i] ? signals.layout(h).size : 0;
     for (std::size_t k = 0; k < n; ++k) d[k] = now.buckets[i][k] - base_.buckets[i][k];
     return n;
   };
@@ -123,12 +126,30 @@ std::optional<int> record_version_of(const std::string& first_line) {
   return v;
 }
 
+namespace {
+
+// After a file is created or renamed, the directory entry itself survives a power loss only once
+// the directory is synced.
+void sync_directory(const std::string& path) {
+  const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+  const int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return;
+  ::fsync(dfd);
+  ::close(dfd);
+}
+
+}  // namespace
+
 RecordFile::RecordFile(std::string path, std::uintmax_t max_bytes) : path_(std::move(path)), max_bytes_(max_bytes) {
+  std::error_code ec;
+  const bool exists = std::filesystem::exists(path_, ec);
   std::ifstream in(path_, std::ios::binary);
+  if (exists && !in) throw UsageError("--record '" + path_ + "' exists but cannot be read: name another file (it is not overwritten)");
   std::string error;
   if (in) {
     std::string first;
     std::getline(in, first);
+    in.clear();
     in.seekg(0, std::ios::end);
     const auto size = in.tellg();
     if (size > 0) {
@@ -152,42 +173,52 @@ RecordFile::RecordFile(std::string path, std::uintmax_t max_bytes) : path_(std::
       return;
     }
   }
-  if (!open_fresh(error)) throw UsageError("--record '" + path_ + "': " + error);
+  if (!open_fresh(false, error)) throw UsageError("--record '" + path_ + "': " + error);
 }
 
 RecordFile::~RecordFile() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-bool RecordFile::open_fresh(std::string& error) {
+bool RecordFile::open_fresh(bool exclusive, std::string& error) {
   if (fd_ >= 0) ::close(fd_);
-  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
+  // after a rotation the name must be free: a file someone put there is not overwritten
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (exclusive ? O_EXCL : O_TRUNC), 0644);
   if (fd_ < 0) {
     error = std::strerror(errno);
     return false;
   }
   const std::string header = record_version_line() + "\n" + record_columns + "\n";
   if (::write(fd_, header.data(), header.size()) != static_cast<ssize_t>(header.size())) {
+    // no header, no record: closed, and tried afresh with the next row
     error = std::strerror(errno);
+    ::close(fd_);
+    ::unlink(path_.c_str());
+    fd_ = -1;
+    size_ = 0;
     return false;
   }
   size_ = header.size();
+  sync_directory(path_);
   return true;
 }
 
 bool RecordFile::append(const std::string& row, std::string& error) {
   if (fd_ >= 0 && size_ + row.size() > max_bytes_) {
     const std::string old = path_ + ".1";
-    if (std::rename(path_.c_str(), old.c_str()) != 0) {
-      error = "cannot rename to " + old + ": " + std::strerror(errno);
+    if (std::rename(path_.c_str(), old.c_str()) == 0) {
+      ++rotations_;
+      ::close(fd_);
+      fd_ = -1;
+      sync_directory(path_);
+    } else {
+      // the row goes on in the file as it is (over its size, not lost); the rotation is tried
+      // again with the next row
+      error = "cannot rename to " + old + ": " + std::strerror(errno) + " (the file grows past --record-max-bytes meanwhile)";
       ++errors_;
-      return false;
     }
-    ++rotations_;
-    ::close(fd_);
-    fd_ = -1;
   }
-  if (fd_ < 0 && !open_fresh(error)) {
+  if (fd_ < 0 && !open_fresh(rotations_ > 0, error)) {
     ++errors_;
     return false;
   }
@@ -202,8 +233,13 @@ bool RecordFile::append(const std::string& row, std::string& error) {
     }
     return false;
   }
-  ::fdatasync(fd_);
   size_ += row.size();
+  if (::fdatasync(fd_) != 0) {
+    error = std::string("fdatasync: ") + std::strerror(errno) + " (the row is written, not yet known to be on disk)";
+    ++errors_;
+    ++rows_;
+    return false;
+  }
   ++rows_;
   return true;
 }

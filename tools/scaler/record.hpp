@@ -81,8 +81,9 @@ class RecordFile {
   ~RecordFile();
   RecordFile(const RecordFile&) = delete;
   RecordFile& operator=(const RecordFile&) = delete;
-  /// Appends `row` (one write, then fdatasync); rotates first when it would pass max_bytes.
-  /// False when the write failed (`error` says why; the next row tries again).
+  /// Appends `row` (one write, then fdatasync); rotates first when it would pass max_bytes
+  /// (when the rename fails the row goes on in the file as it is, and rotation is tried again).
+  /// False when something failed (`error` says why; the next row tries again).
   bool append(const std::string& row, std::string& error);
 
   [[nodiscard]] std::uint64_t rows() const noexcept { return rows_; }
@@ -91,7 +92,7 @@ class RecordFile {
   [[nodiscard]] const std::string& path() const noexcept { return path_; }
 
  private:
-  bool open_fresh(std::string& error);  ///< a new file with the header
+  bool open_fresh(bool exclusive, std::string& error);  ///< a new file with the header (O_EXCL after a rotation)
   std::string path_;
   std::uintmax_t max_bytes_;
   int fd_ = -1;

@@ -332,13 +332,15 @@ void Scaler::Impl::account(const llmscale::Signals& s, const llmscale::FleetStat
   const llmscale::HistogramBuckets& layout = signals.layout(llmscale::BucketedHistogram::ttft);
   const llmscale::BucketCounts& ttft = signals.totals().buckets[static_cast<std::size_t>(llmscale::BucketedHistogram::ttft)];
   double observed = 0, misses = 0;
-  if (layout.size > 0) {
+  const std::uint32_t epoch = signals.totals().layout_epoch[static_cast<std::size_t>(llmscale::BucketedHistogram::ttft)];
+  if (layout.size > 0 && epoch == last_ttft_epoch) {
     llmscale::BucketCounts d{};
     for (std::size_t i = 0; i < layout.size; ++i) d[i] = ttft[i] - last_ttft[i];
     observed = d[layout.size - 1];
     misses = observed - llmscale::bucket_count_below(layout.le.data(), d.data(), layout.size, opt.slo_ttft_s);
   }
   last_ttft = ttft;
+  last_ttft_epoch = epoch;
   last_decided = t;
   decided_once = true;
   shadow.tick(desired, fleet.current(), dt, observed, misses, opt.hpa_tolerance);
@@ -350,8 +352,10 @@ void Scaler::Impl::account(const llmscale::Signals& s, const llmscale::FleetStat
   const double unix_now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   if (auto w = windows->tick(unix_now, signals, s, fleet, desired)) {
     std::string error;
-    if (!record->append(format_record_row(*w), error) && record_errors_logged++ < 10) {
-      log::write(log::Level::warn, "--record " + record->path() + ": " + error + " (this window is lost; the next is tried)");
+    const bool written = record->append(format_record_row(*w), error);
+    if (!error.empty()) {
+      log::limited(log::Level::warn, "record:" + record->path(),
+                   "--record " + record->path() + ": " + error + (written ? "" : " (this window is lost; the next is tried)"));
     }
   }
 }
@@ -403,12 +407,16 @@ void Scaler::start() {
     s.schedule_tick();
   });
   s.started = true;
-  s.io_thread = std::thread([&s] { run_logged(s.io, "the tick loop"); });
+  s.io_thread = std::thread([&s] {
+    const log::Context context(s.opt.fleet.empty() ? "" : "fleet " + s.opt.fleet);
+    run_logged(s.io, "the tick loop");
+  });
   if (!s.opt.headless) s.http_thread = std::thread([&s] { run_logged(s.http_io, "the HTTP loop"); });
 }
 
 void Scaler::stop() {
   Impl& s = *impl_;
+  const log::Context context(s.opt.fleet.empty() ? log::detail::context : "fleet " + s.opt.fleet);
   {
     std::lock_guard<std::mutex> lock(s.mu);
     if (s.stopping) return;
@@ -503,7 +511,7 @@ Scaler::Route Scaler::route(const std::string& ns, const std::string& name, cons
     r.why = "scalerMetadata key '" + key->first + "': this scaler serves its command-line fleet only (start it with --fleets N)";
     return r;
   }
-  if (!impl_->fleets || !describes_fleet(metadata)) {
+  if (!impl_->fleets || !beyond_keda(metadata)) {
     if (impl_->own_fleet) {
       r.scaler = this;
       return r;
@@ -514,6 +522,7 @@ Scaler::Route Scaler::route(const std::string& ns, const std::string& name, cons
   }
   Fleets::Found f = impl_->fleets->find(ns, name, metadata);
   r.exhausted = f.code == Fleets::Code::exhausted;
+  r.unavailable = f.code == Fleets::Code::starting;
   r.why = std::move(f.message);
   r.keep = std::move(f.scaler);
   r.scaler = r.keep.get();

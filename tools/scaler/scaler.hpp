@@ -138,6 +138,7 @@ class Scaler {
     Scaler* scaler = nullptr;
     std::shared_ptr<Scaler> keep;  ///< holds a metadata fleet while the call uses it
     bool exhausted = false;
+    bool unavailable = false;  ///< the fleet is starting: KEDA asks again
     std::string why;
   };
   [[nodiscard]] Route route(const std::string& ns, const std::string& name, const std::map<std::string, std::string>& metadata);

@@ -133,9 +133,9 @@ struct Scaler::Impl {
   // --record and --shadow (the tick thread)
   std::optional<RecordFile> record;
   std::optional<WindowRecorder> windows;
-  std::uint64_t record_errors_logged = 0;
   ShadowSummary shadow;
   llmscale::BucketCounts last_ttft{};  ///< the TTFT buckets' totals at the previous decision
+  std::uint32_t last_ttft_epoch = 0;   ///< their layout's epoch then
   llmscale::TimePoint last_decided{};
   bool decided_once = false;
   std::uint64_t ticks_since_shadow_log = 0;

@@ -58,10 +58,11 @@ struct HistogramBuckets {
     count[i] = n;
     ++size;
   }
-  /// Buckets were read, and they can be used: counts that never fall as the bound rises
-  /// (beyond the rounding of summed label sets, 1e-9 relative).
+  /// Buckets were read, and they can be used: a +Inf bucket (the total; PromQL has no quantile
+  /// without one either), and counts that never fall as the bound rises (beyond the rounding of
+  /// summed label sets, 1e-9 relative).
   [[nodiscard]] bool usable() const noexcept {
-    if (size == 0 || overflow) return false;
+    if (size == 0 || overflow || !std::isinf(le[size - 1])) return false;
     for (std::size_t i = 1; i < size; ++i) {
       if (count[i] < count[i - 1] - 1e-9 * std::max(1.0, count[i - 1])) return false;
     }
@@ -91,14 +92,15 @@ using BucketCounts = std::array<double, HistogramBuckets::max_buckets>;
 }
 
 /// Observations per bound between two scrapes of one replica (`n` bounds, the same layout),
-/// into `out` (cumulative, like the counts): `after - before`, or `after` alone where the total
-/// fell (a restart: counted from 0). False, and `out` untouched, where an increase would fall as
+/// into `out` (cumulative, like the counts): `after - before`, or `after` alone where any
+/// bucket's count fell (a restart, counted from 0, as PromQL's rate() reads a fall per series). False, and `out` untouched, where an increase would fall as
 /// the bound rises (counts that cannot be true; a fall within 1e-9 relative, the rounding of
 /// fractional counts, is evened out).
 [[nodiscard]] inline bool bucket_increase(const BucketCounts& before, const BucketCounts& after, std::size_t n,
                                          BucketCounts& out) noexcept {
   if (n == 0 || n > out.size()) return false;
-  const bool restart = after[n - 1] < before[n - 1];
+  bool restart = false;
+  for (std::size_t i = 0; i < n; ++i) restart = restart || after[i] < before[i];
   BucketCounts d{};
   for (std::size_t i = 0; i < n; ++i) {
     d[i] = restart ? after[i] : after[i] - before[i];

@@ -20,7 +20,10 @@
 //  - the TTFT, queue-time and end-to-end histograms' _sum/_count increases -> the means;
 //  - the TTFT, time-per-token and queue-time histograms' _bucket increases, summed over the
 //    fleet and the window -> the quantiles, as PromQL's histogram_quantile over a rate (a
-//    replica whose buckets differ from the fleet's first layout adds none: bucket_mismatches());
+//    replica whose buckets differ from the fleet's layout adds none: bucket_mismatches(); the
+//    layout is the first usable one seen, and moves to a new one when no replica has shown the
+//    old for stale_after_s, as after a rolling upgrade: its counts then start again, and
+//    ScrapedTotals::layout_epoch says so);
 //  - the prompt and output length histograms' _sum/_count increases (else the token counters'
 //    increases over the completions) -> the mean lengths and token rates.
 // Everything counted since the start is kept in totals(): a recorder diffs two of them to get a
@@ -81,6 +84,9 @@ struct ScrapedTotals {
   double tpot_n = 0;           ///< time-per-output-token observations
   /// Cumulative bucket counts per BucketedHistogram, on the fleet's layout (layout()).
   std::array<BucketCounts, bucketed_histograms> buckets{};
+  /// Per BucketedHistogram, how many times its layout has changed: two totals whose epochs
+  /// differ cannot be subtracted (their buckets have other bounds).
+  std::array<std::uint32_t, bucketed_histograms> layout_epoch{};
 };
 
 /// The Signals snapshot of a fleet built from its engines' scraped /metrics pages (see the top
@@ -179,7 +185,9 @@ class ScrapedSignals {
   WindowSums<levels> levels_;
   std::array<WindowSums<HistogramBuckets::max_buckets>, quantiled.size()> quantile_windows_;
   std::array<HistogramBuckets, bucketed_histograms> layouts_{};
+  std::array<TimePoint, bucketed_histograms> layout_seen_{};  ///< the last scrape that showed each layout
   ScrapedTotals totals_;
+  void adopt_layout(std::size_t h, const HistogramBuckets& b, TimePoint at) noexcept;
   std::uint64_t bucket_mismatches_ = 0;
   Duration stale_after_;
   TimePoint start_;
@@ -254,9 +262,16 @@ inline bool ScrapedSignals::observe(std::size_t slot, const EngineScrape& scrape
   for (std::size_t h = 0; h < bucketed_histograms; ++h) {
     const HistogramBuckets& b = scrape.buckets[h];
     if (b.size == 0) continue;
-    if (layouts_[h].size == 0 && b.usable()) layouts_[h] = b;
-    if (bucket_counts_on(b, layouts_[h], page_buckets[h])) page_has |= static_cast<std::uint8_t>(1u << h);
-    else mismatch = true;
+    // the first usable layout, or a new one once the old has not been seen for stale_after_s
+    if (b.usable() && (layouts_[h].size == 0 || (!b.same_bounds(layouts_[h]) && at - layout_seen_[h] > stale_after_))) {
+      adopt_layout(h, b, at);
+    }
+    if (bucket_counts_on(b, layouts_[h], page_buckets[h])) {
+      page_has |= static_cast<std::uint8_t>(1u << h);
+      layout_seen_[h] = at;
+    } else {
+      mismatch = true;
+    }
   }
   bucket_mismatches_ += mismatch;
   // The series this page continues: same identity, and (where the page has the end-to-end
@@ -379,6 +394,24 @@ inline bool ScrapedSignals::observe(std::size_t slot, const EngineScrape& scrape
   s.at = at;
   ++usable_;
   return true;
+}
+
+inline void ScrapedSignals::adopt_layout(std::size_t h, const HistogramBuckets& b, TimePoint at) noexcept {
+  const bool moved = layouts_[h].size > 0;
+  layouts_[h] = b;
+  layout_seen_[h] = at;
+  if (!moved) return;
+  // counts on the old bounds cannot be carried over: everything on this histogram starts again
+  ++totals_.layout_epoch[h];
+  totals_.buckets[h] = BucketCounts{};
+  const std::uint8_t keep = static_cast<std::uint8_t>(~(1u << h));
+  for (Slot& s : slots_) {
+    for (Series& c : s.series) c.has_buckets &= keep;
+  }
+  for (std::size_t q = 0; q < quantiled.size(); ++q) {
+    if (static_cast<std::size_t>(quantiled[q]) != h) continue;
+    quantile_windows_[q].clear();
+  }
 }
 
 inline void ScrapedSignals::scrape_failed(std::size_t slot) noexcept {

@@ -90,6 +90,14 @@ class WindowSums {
     }
   }
 
+  /// Empties every bucket; the clock and the window stay (for sums whose meaning changed, such
+  /// as histogram buckets whose bounds did). Allocates nothing.
+  void clear() noexcept {
+    const auto n = static_cast<std::int64_t>(ring_.size());
+    for (std::int64_t i = 0; i < n; ++i) ring_.at(i) = Values{};  // every slot, whichever index maps to it
+    totals_ = Values{};
+  }
+
   /// Moves the window's end to `now` (dropping what falls out of it).
   void advance(TimePoint now) noexcept { advance_to(detail::bucket_index(now, ring_.granularity())); }
 
