@@ -306,3 +306,22 @@ TEST_CASE("the counters' identity: the e2e count's labels and the engine process
   CHECK(m->start_time.name == "boot_time");
   CHECK(llmscale::engine_preset("tgi")->start_time.empty());  // TGI exports none
 }
+
+TEST_CASE("label sets that differ by a character or two are told apart (the duplicate-series check does not cancel them out)") {
+  // FNV-1a hashes of engine="1" and engine="0" (and of le="0.02" and le="0.04") differ by small
+  // multiples of its prime: summed unmixed, engine="1",model...-1,le="0.02" met
+  // engine="0",model...-0,le="0.04" and a real data-parallel vLLM page read as a series written twice
+  std::string page = "vllm:num_requests_running 1\nvllm:num_requests_waiting 0\n";
+  for (int e = 0; e < 18; ++e) {
+    const std::string labels = "engine=\"" + std::to_string(e % 8) + "\",model_name=\"m-" + std::to_string(e) + "\"";
+    double count = 0;
+    for (const char* le : {"0.001", "0.005", "0.01", "0.02", "0.04", "0.06", "0.08", "0.1", "0.25", "0.5", "+Inf"}) {
+      count += 17;
+      page += "vllm:time_to_first_token_seconds_bucket{" + labels + ",le=\"" + le + "\"} " + std::to_string(count) + "\n";
+    }
+  }
+  const auto s = read("vllm", page);
+  CHECK(s.implausible == nullptr);
+  CHECK(s.usable());
+  CHECK(s.buckets_of(llmscale::BucketedHistogram::ttft).count[10] == doctest::Approx(18 * 11 * 17));
+}

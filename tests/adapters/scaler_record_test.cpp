@@ -1,4 +1,4 @@
-// llmscale-scaler's record and shadow summary, without the network: the shadow summary against
+// llmscale-scaler's record, shadow summary and fleets' pages, without the network: the shadow summary against
 // a scripted sequence computed by hand, the HPA tolerance's arithmetic, the record file's
 // version line, appends, a torn last row, rotation, and windows over engine restarts.
 #include <doctest/doctest.h>
@@ -14,9 +14,11 @@
 
 #include <unistd.h>
 
+#include "llmscale/adapters/prometheus.hpp"
 #include "llmscale/adapters/scraped_signals.hpp"
 #include "llmscale/sim/trace.hpp"
 #include "llmscale/sim/workload.hpp"
+#include "fleets.hpp"
 #include "record.hpp"
 #include "scaler.hpp"
 #include "shadow.hpp"
@@ -264,4 +266,29 @@ TEST_CASE("record round trip: a fleet's counters recorded for 20 windows and rep
   CHECK(prompt / n == doctest::Approx(source_prompt / source_n).epsilon(0.05));
   CHECK(output / n == doctest::Approx(source_output / source_n).epsilon(0.07));
   std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("fleets' pages: a fleet label on every sample and families merged whole") {
+  const std::string a =
+      "# HELP x_total A counter.\n# TYPE x_total counter\nx_total 3\n"
+      "# HELP lat Latency.\n# TYPE lat histogram\nlat_bucket{le=\"0.5\"} 1\nlat_bucket{le=\"+Inf\"} 2\nlat_sum 0.7\nlat_count 2\n"
+      "lat_other{a=\"}{ \"} 5\n"
+      "g{} 1";  // no final newline, an empty label set
+  const std::string labelled = llmscale_scaler::label_fleet(a, "llm/a\"b");
+  CHECK(labelled.find("x_total{fleet=\"llm/a\\\"b\"} 3\n") != std::string::npos);
+  CHECK(labelled.find("lat_bucket{fleet=\"llm/a\\\"b\",le=\"0.5\"} 1\n") != std::string::npos);
+  CHECK(labelled.find("lat_other{fleet=\"llm/a\\\"b\",a=\"}{ \"} 5\n") != std::string::npos);
+  CHECK(labelled.find("g{fleet=\"llm/a\\\"b\"} 1") != std::string::npos);
+  const std::string b = "# HELP lat Latency.\n# TYPE lat histogram\nlat_count{fleet=\"b\"} 9\n# HELP x_total A counter.\n# TYPE x_total counter\nx_total{fleet=\"b\"} 4\n";
+  const std::string merged = llmscale_scaler::merge_pages({a, b});
+  // one HELP and TYPE per family, its samples together, nothing lost
+  CHECK(merged.find("# TYPE lat histogram") == merged.rfind("# TYPE lat histogram"));
+  CHECK(merged.find("# TYPE x_total counter\nx_total 3\nx_total{fleet=\"b\"} 4\n") != std::string::npos);
+  CHECK(merged.find("lat_count 2\nlat_count{fleet=\"b\"} 9\n") != std::string::npos);
+  // lat_other is not one of lat's series: a family of its own, after lat's samples
+  CHECK(merged.find("lat_other{a=\"}{ \"} 5\n") > merged.find("lat_count{fleet=\"b\"} 9\n"));
+  CHECK(merged.find("g{} 1\n") != std::string::npos);
+  std::size_t samples = 0;
+  CHECK(llmscale::parse_prometheus(merged, [&](const llmscale::PrometheusSample&) { ++samples; }).ok());
+  CHECK(samples == 9);
 }

@@ -178,7 +178,7 @@ std::string label_fleet(std::string_view page, std::string_view label) {
   out.reserve(page.size() + page.size() / 4);
   std::string value;
   for (const char c : label) {  // escaped as a label value is
-    if (c == '\\' || c == '"') value += '\\';
+    if (c == '\\' || c == '"' || c == '\n') value += '\\';
     value += c == '\n' ? 'n' : c;
   }
   const std::string add = "fleet=\"" + value + "\"";
@@ -190,8 +190,8 @@ std::string label_fleet(std::string_view page, std::string_view label) {
       out += line;
       continue;
     }
-    const std::size_t name_end = line.find_first_of("{ ");
-    if (name_end == std::string_view::npos) {
+    const std::size_t name_end = line.find_first_of("{ \t");
+    if (name_end == std::string_view::npos || name_end + 1 >= line.size()) {
       out += line;
       continue;
     }
@@ -214,8 +214,17 @@ std::string merge_pages(const std::vector<std::string>& pages) {
   };
   std::vector<std::string> order;
   std::map<std::string, Family> families;
-  for (const std::string& page : pages) {
+  // a sample of family F is F itself or one of its series (a histogram's, a counter's)
+  const auto of_family = [](const std::string& sample, const std::string& family) {
+    if (sample == family) return true;
+    if (sample.size() <= family.size() || sample.compare(0, family.size(), family) != 0) return false;
+    const std::string_view suffix = std::string_view(sample).substr(family.size());
+    return suffix == "_bucket" || suffix == "_sum" || suffix == "_count" || suffix == "_total" || suffix == "_created" ||
+           suffix == "_info";
+  };
+  for (const std::string& whole : pages) {
     std::string current;  // the family of the last # line seen (samples follow their TYPE)
+    const std::string page = whole.empty() || whole.back() == '\n' ? whole : whole + '\n';  // the last line whole
     std::string_view rest = page;
     while (!rest.empty()) {
       const std::size_t nl = rest.find('\n');
@@ -225,15 +234,15 @@ std::string merge_pages(const std::vector<std::string>& pages) {
       bool head = false;
       if (line.rfind("# HELP ", 0) == 0 || line.rfind("# TYPE ", 0) == 0) {
         const std::string_view after = line.substr(7);
-        name = std::string(after.substr(0, after.find(' ')));
+        name = std::string(after.substr(0, after.find_first_of(" \t\n")));
         head = true;
       } else if (!line.empty() && line.front() == '#') {
         continue;  // another comment ("# no decision yet")
       } else {
-        name = std::string(line.substr(0, line.find_first_of("{ ")));
+        name = std::string(line.substr(0, line.find_first_of("{ \t\n")));
         // a sample belongs to the family whose TYPE came last when it is one of its series
         // (NAME_bucket, NAME_sum, ...); else to its own name
-        if (!current.empty() && name.compare(0, current.size(), current) == 0) name = current;
+        if (!current.empty() && of_family(name, current)) name = current;
       }
       if (name.empty()) continue;
       auto [it, fresh] = families.try_emplace(name);

@@ -10,7 +10,9 @@
 // A window is measured between two ticks (its start is the first tick's Unix time, its length
 // the time between them, so a slow tick lengthens the window rather than misplace requests):
 // arrivals = requests finished + the growth of those in the system (both from the engines'
-// counters, restart-safe through ScrapedSignals::totals()), token means from the length
+// counters, restart-safe through ScrapedSignals::totals(); requests that leave the system
+// unfinished, with a replica removed mid-flight, make a window's arrivals fewer, never
+// negative), token means from the length
 // histograms (else the token counters over the requests finished), their spread from the
 // length histograms' buckets, TTFT and time-per-token quantiles from their buckets' increases;
 // ready and starting replicas, queued and running requests and the decision as of the window's

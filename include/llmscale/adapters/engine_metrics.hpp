@@ -297,10 +297,19 @@ inline std::uint64_t engine_hash(std::string_view text, std::uint64_t h = 146959
   return h;
 }
 
+// splitmix64's finaliser: FNV-1a of strings that differ in one character differ by a small
+// multiple of its prime, so a plain sum of label hashes cancels (engine="1",le="0.02" against
+// engine="0",le="0.04"); each label's hash is mixed before the sum
+inline std::uint64_t engine_mix(std::uint64_t x) noexcept {
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
 inline std::uint64_t engine_labels_hash(const PrometheusSample& s) noexcept {
   std::uint64_t sum = 0;
   for (std::size_t i = 0; i < s.label_count; ++i) {
-    sum += engine_hash(s.labels[i].value, engine_hash("=", engine_hash(s.labels[i].name)));
+    sum += engine_mix(engine_hash(s.labels[i].value, engine_hash("=", engine_hash(s.labels[i].name))));
   }
   return sum;
 }
@@ -422,11 +431,12 @@ inline EngineScrape read_engine_metrics(std::string_view page, const EngineMetri
   };
   // a histogram's _sum and _count: finite, not negative, a count below max_count; its _bucket
   // counts where `buckets` is given (a bad one makes the buckets unusable, not the page)
-  // true when `s` is the family's _sum, _count or _bucket (a series the page must not write twice)
+  // true when `s` is the family's _sum or _count (a series the page must not write twice)
+  // `base` and `suffix`: the sample's name split once (FAMILY + _bucket/_sum/_count)
+  std::string_view base, suffix;
   const auto hist = [&](const std::string& family, const PrometheusSample& s, HistogramTotals& h, double scale,
                         HistogramBuckets* buckets) {
-    if (family.empty() || s.name.size() <= family.size() || s.name.compare(0, family.size(), family) != 0) return false;
-    const std::string_view suffix = s.name.substr(family.size());
+    if (family.empty() || base.size() != family.size() || base != family) return false;
     if (suffix == "_bucket") {
       if (buckets == nullptr) return false;
       const std::string_view le = s.label("le");
@@ -434,7 +444,10 @@ inline EngineScrape read_engine_metrics(std::string_view page, const EngineMetri
       if (le == "+Inf" || le == "Inf" || le == "inf") bound = std::numeric_limits<double>::infinity();
       else if (!parse_number(le, bound) || !std::isfinite(bound)) bound = std::numeric_limits<double>::quiet_NaN();
       buckets->add(std::isinf(bound) ? bound : bound * scale, s.value > bounds.max_count ? -1.0 : s.value);
-      return true;
+      // not put through the written-twice check (a page has hundreds of bucket series, and
+      // the check is a scan): a bucket line written twice is summed like another label set's,
+      // and counts that then fall as the bound rises make the buckets unusable, not the page
+      return false;
     }
     const bool is_sum = suffix == "_sum";
     if (!is_sum && suffix != "_count") return false;
@@ -477,6 +490,15 @@ inline EngineScrape read_engine_metrics(std::string_view page, const EngineMetri
     const auto b = [&r](BucketedHistogram h) { return &r.buckets[static_cast<std::size_t>(h)]; };
     using H = BucketedHistogram;
     const double ls = map.latency_scale;
+    base = s.name;
+    suffix = {};
+    for (const std::string_view end : {std::string_view("_bucket"), std::string_view("_sum"), std::string_view("_count")}) {
+      if (s.name.size() > end.size() && s.name.substr(s.name.size() - end.size()) == end) {
+        base = s.name.substr(0, s.name.size() - end.size());
+        suffix = end;
+        break;
+      }
+    }
     // a family may be mapped to more than one role: each reads it (| does not short-circuit)
     const bool histogram = hist(map.ttft, s, r.ttft, ls, b(H::ttft)) | hist(map.queue_time, s, r.queue_time, ls, b(H::queue_time)) |
                            hist(map.e2e, s, r.e2e, ls, nullptr) | hist(map.tpot, s, r.tpot, ls, b(H::tpot)) |
