@@ -452,18 +452,7 @@ class Plot {
                   "data-drained-s=\"" + fmt(drained, "%.0f") + "\" fill=\"#b22222\"");
       }
       // frame, grid, ticks
-      s += "<rect data-frame=\"" + xml_escape(r.policy) + "\" x=\"" + fmt(px0) + "\" y=\"" + fmt(py0) + "\" width=\"" + fmt(pw) +
-           "\" height=\"" + fmt(ph) + "\" fill=\"none\" stroke=\"#999\"/>\n";
-      for (double v = y_step; v < y_max + 1e-9; v += y_step) {
-        s += "<line x1=\"" + fmt(px0) + "\" x2=\"" + fmt(px0 + pw) + "\" y1=\"" + fmt(Y(v)) + "\" y2=\"" + fmt(Y(v)) +
-             "\" stroke=\"#eee\"/>\n";
-      }
-      for (double v = 0; v < y_max + 1e-9; v += y_step) s += text(px0 - 4, Y(v) + 3.5, fmt(v, "%g"), 9.5, "end");
-      for (double v = 0; v * unit <= t_end + 1e-9; v += x_step) {
-        s += "<line x1=\"" + fmt(X(v * unit)) + "\" x2=\"" + fmt(X(v * unit)) + "\" y1=\"" + fmt(py0 + ph) + "\" y2=\"" +
-             fmt(py0 + ph + 3) + "\" stroke=\"#999\"/>\n";
-        s += text(X(v * unit), py0 + ph + strip + 16, fmt(v, "%g"), 9.5, "middle");
-      }
+      frame(s, "data-frame=\"" + xml_escape(r.policy) + "\"", px0, py0, pw, ph, y_step, y_max, unit, x_step, t_end, strip + 16, X, Y);
       s += text(px0 + pw, py0 + ph + strip + 28, hours ? "hours" : "minutes", 9.5, "end", "fill=\"#666\"");
       // buckets of about 2 px (`width`, above)
       const auto buckets = [&](const PlotRun& run) {
@@ -580,6 +569,25 @@ class Plot {
   }
 
   // a legend entry at (x, y): a sample of the line (`dash`: its stroke-dasharray) and `words`
+  // A panel's frame (`attribute` names it), its grid and value labels every y_step up to y_max,
+  // and its time ticks every x_step (in `unit` seconds) labelled `label_dy` below the frame.
+  template <class ToX, class ToY>
+  static void frame(std::string& s, const std::string& attribute, double px0, double py0, double pw, double ph, double y_step,
+                    double y_max, double unit, double x_step, double t_end, double label_dy, const ToX& X, const ToY& Y) {
+    s += "<rect " + attribute + " x=\"" + fmt(px0) + "\" y=\"" + fmt(py0) + "\" width=\"" + fmt(pw) + "\" height=\"" + fmt(ph) +
+         "\" fill=\"none\" stroke=\"#999\"/>\n";
+    for (double v = y_step; v < y_max + 1e-9; v += y_step) {
+      s += "<line x1=\"" + fmt(px0) + "\" x2=\"" + fmt(px0 + pw) + "\" y1=\"" + fmt(Y(v)) + "\" y2=\"" + fmt(Y(v)) +
+           "\" stroke=\"#eee\"/>\n";
+    }
+    for (double v = 0; v < y_max + 1e-9; v += y_step) s += text(px0 - 4, Y(v) + 3.5, fmt(v, "%g"), 9.5, "end");
+    for (double v = 0; v * unit <= t_end + 1e-9; v += x_step) {
+      s += "<line x1=\"" + fmt(X(v * unit)) + "\" x2=\"" + fmt(X(v * unit)) + "\" y1=\"" + fmt(py0 + ph) + "\" y2=\"" +
+           fmt(py0 + ph + 3) + "\" stroke=\"#999\"/>\n";
+      s += text(X(v * unit), py0 + ph + label_dy, fmt(v, "%g"), 9.5, "middle");
+    }
+  }
+
   static void legend_entry(std::string& s, double x, double y, const char* stroke, const char* dash, const std::string& words) {
     s += "<line x1=\"" + fmt(x) + "\" x2=\"" + fmt(x + 24) + "\" y1=\"" + fmt(y - 4) + "\" y2=\"" + fmt(y - 4) + "\" stroke=\"" +
          stroke + "\" stroke-width=\"1.5\"" + (*dash != '\0' ? " stroke-dasharray=\"" + std::string(dash) + "\"" : std::string()) +
@@ -648,18 +656,7 @@ class Plot {
     const double py0 = ly + 16;
     const auto X = [&](double t) { return px0 + pw * std::clamp(t / t_end, 0.0, 1.0); };
     const auto Y = [&](double v) { return py0 + ph - ph * std::clamp(v / y_max, 0.0, 1.0); };
-    s += "<rect data-record-frame=\"ttft-p99\" x=\"" + fmt(px0) + "\" y=\"" + fmt(py0) + "\" width=\"" + fmt(pw) + "\" height=\"" +
-         fmt(ph) + "\" fill=\"none\" stroke=\"#999\"/>\n";
-    for (double v = y_step; v < y_max + 1e-9; v += y_step) {
-      s += "<line x1=\"" + fmt(px0) + "\" x2=\"" + fmt(px0 + pw) + "\" y1=\"" + fmt(Y(v)) + "\" y2=\"" + fmt(Y(v)) +
-           "\" stroke=\"#eee\"/>\n";
-    }
-    for (double v = 0; v < y_max + 1e-9; v += y_step) s += text(px0 - 4, Y(v) + 3.5, fmt(v, "%g"), 9.5, "end");
-    for (double v = 0; v * unit <= t_end + 1e-9; v += x_step) {
-      s += "<line x1=\"" + fmt(X(v * unit)) + "\" x2=\"" + fmt(X(v * unit)) + "\" y1=\"" + fmt(py0 + ph) + "\" y2=\"" +
-           fmt(py0 + ph + 3) + "\" stroke=\"#999\"/>\n";
-      s += text(X(v * unit), py0 + ph + 16, fmt(v, "%g"), 9.5, "middle");
-    }
+    frame(s, "data-record-frame=\"ttft-p99\"", px0, py0, pw, ph, y_step, y_max, unit, x_step, t_end, 16, X, Y);
     s += text(px0 + pw, py0 + ph + 28, hours ? "hours" : "minutes", 9.5, "end", "fill=\"#666\"");
     if (in_.slo_ttft_s > 0 && in_.slo_ttft_s <= y_max) {
       s += "<line data-ttft-target=\"" + fmt(in_.slo_ttft_s, "%g") + "\" x1=\"" + fmt(px0) + "\" x2=\"" + fmt(px0 + pw) + "\" y1=\"" +
