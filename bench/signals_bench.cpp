@@ -27,7 +27,7 @@ BENCHMARK(Signals_Baseline_atomic_add)->Name("Signals/Baseline/atomic_add");
 BENCHMARK(Signals_Baseline_atomic_add)->Name("Signals/Baseline/atomic_add")->Threads(2);
 
 // One event per iteration, cycling through a request's life: arrived, admitted (with its queue
-// wait), first token (TTFT), finished (tokens). Times advance 1 us per event.
+// wait), first token (TTFT), finished (tokens and TPOT). Times advance 1 us per event.
 void Signals_Recorder_record(benchmark::State& state) {
   // One recorder for every run and thread (never drained, so times never go stale).
   static llmscale::Recorder r([] {
@@ -43,7 +43,7 @@ void Signals_Recorder_record(benchmark::State& state) {
       case 0: r.arrived(t); break;
       case 1: r.admitted(t, waits[(i >> 2) & 3U]); break;
       case 2: r.first_token(t, waits[(i >> 3) & 3U] + 80ms); break;
-      default: r.finished(t, 4s, 512, 128); break;
+      default: r.finished(t, 4s, 512, 128, waits[(i >> 4) & 3U] / 16 + 20ms); break;
     }
     ++i;
     t += 1us;
@@ -54,7 +54,8 @@ BENCHMARK(Signals_Recorder_record)->Name("Signals/Recorder/record");
 BENCHMARK(Signals_Recorder_record)->Name("Signals/Recorder/record")->Threads(2)->UseRealTime();
 
 // One tick with 10,000 events recorded since the last (2,500 requests through their four
-// events; queue waits and TTFTs spread log-normally over several octaves) and 64 replica slots
+// events; queue waits and TTFTs spread log-normally over several octaves; with tick_tpot each
+// request's TPOT too, so the third latency window fills) and 64 replica slots
 // reporting. Google Benchmark's PauseTiming costs about 1.5 us itself here, so the events for
 // a batch of 8 collectors are recorded with the timers paused once, and each timed iteration
 // ticks the next collector; Signals/Snapshot/tick_baseline measures the same loop without the
@@ -63,6 +64,7 @@ BENCHMARK(Signals_Recorder_record)->Name("Signals/Recorder/record")->Threads(2)-
 // recorded.
 void Signals_Snapshot_tick(benchmark::State& state) {
   const auto batch = static_cast<std::size_t>(state.range(1));
+  const bool with_tpot = state.range(2) != 0;
   llmscale::SignalsConfig config;
   config.replica_slots = 64;
   config.recorder.writer_shards = 1;
@@ -71,9 +73,11 @@ void Signals_Snapshot_tick(benchmark::State& state) {
   std::mt19937_64 rng(42);
   std::lognormal_distribution<double> wait_s(std::log(0.05), 1.0);
   std::lognormal_distribution<double> ttft_s(std::log(0.4), 0.5);
-  std::vector<Duration> waits(4096), ttfts(4096);
+  std::lognormal_distribution<double> tpot_s(std::log(0.05), 0.3);
+  std::vector<Duration> waits(4096), ttfts(4096), tpots(4096);
   for (auto& w : waits) w = llmscale::from_seconds(wait_s(rng));
   for (auto& w : ttfts) w = llmscale::from_seconds(ttft_s(rng));
+  for (auto& w : tpots) w = llmscale::from_seconds(tpot_s(rng));
   llmscale::ReplicaGauges g;
   g.max_batch = 64;
   g.kv_tokens_capacity = 400000;
@@ -90,7 +94,7 @@ void Signals_Snapshot_tick(benchmark::State& state) {
         c->recorder().arrived(t);
         c->recorder().admitted(t, waits[k & 4095]);
         c->recorder().first_token(t, ttfts[k & 4095]);
-        c->recorder().finished(t, 3s, 700, 180);
+        c->recorder().finished(t, 3s, 700, 180, with_tpot ? tpots[k & 4095] : Duration(-1));
         ++k;
       }
       for (std::size_t s = 0; s < 64; ++s) {
@@ -115,8 +119,10 @@ void Signals_Snapshot_tick(benchmark::State& state) {
     ++next;
   }
 }
-BENCHMARK(Signals_Snapshot_tick)->Name("Signals/Snapshot/tick")->Args({1, 8})->MinTime(0.2);
+BENCHMARK(Signals_Snapshot_tick)->Name("Signals/Snapshot/tick")->Args({1, 8, 0})->MinTime(0.2);
+// A host that gives Recorder::finished each request's TPOT: three latency windows, not two.
+BENCHMARK(Signals_Snapshot_tick)->Name("Signals/Snapshot/tick_tpot")->Args({1, 8, 1})->MinTime(0.2);
 // The same loop without the tick: what the paused recording costs the measurement.
-BENCHMARK(Signals_Snapshot_tick)->Name("Signals/Snapshot/tick_baseline")->Args({0, 8})->Iterations(200000);
+BENCHMARK(Signals_Snapshot_tick)->Name("Signals/Snapshot/tick_baseline")->Args({0, 8, 0})->Iterations(200000);
 
 }  // namespace

@@ -71,7 +71,7 @@ TEST_CASE("bad samples are dropped and counted - transitions still count") {
   r.admitted(at_seconds(10.5), -1s);  // negative wait
   r.admitted(at_seconds(10.5), std::chrono::hours(24 * 365));  // absurd wait
   r.first_token(at_seconds(10.6), -5ms);
-  r.finished(at_seconds(10.8), 1s, -4, 10);  // negative tokens
+  r.finished(at_seconds(10.8), 1s, -4, 10, std::chrono::hours(24 * 365));  // negative tokens, absurd TPOT
   r.finished(at_seconds(10.9), 1s, 10, 1'000'000'000'000LL);  // absurd tokens
   r.arrived(at_seconds(10 + 3 * 86400));  // days ahead: absurd time
   auto d = r.drain(at_seconds(11));
@@ -80,10 +80,11 @@ TEST_CASE("bad samples are dropped and counted - transitions still count") {
   CHECK(d.finished == 2);
   CHECK(d.queue_wait_samples == 0);
   CHECK(d.ttft_samples == 0);
+  CHECK(d.tpot_samples == 0);
   CHECK(d.token_samples == 0);
   CHECK(d.e2e_samples == 2);
   CHECK(d.dropped_stale == 1);
-  CHECK(d.dropped_invalid == 6);
+  CHECK(d.dropped_invalid == 7);
   CHECK(d.running_now == 0);
   CHECK(d.queued_now == 1);
   // the stale arrival counts from the horizon (9 s), the absurd one from the horizon too

@@ -84,6 +84,43 @@ TEST_CASE("a steady load: rates, Little's-law concurrency, latency quantiles and
   CHECK(llmscale_test::snapshot_is_sane(s));
 }
 
+TEST_CASE("TPOT quantiles: the per-request times the host gives, over the quantile window") {
+  // 10 requests/s for 3 minutes; request i's time per output token is 20 + (i mod 100) ms,
+  // so every window of whole seconds holds each of 20..119 ms equally often: the nearest-rank
+  // p50 is 69 ms, p90 109 ms and p99 118 ms (within the histogram's 1 %)
+  SignalCollector c(SignalsConfig{}, at_seconds(0));
+  auto& r = c.recorder();
+  int i = 0;
+  for (int second = 0; second < 180; ++second) {
+    for (int k = 0; k < 10; ++k, ++i) {
+      const double a = second + k / 10.0;
+      r.arrived(at_seconds(a));
+      r.admitted(at_seconds(a), 0ms);
+      r.first_token(at_seconds(a + 0.05), 50ms);
+      const auto tpot = std::chrono::milliseconds(20 + i % 100);
+      // a request without a TPOT (one output token, or a host that does not time it) adds none
+      if (k == 0) r.finished(at_seconds(a + 0.1), 100ms, 100, 1);
+      else r.finished(at_seconds(a + 0.1), 100ms + 9 * tpot, 100, 10, tpot);
+    }
+    c.tick(at_seconds(second + 1));
+  }
+  const auto& s = c.signals();
+  CHECK(s.tpot_p50_s == doctest::Approx(0.069).epsilon(0.015));
+  CHECK(s.tpot_p90_s == doctest::Approx(0.109).epsilon(0.015));
+  CHECK(s.tpot_p99_s == doctest::Approx(0.118).epsilon(0.015));
+  CHECK(s.tpot.samples == s.ttft.samples / 10 * 9);  // one request in ten gave none
+  CHECK(s.tpot.samples >= 450);
+  CHECK(s.tpot.dropped_invalid == 0);
+  CHECK(llmscale_test::snapshot_is_sane(s));
+
+  // without TPOTs (the four-argument finished) the quantiles stay 0 and nothing is dropped
+  SignalCollector plain(SignalsConfig{}, at_seconds(0));
+  steady_load(plain, 0, 120);
+  CHECK(plain.signals().tpot_p99_s == 0.0);
+  CHECK(plain.signals().tpot.samples == 0);
+  CHECK(plain.signals().requests.dropped_invalid == 0);
+}
+
 TEST_CASE("windows decay across a gap: an hour without requests reads as zero load") {
   SignalCollector c(SignalsConfig{}, at_seconds(0));
   steady_load(c, 0, 60);

@@ -98,6 +98,8 @@ class SignalCollector {
         wait_q_(recorder_, LatencyHistogram::queue_wait, from_seconds(config.quantile_window_s),
                 static_cast<std::size_t>(config.quantile_subwindows), start),
         ttft_q_(recorder_, LatencyHistogram::ttft, from_seconds(config.quantile_window_s),
+                static_cast<std::size_t>(config.quantile_subwindows), start),
+        tpot_q_(recorder_, LatencyHistogram::tpot, from_seconds(config.quantile_window_s),
                 static_cast<std::size_t>(config.quantile_subwindows), start) {
     guard_.accept(start);
     signals_.at = start;
@@ -145,10 +147,12 @@ class SignalCollector {
   TimePoint last_activity_;
   TimePoint last_wait_sample_{};
   TimePoint last_ttft_sample_{};
+  TimePoint last_tpot_sample_{};
   Duration stale_after_;
   WindowSums<channel_count> sums_;
   LatencyWindow wait_q_;
   LatencyWindow ttft_q_;
+  LatencyWindow tpot_q_;
   std::uint64_t dropped_invalid_ = 0;
   std::uint64_t dropped_stale_ = 0;
   MonotonicGuard guard_;
@@ -167,11 +171,13 @@ inline const Signals& SignalCollector::tick(TimePoint now) noexcept {
   // drain, the sums and the engine gauges run.
   wait_q_.prefetch();
   ttft_q_.prefetch();
+  tpot_q_.prefetch();
   const RecorderDelta d = recorder_.drain(now);
   // The latency windows move first: at a part boundary they start loading the new oldest
   // snapshot, which the sums and the engine gauges then give time to arrive.
   wait_q_.update(now);
   ttft_q_.update(now);
+  tpot_q_.update(now);
   const TimePoint from = d.from < now ? d.from : now;
   const auto u = [](std::uint64_t v) { return static_cast<double>(v); };
   sums_.add_spread(from, now,
@@ -215,6 +221,10 @@ inline const Signals& SignalCollector::tick(TimePoint now) noexcept {
   s.ttft_p50_s = q[0];
   s.ttft_p90_s = q[1];
   s.ttft_p99_s = q[2];
+  tpot_q_.quantiles(qs, q);
+  s.tpot_p50_s = q[0];
+  s.tpot_p90_s = q[1];
+  s.tpot_p99_s = q[2];
 
   // Requests: idle (nothing in flight, nothing happening) is fresh data; no events while
   // requests are in flight is not.
@@ -222,6 +232,7 @@ inline const Signals& SignalCollector::tick(TimePoint now) noexcept {
   if (d.events() > 0 || idle) last_activity_ = now;
   if (d.queue_wait_samples > 0) last_wait_sample_ = now;
   if (d.ttft_samples > 0) last_ttft_sample_ = now;
+  if (d.tpot_samples > 0) last_tpot_sample_ = now;
   s.requests.age_s = to_seconds(now - last_activity_);
   s.requests.stale = now - last_activity_ > stale_after_;
   s.requests.samples = static_cast<std::uint64_t>(std::max(0.0, t[arrivals]) + 0.5);
@@ -233,6 +244,9 @@ inline const Signals& SignalCollector::tick(TimePoint now) noexcept {
   s.ttft = s.requests;
   s.ttft.samples = ttft_q_.count();
   if (ttft_q_.count() > 0) s.ttft.age_s = to_seconds(now - last_ttft_sample_);
+  s.tpot = s.requests;
+  s.tpot.samples = tpot_q_.count();
+  if (tpot_q_.count() > 0) s.tpot.age_s = to_seconds(now - last_tpot_sample_);
 
   s.engine.age_s = s.engines.oldest_sample_age_s;
   s.engine.stale = s.engines.replicas_stale > 0;

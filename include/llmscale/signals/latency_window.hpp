@@ -114,6 +114,10 @@ class LatencyWindow {
   /// update; 0 when empty.
   template <std::size_t K>
   void quantiles(const std::array<double, K>& qs, std::array<double, K>& out) const noexcept {
+    if (total_ == 0) {  // nothing in the window (a host that never records this latency): no reads
+      out.fill(0.0);
+      return;
+    }
     // Groups and buckets are read after the count, so they hold at least its samples; per
     // group and per bucket, differences are exact modulo 2^32 (counts only grow).
     std::uint32_t groups[Layout::group_count];

@@ -5,10 +5,11 @@
 //
 // Recorder: what request threads record, from any number of threads, lock-free and without
 // allocation: a request arrived, was admitted (with its queue wait), produced its first token
-// (TTFT), finished (end-to-end latency, prompt and output tokens), was rejected or cancelled.
-// The control thread drains it once per tick into a RecorderDelta: counts, sums and the exact
-// time integrals of the requests queued and running; and reads its cumulative queue-wait and
-// TTFT histograms (LogHistogramLayout), which LatencyWindow turns into windowed quantiles.
+// (TTFT), finished (end-to-end latency, prompt and output tokens, and where the host gives it
+// the time per output token), was rejected or cancelled. The control thread drains it once per
+// tick into a RecorderDelta: counts, sums and the exact time integrals of the requests queued
+// and running; and reads its cumulative queue-wait, TTFT and TPOT histograms
+// (LogHistogramLayout), which LatencyWindow turns into windowed quantiles.
 //
 // How: each writer thread gets a shard of its own (claimed once, kept for the recorder's life)
 // holding cumulative 64-bit counters, times in integer nanoseconds. A writer updates its shard
@@ -85,7 +86,7 @@ struct RecorderConfig {
 };
 
 /// Which latency histogram a bucket count belongs to.
-enum class LatencyHistogram : std::uint8_t { queue_wait, ttft };
+enum class LatencyHistogram : std::uint8_t { queue_wait, ttft, tpot };
 
 /// What happened between two drains.
 struct RecorderDelta {
@@ -101,6 +102,7 @@ struct RecorderDelta {
   double queue_wait_sum_s = 0;           ///< the sum of those waits, in seconds
   std::uint64_t ttft_samples = 0;        ///< first tokens with a valid TTFT
   double ttft_sum_s = 0;                 ///< the sum of those TTFTs, in seconds
+  std::uint64_t tpot_samples = 0;        ///< finished requests with a valid time per output token
   std::uint64_t e2e_samples = 0;         ///< finished requests with a valid end-to-end latency
   double e2e_sum_s = 0;                  ///< the sum of those latencies, in seconds
   std::uint64_t token_samples = 0;  ///< finished requests with valid token counts
@@ -144,8 +146,11 @@ class Recorder {
   void admitted(TimePoint t, Duration queue_wait) noexcept;
   /// A running request produced its first token, `ttft` after it arrived.
   void first_token(TimePoint t, Duration ttft) noexcept;
-  /// A running request finished, `e2e` after it arrived, with its token counts.
-  void finished(TimePoint t, Duration e2e, long long prompt_tokens, long long output_tokens) noexcept;
+  /// A running request finished, `e2e` after it arrived, with its token counts and, where the
+  /// host knows it, its time per output token (`tpot`: (finish - first token) / (output - 1);
+  /// a negative `tpot`, the default, records none, and none is counted as dropped).
+  void finished(TimePoint t, Duration e2e, long long prompt_tokens, long long output_tokens,
+                Duration tpot = Duration(-1)) noexcept;
   /// A queued request was turned away without running.
   void rejected(TimePoint t) noexcept;
   /// A request was cancelled: while queued, or (was_admitted) while running.
@@ -188,7 +193,7 @@ class Recorder {
   enum Counter : std::size_t {
     arrivals_n, arrivals_t, admitted_n, admitted_t, queue_exit_n, queue_exit_t, run_exit_n,
     run_exit_t, wait_n, wait_sum, first_token_n, ttft_n, ttft_sum, finished_n, e2e_n, e2e_sum,
-    token_n, prompt_sum, output_sum, rejected_n, cancelled_n, stale_n, invalid_n, counter_count
+    token_n, prompt_sum, output_sum, tpot_n, rejected_n, cancelled_n, stale_n, invalid_n, counter_count
   };
 
   using Layout = LogHistogramLayout;
@@ -206,6 +211,7 @@ class Recorder {
     std::atomic<const void*> owner{nullptr};   // the thread writing an own shard
     Histogram wait;
     Histogram ttft;
+    Histogram tpot;
   };
 
   // What the drain read from a shard last time.
@@ -259,7 +265,7 @@ class Recorder {
     if (claimed > own) f(shards_[own], own);
   }
   static const Histogram& histogram(const Shard& s, LatencyHistogram which) noexcept {
-    return which == LatencyHistogram::queue_wait ? s.wait : s.ttft;
+    return which == LatencyHistogram::queue_wait ? s.wait : which == LatencyHistogram::ttft ? s.ttft : s.tpot;
   }
   // out[0..N) = the N counts at counts_of(shard), summed over every claimed shard (modulo
   // 2^32): the first shard's assigned, the others' added, in unrolled loops (the control thread
@@ -452,8 +458,8 @@ inline void Recorder::first_token(TimePoint t, Duration ttft) noexcept {
   }
 }
 
-inline void Recorder::finished(TimePoint t, Duration e2e, long long prompt_tokens,
-                               long long output_tokens) noexcept {
+inline void Recorder::finished(TimePoint t, Duration e2e, long long prompt_tokens, long long output_tokens,
+                               Duration tpot) noexcept {
   Writer w(*this, t);
   w.add(run_exit_n, 1);
   w.add(run_exit_t, w.time());
@@ -469,6 +475,10 @@ inline void Recorder::finished(TimePoint t, Duration e2e, long long prompt_token
     w.add(token_n, 1);
     w.add(prompt_sum, static_cast<std::uint64_t>(prompt_tokens));
     w.add(output_sum, static_cast<std::uint64_t>(output_tokens));
+  }
+  if (tpot >= Duration::zero() && w.duration_sample(tpot)) {
+    w.count(w.shard().tpot, tpot);  // before the count (see read_count)
+    w.add(tpot_n, 1);
   }
 }
 
@@ -504,7 +514,7 @@ inline void Recorder::read_groups(LatencyHistogram which, std::uint32_t* out) co
 }
 
 inline std::uint32_t Recorder::read_count(LatencyHistogram which) const noexcept {
-  const Counter c = which == LatencyHistogram::queue_wait ? wait_n : ttft_n;
+  const Counter c = which == LatencyHistogram::queue_wait ? wait_n : which == LatencyHistogram::ttft ? ttft_n : tpot_n;
   std::uint64_t n = 0;
   for_each_active_shard([&](const Shard& s, std::uint32_t) { n += s.counters[c].load(std::memory_order_acquire); });
   return static_cast<std::uint32_t>(n);
@@ -587,6 +597,7 @@ inline RecorderDelta Recorder::drain(TimePoint now) noexcept {
   d.queue_wait_sum_s = static_cast<double>(diff[wait_sum]) * 1e-9;
   d.ttft_samples = diff[ttft_n];
   d.ttft_sum_s = static_cast<double>(diff[ttft_sum]) * 1e-9;
+  d.tpot_samples = diff[tpot_n];
   d.e2e_samples = diff[e2e_n];
   d.e2e_sum_s = static_cast<double>(diff[e2e_sum]) * 1e-9;
   d.token_samples = diff[token_n];

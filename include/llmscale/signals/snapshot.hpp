@@ -84,8 +84,9 @@ struct Signals {
   double ttft_p90_s = 0;        ///< the 90th percentile time to first token
   double ttft_p99_s = 0;        ///< the 99th percentile time to first token
   /// \var tpot_p50_s
-  /// The median time per output token. Only the Kubernetes path (ScrapedSignals, from the
-  /// engines' inter-token histograms) sets the three TPOT quantiles; SignalCollector leaves them 0.
+  /// The median time per output token: SignalCollector's over the requests that finished in
+  /// its quantile window whose host gave Recorder::finished a TPOT (else 0); ScrapedSignals'
+  /// from the engines' inter-token histograms.
   /// \var tpot_p90_s
   /// The 90th percentile time per output token.
   /// \var tpot_p99_s
@@ -98,7 +99,7 @@ struct Signals {
   SignalHealth requests;    ///< of the request figures (rates, concurrency, means)
   SignalHealth queue_wait;  ///< of the queue-wait quantiles
   SignalHealth ttft;        ///< of the TTFT quantiles
-  SignalHealth tpot;        ///< of the TPOT quantiles (ScrapedSignals only)
+  SignalHealth tpot;        ///< of the TPOT quantiles
   SignalHealth engine;      ///< of the engine gauges
   std::uint64_t ignored_ticks = 0;  ///< ticks whose `now` went backwards
 };

@@ -237,7 +237,8 @@ class Simulation {
     if (control_) {
       ttft_.push_back(static_cast<float>(ttft));
       tpot_.push_back(static_cast<float>(tpot));
-      control_->collector.recorder().finished(at(t), from_seconds(t - q.arrival), q.prompt, q.output);
+      control_->collector.recorder().finished(at(t), from_seconds(t - q.arrival), q.prompt, q.output,
+                                              q.output > 1 ? from_seconds(tpot) : Duration(-1));
     }
     if (observer_ != nullptr) observer_->finished(t, tpot, q.output);
     last_end_ = std::max(last_end_, t);
