@@ -205,3 +205,34 @@ TEST_CASE("PID config: bad values are named with their range") {
   CHECK(c.signal == llmscale::PidSignal::ttft_p99);
   CHECK(llmscale::set_config(c, "signal=latency"));
 }
+
+TEST_CASE("PID latency_p99: a TPOT p99 over its target adds capacity while the TTFT is healthy") {
+  llmscale::PidConfig c;
+  c.signal = llmscale::PidSignal::latency_p99;
+  c.target = 0.8;
+  c.tpot_target = 0.08;
+  c.kp = 0.1;
+  c.deadband = 0.3;
+  const FleetState fleet(40);
+  Signals s;
+  s.ttft_p99_s = 0.3;   // no queue to speak of
+  s.tpot_p99_s = 0.12;  // batches so large each token takes 120 ms
+  // measured = max(0.3, 0.12 x 0.8 / 0.08 = 1.2); y = 1.2 / 0.8 = 1.5; e = 0.5 - 0.3 = 0.2;
+  // P = 0.1 x 0.2 = 0.02 of the feed-forward's 40: raw 40.8, 41 replicas
+  llmscale::PidPolicy<llmscale::FixedFeedForward> pid({40}, c);
+  llmscale::Proposal p = pid.propose(at_seconds(0), s, fleet);
+  CHECK(pid.terms().error == doctest::Approx(0.2));
+  CHECK(p.raw == doctest::Approx(40.8));
+  CHECK(p.replicas == 41);
+  // the same signals on the TTFT alone: healthy, nothing added
+  c.signal = llmscale::PidSignal::ttft_p99;
+  llmscale::PidPolicy<llmscale::FixedFeedForward> ttft_only({40}, c);
+  CHECK(ttft_only.propose(at_seconds(0), s, fleet).replicas == 40);
+  // without TPOT samples (0) latency_p99 is the TTFT p99: 1.36 s over 0.8 s, e = 0.7 - 0.3
+  c.signal = llmscale::PidSignal::latency_p99;
+  llmscale::PidPolicy<llmscale::FixedFeedForward> no_tpot({40}, c);
+  Signals t;
+  t.ttft_p99_s = 1.36;
+  no_tpot.propose(at_seconds(0), t, fleet);
+  CHECK(no_tpot.terms().error == doctest::Approx(0.4));
+}

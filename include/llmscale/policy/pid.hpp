@@ -5,6 +5,15 @@
 // policy's answer (llmscale-slo's by default; llmscale-pid runs it on the lead-time planner,
 // llmscale-predictive), so the controller corrects the model's error instead of doing all the
 // work.
+//   signal   latency_p99: the larger of the TTFT p99 and the TPOT p99 scaled to
+//            TTFT seconds (tpot_p99 x target / tpot_target), so a fleet whose batches grow until
+//            the time per token misses is seen as short even while no request queues (the TTFT
+//            alone is censored: it sits at its floor whenever capacity is ample, the TPOT moves
+//            with the load per replica). SignalCollector's TPOT is the per-request mean, as the
+//            SLO counts it; an engine's inter-token histogram (ScrapedSignals) holds every gap,
+//            prefill stalls included, so its p99 reads higher and the PID acts earlier there.
+//            Without TPOT samples (0) it is the TTFT p99. ttft_p99 (the default),
+//            queue_wait_p99 and queue_per_replica measure one thing.
 //   e        = clamp((measured - target) / target, -1, error_limit), moved deadband towards 0
 //              (continuous: 0 inside the band, no jump at its edge)
 //   ref      = max(1, the feed-forward's raw replicas)  (the gains are in fractions of it)
@@ -70,6 +79,7 @@ enum class PidSignal : std::uint8_t {
   queue_wait_p99,     ///< Signals::queue_wait_p99_s (s)
   ttft_p99,           ///< Signals::ttft_p99_s (s)
   queue_per_replica,  ///< Signals::queued_now per ready replica (requests)
+  latency_p99,        ///< the larger of Signals::ttft_p99_s and tpot_p99_s x target / tpot_target (s of TTFT)
 };
 
 /// PidPolicy's settings.
@@ -77,12 +87,14 @@ struct PidConfig {
   /// The config's name in messages and `NAME.key=value` settings.
   static constexpr const char* config_name = "pid";
   /// The spellings of PidSignal in key=value text.
-  static constexpr std::array<EnumName<PidSignal>, 3> signal_names{{{"queue_wait_p99", PidSignal::queue_wait_p99},
+  static constexpr std::array<EnumName<PidSignal>, 4> signal_names{{{"queue_wait_p99", PidSignal::queue_wait_p99},
                                                                     {"ttft_p99", PidSignal::ttft_p99},
-                                                                    {"queue_per_replica", PidSignal::queue_per_replica}}};
+                                                                    {"queue_per_replica", PidSignal::queue_per_replica},
+                                                                    {"latency_p99", PidSignal::latency_p99}}};
 
   PidSignal signal = PidSignal::ttft_p99;  ///< what the PID measures
   double target = 1.0;               ///< in the signal's unit (s, or requests per replica)
+  double tpot_target = 0.08;         ///< latency_p99's TPOT p99 target (s)
   double kp = 0.1;                   ///< fraction of the reference fleet per unit of error
   double ki = 0.002;                 ///< the same, per second
   double kd = 0.0;                   ///< the same, times seconds
@@ -102,8 +114,10 @@ struct PidConfig {
   /// Lists the fields (key, range, meaning) for validation, parsing and dumping (core/config.hpp).
   template <class Self, class Visitor>
   static void describe(Self& self, Visitor& v) {
-    v("signal", self.signal, signal_names, "what the PID measures: queue_wait_p99, ttft_p99 or queue_per_replica");
+    v("signal", self.signal, signal_names,
+      "what the PID measures: queue_wait_p99, ttft_p99, queue_per_replica or latency_p99 (TTFT and TPOT)");
     v("target", self.target, open_closed(0.0, 1e6), "the signal's target (s, or requests per replica)");
+    v("tpot_target", self.tpot_target, open_closed(0.0, 1e6), "latency_p99's TPOT p99 target (s)");
     v("kp", self.kp, closed(0.0, 100.0), "proportional gain (fraction of the fleet per unit error)");
     v("ki", self.ki, closed(0.0, 10.0), "integral gain (per second)");
     v("kd", self.kd, closed(0.0, 10000.0), "derivative gain (seconds)");
@@ -311,6 +325,7 @@ class PidPolicy {
       case PidSignal::queue_wait_p99: return s.queue_wait_p99_s;
       case PidSignal::ttft_p99: return s.ttft_p99_s;
       case PidSignal::queue_per_replica: return s.queued_now / std::max(1, fleet.ready());
+      case PidSignal::latency_p99: return std::max(s.ttft_p99_s, s.tpot_p99_s * config_.target / config_.tpot_target);
     }
     return std::numeric_limits<double>::quiet_NaN();
   }
