@@ -228,3 +228,35 @@ TEST_CASE("PID on a stationary load settles: a bounded integral, no limit cycle"
   CHECK(fleet.current() <= 60);   // without running away
   CHECK(events <= 6 * 6);         // fewer than 6 changes an hour: no limit cycle
 }
+
+TEST_CASE("planner: before the rate's window fills, a part window's rate plans, at the mix measured now") {
+  // the first completions are the short requests: a mix seeded from them would size for a
+  // light load; before a bucket has passed the plan uses the window's means as they are
+  llmscale::PredictiveConfig c;  // prior_ratio 1.35, sample_s 10, bucket_s 60, mix_time_s 300
+  llmscale::PredictivePolicy<> p(llmscale::SloPolicy(simple()), c);
+  llmscale::SloPolicy sizing(simple());
+  const FleetState fleet(2);
+  const llmscale::TokenLengths light{800, 100}, heavy{1200, 300};
+  const auto signals = [](double rate, const llmscale::TokenLengths& mix) {
+    Signals s;
+    s.arrival_rate = rate;
+    s.mean_prompt_tokens = mix.input_tokens;
+    s.mean_output_tokens = mix.output_tokens;
+    return s;
+  };
+  // before sample_s the part window is too short to plan from: the fleet stands
+  p.propose(at_seconds(1), signals(40, light), fleet);
+  CHECK(p.planned() == doctest::Approx(2.0));
+  // from sample_s on the part window's rate plans, scaled by the prior, at the mix now
+  p.propose(at_seconds(20), signals(40, light), fleet);
+  const double light_need = sizing.replicas_for(40 * 1.35, 0, light);
+  CHECK(p.planned() == doctest::Approx(light_need));
+  p.propose(at_seconds(40), signals(40, heavy), fleet);
+  const double heavy_need = sizing.replicas_for(40 * 1.35, 0, heavy);
+  REQUIRE(heavy_need > 1.2 * light_need);  // the mixes differ enough to tell apart
+  CHECK(p.planned() == doctest::Approx(heavy_need));
+  // once warm the mix is smoothed, starting from the first warm tick's means
+  p.propose(at_seconds(61), signals(40, heavy), fleet);
+  p.propose(at_seconds(62), signals(40, light), fleet);
+  CHECK(p.planned() > 0.99 * sizing.replicas_for(p.level() * p.ratio(), 0, heavy));
+}

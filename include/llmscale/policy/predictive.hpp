@@ -19,13 +19,16 @@
 //               every sample_s, kept over ratio_window_s (a rolling, conformal-style bound on
 //               how far the load rises within a lead time, learned online from this load);
 //               until min_ratios ratios are in, blended with prior_ratio (a documented prior)
-//   plan        llmscale-slo's replicas for level x F at the token mix measured now (the
-//               capacity model: the largest batch within the TPOT target and the KV cache, the
-//               rate at which its TTFT quantile meets the target), plus the backlog drained
-//               over the time until new capacity can serve (the lead), net of nothing else
+//   plan        llmscale-slo's replicas for level x F at the token mix measured now,
+//               smoothed over mix_time_s (the capacity model: the largest batch within the
+//               TPOT target and the KV cache, the rate at which its TTFT quantile meets the
+//               target), plus the backlog drained over the time until new capacity can serve
+//               (the lead), net of nothing else
 //   every tick  replicas = max(plan, the feedback policy's answer on the present); while
 //               replicas are starting, no less than its own last plan (those replicas were
-//               asked for it); before the rate's window has filled once, no scale-down
+//               asked for it); before the rate's window has filled once (a bucket), no
+//               scale-down, the level is the part window's rate (from sample_s on) and the
+//               mix the window's means, unsmoothed (the first completions are the short ones)
 // Because F covers the peak over the whole lead, a scale-down it allows is one the load is
 // not expected to reverse before a replacement could be ready; the governor's stabilization
 // window holds on top. Starting replicas count as capacity at the time they will be ready:
@@ -201,11 +204,15 @@ class PredictivePolicy {
     const bool warm = now - first_tick_ >= bucket_;
     if (std::isfinite(rate)) {
       level_ = level_for(recent_peak(now, warm ? rate : 0.0));
+      // a part window's rate plans (it can only add replicas: no scale-down before warm) once
+      // it spans a sample: from a fleet that opens short, a replica asked for at 10 s is ready
+      // a bucket earlier than one asked for when the window has filled
+      if (!warm && now - first_tick_ >= from_seconds(config_.sample_s)) level_ = rate;
       if (warm && !s.requests.stale && (!sampled_ || now - last_sample_ >= from_seconds(config_.sample_s))) sample(now, rate);
     }
 
     // the plan: the capacity for level x F at the mix measured now, the backlog drained over the lead
-    const TokenLengths mix = smoothed_mix(now, s);
+    const TokenLengths mix = smoothed_mix(now, s, warm);
     const double lead_s = config_.cold_start_s + config_.tick_s;
     double need = sizing_.replicas_for(level_ * ratio_, 0, mix);
     const double per_replica = sizing_.rate_per_replica();
@@ -409,11 +416,15 @@ class PredictivePolicy {
   }
 
   // the token mix sized for: the measured means, smoothed over mix_time_s (a minute's mean
-  // output moves by 2x on real traces; the capacity it implies should not)
-  TokenLengths smoothed_mix(TimePoint now, const Signals& s) noexcept {
+  // output moves by 2x on real traces; the capacity it implies should not). Before the rate's
+  // window has filled once, the window's means as they are: the first requests to finish are
+  // the short ones (on the development run the first second's completions average 129 output
+  // tokens, the load 280), and an average seeded from them would size for that light mix,
+  // 1.5x the capacity a replica has, for several mix_time_s
+  TokenLengths smoothed_mix(TimePoint now, const Signals& s, bool warm) noexcept {
     const TokenLengths measured = sizing_.tokens_of(s);
     const bool have = s.mean_prompt_tokens >= 1 && s.mean_output_tokens >= 1;
-    if (!have || !(config_.mix_time_s > 0)) return measured;
+    if (!have || !(config_.mix_time_s > 0) || !warm) return measured;
     if (!mixed_) {
       mixed_ = true;
       mix_ = measured;
