@@ -5,15 +5,15 @@
 // policy's answer (llmscale-slo's by default; llmscale-pid runs it on the lead-time planner,
 // llmscale-predictive), so the controller corrects the model's error instead of doing all the
 // work.
-//   signal   latency_p99: the larger of the TTFT p99 and the TPOT p99 scaled to
+//   signal   latency_p99 (the default): the larger of the TTFT p99 and the TPOT p99 scaled to
 //            TTFT seconds (tpot_p99 x target / tpot_target), so a fleet whose batches grow until
 //            the time per token misses is seen as short even while no request queues (the TTFT
 //            alone is censored: it sits at its floor whenever capacity is ample, the TPOT moves
 //            with the load per replica). SignalCollector's TPOT is the per-request mean, as the
 //            SLO counts it; an engine's inter-token histogram (ScrapedSignals) holds every gap,
 //            prefill stalls included, so its p99 reads higher and the PID acts earlier there.
-//            Without TPOT samples (0) it is the TTFT p99. ttft_p99 (the default),
-//            queue_wait_p99 and queue_per_replica measure one thing.
+//            Without TPOT samples (0) it is the TTFT p99. ttft_p99, queue_wait_p99 and
+//            queue_per_replica measure one thing.
 //   e        = clamp((measured - target) / target, -1, error_limit), moved deadband towards 0
 //              (continuous: 0 inside the band, no jump at its edge)
 //   ref      = max(1, the feed-forward's raw replicas)  (the gains are in fractions of it)
@@ -92,16 +92,16 @@ struct PidConfig {
                                                                     {"queue_per_replica", PidSignal::queue_per_replica},
                                                                     {"latency_p99", PidSignal::latency_p99}}};
 
-  PidSignal signal = PidSignal::ttft_p99;  ///< what the PID measures
-  double target = 1.0;               ///< in the signal's unit (s, or requests per replica)
+  PidSignal signal = PidSignal::latency_p99;  ///< what the PID measures
+  double target = 0.8;               ///< in the signal's unit (s, or requests per replica)
   double tpot_target = 0.08;         ///< latency_p99's TPOT p99 target (s)
   double kp = 0.1;                   ///< fraction of the reference fleet per unit of error
   double ki = 0.002;                 ///< the same, per second
   double kd = 0.0;                   ///< the same, times seconds
   double derivative_filter_s = 30;   ///< low-pass time constant of the measurement for D
-  double deadband = 0.2;             ///< subtracted from |e| (an error inside it counts as 0)
+  double deadband = 0.3;             ///< subtracted from |e| (an error inside it counts as 0)
   double error_limit = 2.0;          ///< e is cut to [-1, error_limit]
-  double integral_limit = 0.5;       ///< |I| at most this (with anti_windup)
+  double integral_limit = 0.15;      ///< |I| at most this (with anti_windup)
   double tracking_s = 60;            ///< back-calculation time constant
   bool anti_windup = true;           ///< false: none of the three (for comparison)
   bool bumpless_start = false;       ///< the first answer is the fleet already running

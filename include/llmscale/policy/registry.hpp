@@ -90,6 +90,9 @@ struct PolicyConfigs {
   /// `excess`; llmscale-predictive's own default is 0.01): the PID corrects the rest. Found on
   /// the development run (docs/simulator.md).
   static constexpr double pid_planner_excess = 0.3;
+  /// Its F before it has learned one (`prior_ratio`; llmscale-predictive's is 1.35): a lean
+  /// planner's F is near 1 once learned, and the PID adds what the load needs above it.
+  static constexpr double pid_planner_prior_ratio = 1.0;
 
   HpaConfig hpa;                         ///< hpa's
   KpaConfig kpa;                         ///< kpa's
@@ -157,6 +160,7 @@ struct PolicyConfigs {
   static PredictiveConfig planner_defaults() {
     PredictiveConfig c;
     c.excess = pid_planner_excess;
+    c.prior_ratio = pid_planner_prior_ratio;
     return c;
   }
   static ConfigResult unknown(std::string_view name) {

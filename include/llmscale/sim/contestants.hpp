@@ -108,9 +108,9 @@ struct Contestants {
   LlmdSaturationConfig llmd_saturation;  ///< llm-d's thresholds, deciding every 60 s
   LlmdSaturationConfig llmd_tuned; ///< llmd-saturation with llmd_tuned_kv_threshold
   SloConfig slo;                 ///< llmscale-slo's, and the sizing under llmscale-pid and llmscale-predictive: the run's targets
-  PidConfig pid;                 ///< llmscale-pid's controller (target: 0.75 x the TTFT target)
+  PidConfig pid;                 ///< llmscale-pid's controller (targets: 0.4 x the TTFT target, 0.8 x the TPOT target)
   PredictiveConfig predictive;   ///< llmscale-predictive's planner
-  PredictiveConfig pid_planner;  ///< llmscale-pid's feed-forward (the planner with pid_planner_excess)
+  PredictiveConfig pid_planner;  ///< llmscale-pid's feed-forward (the planner with pid_planner_excess and pid_planner_prior_ratio)
   GovernorConfig hpa_behaviour;  ///< the HPA baselines' and llmscale's
   GovernorConfig neutral;        ///< the anchors with a behaviour of their own
   double attainment_target = 0.99;  ///< static-best's and the oracle's bar
@@ -164,12 +164,17 @@ struct Contestants {
     c.slo.kv_tokens = sim.kv_tokens;
     c.slo.max_batch = static_cast<int>(sim.max_batch);
     c.slo.cold_start_s = sim.cold_start_s;
-    c.pid.target = 0.75 * sim.slo_ttft_s;  // p99 TTFT above three quarters of its target: add capacity
+    // latency_p99 at 0.4 of the TTFT target and 0.8 of the TPOT target (the PidConfig defaults
+    // for 2 s and 0.1 s): a TTFT p99 that high already means queueing; a TPOT p99 moves with
+    // the batch and is near its floor at half the target
+    c.pid.target = 0.4 * sim.slo_ttft_s;
+    c.pid.tpot_target = 0.8 * sim.slo_tpot_s;
     c.predictive.cold_start_s = sim.cold_start_s;
     c.predictive.tick_s = sim.tick_s;
     // the PID's feed-forward: the planner, leaner (the PID adds what it misses)
     c.pid_planner = c.predictive;
     c.pid_planner.excess = pid_planner_excess;
+    c.pid_planner.prior_ratio = PolicyConfigs::pid_planner_prior_ratio;
     for (GovernorConfig* g : {&c.hpa_behaviour, &c.neutral}) {
       g->min_replicas = min_replicas;
       g->max_replicas = max_replicas;
