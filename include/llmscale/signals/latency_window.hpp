@@ -138,8 +138,10 @@ class LatencyWindow {
 
   /// A hint, for a caller with other work to do before `update` and `quantiles`: starts
   /// loading the memory they will probably read (the oldest snapshot's group totals, and the
-  /// buckets of the groups the last `quantiles` used, in the recorder and in the snapshots).
+  /// buckets of the groups the last `quantiles` used, in the recorder and in the snapshots);
+  /// nothing while the window held no samples at the last update.
   void prefetch() const noexcept {
+    if (total_ == 0) return;  // an empty window's quantiles read nothing (see quantiles)
     const std::uint32_t* groups = &snap_groups_[base_slot_ * Layout::group_count];
     for (std::size_t i = 0; i < Layout::group_count; i += 16) detail::prefetch(groups + i);
     detail::prefetch(&snap_totals_[base_slot_]);
