@@ -260,3 +260,32 @@ TEST_CASE("planner: before the rate's window fills, a part window's rate plans, 
   p.propose(at_seconds(62), signals(40, light), fleet);
   CHECK(p.planned() > 0.99 * sizing.replicas_for(p.level() * p.ratio(), 0, heavy));
 }
+
+TEST_CASE("planner: before the rate's window fills it holds the fleet it found and its own plan, not the fleet") {
+  // a PID on top adds to the fleet; a planner that took the fleet as its floor before warm
+  // followed each addition, and the PID added to that: a replica a tick for the first bucket
+  // (on the development run at a 60 s cold start, 29 -> 96 replicas in a minute)
+  llmscale::PredictiveConfig c;  // bucket_s 60, sample_s 10
+  llmscale::PredictivePolicy<> p(llmscale::SloPolicy(simple()), c);
+  Signals s;
+  s.arrival_rate = 1;  // a load the found fleet covers many times over
+  p.propose(at_seconds(1), s, FleetState(10));
+  CHECK(p.planned() == doctest::Approx(10.0));  // no scale-down before warm: the fleet it found
+  p.propose(at_seconds(2), s, FleetState(15));  // someone else added 5
+  CHECK(p.planned() == doctest::Approx(10.0));  // its plan does not take them for its own
+  p.propose(at_seconds(3), s, FleetState(8));
+  CHECK(p.planned() == doctest::Approx(10.0));  // nor drops below its own plan
+
+  // end to end: a PID over the planner, its signal a little over target for the whole first
+  // bucket (the proportional term alone adds a fraction of a replica, rounded up to one)
+  llmscale::PidConfig pid;
+  pid.signal = llmscale::PidSignal::ttft_p99;
+  pid.target = 1.0;
+  llmscale::PidPolicy<llmscale::PredictivePolicy<>> q(llmscale::PredictivePolicy<>(llmscale::SloPolicy(simple()), c), pid);
+  Signals hot;
+  hot.arrival_rate = 1;
+  hot.ttft_p99_s = 1.4;  // e = 0.4 - deadband 0.3 = 0.1: P = 0.01 of the fleet
+  int fleet = 30;
+  for (int t = 1; t < 60; ++t) fleet = std::max(fleet, q.propose(at_seconds(t), hot, FleetState(fleet)).replicas);
+  CHECK(fleet <= 31);  // the old floor climbed a replica a tick (to 124 here)
+}

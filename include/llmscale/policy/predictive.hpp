@@ -26,9 +26,10 @@
 //               (the lead), net of nothing else
 //   every tick  replicas = max(plan, the feedback policy's answer on the present); while
 //               replicas are starting, no less than its own last plan (those replicas were
-//               asked for it); before the rate's window has filled once (a bucket), no
-//               scale-down, the level is the part window's rate (from sample_s on) and the
-//               mix the window's means, unsmoothed (the first completions are the short ones)
+//               asked for it); before the rate's window has filled once (a bucket), no less
+//               than the fleet it found and its own plan (not the fleet: a PID on top adds to
+//               it), the level is the part window's rate (from sample_s on) and the mix the
+//               window's means, unsmoothed (the first completions are the short ones)
 // Because F covers the peak over the whole lead, a scale-down it allows is one the load is
 // not expected to reverse before a replacement could be ready; the governor's stabilization
 // window holds on top. Starting replicas count as capacity at the time they will be ready:
@@ -220,9 +221,11 @@ class PredictivePolicy {
       need += s.queued_now / (per_replica * std::max(lead_s, sizing_.config().ttft_s));
     }
     if (!std::isfinite(need)) need = 0;
-    // no scale-down before the rate's window has filled once (a window of zeros is not an idle load),
+    // no scale-down before the rate's window has filled once (a window of zeros is not an idle load):
+    // the fleet it found, then its own plan, not the fleet (a PID on top adds to the fleet each
+    // tick, and a plan that took the fleet for its floor would follow it up, a replica a tick);
     // nor while replicas are starting (the plan that asked for them still stands)
-    if (!warm) need = std::max(need, static_cast<double>(fleet.current()));
+    if (!warm) need = std::max(need, now == first_tick_ ? static_cast<double>(fleet.current()) : planned_);
     if (fleet.starting() > 0) need = std::max(need, planned_);  // its own plan, not a wrapper's additions
     planned_ = need;
     const int ready_soon = fleet.ready_by(now + lead_ - from_seconds(config_.tick_s), lead_);
