@@ -106,7 +106,7 @@ struct PidConfig {
   bool anti_windup = true;           ///< false: none of the three (for comparison)
   bool bumpless_start = false;       ///< the first answer is the fleet already running
   bool censored_below = true;        ///< below the target: no P, no integration, the integral leaks
-  double leak_s = 21600;             ///< time constant of that leak (6 hours)
+  double leak_s = 86400;             ///< time constant of that leak (a day: a load's period)
   bool track_rate_limit = false;     ///< back-calculate against the rate limits too (the classic PID)
   double max_dt_s = 60;              ///< a longer gap between ticks counts as this
   double down_hysteresis = 0.5;      ///< replicas the answer must fall below a count to go down to it
