@@ -1,9 +1,9 @@
 // llmscale-predictive's calibrated bound and llmscale-pid on a censored signal (issue "Meet the
 // SLO at near-oracle cost"): the learned F covers the realised peak over the lead time at its
 // nominal rate on seeded synthetic loads; the excess rule leaves the share of the load it says
-// uncovered; the planner does not undo its own plan while the replicas it asked for start; the
-// PID on a healthy (censored) signal adds nothing and takes nothing away, settles on a
-// stationary load, and adds capacity when the signal is over its target.
+// uncovered; the planner does not undo its own plan through a dip while the replicas it asked
+// for start; the PID on a healthy (censored) signal adds nothing and takes nothing away,
+// settles on a stationary load, and adds capacity when the signal is over its target.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -137,27 +137,39 @@ TEST_CASE("planner: the excess rule leaves at most that share of the load above 
   CHECK(planned.last_ratio > 1.0);
 }
 
-TEST_CASE("planner: while the replicas it asked for start, it never plans below its own plan") {
-  llmscale::PredictiveConfig c = quantile_planner(0.9);
-  llmscale::PredictivePolicy<> p(llmscale::SloPolicy(simple()), c);
-  FleetState fleet(10);
-  double t = 1;
-  for (; t <= 3600; t += 1) {  // an hour at 100 req/s
-    Signals s;
-    s.arrival_rate = 100;
-    p.propose(at_seconds(t), s, fleet);
+TEST_CASE("planner: while the replicas it asked for start, it holds its own plan through a dip shorter than hold_s") {
+  for (const double hold_s : {300.0, 86400.0}) {  // llmscale-predictive's, and llmscale-pid's planner's
+    CAPTURE(hold_s);
+    llmscale::PredictiveConfig c = quantile_planner(0.9);
+    c.cold_start_s = 1200;
+    c.hold_s = hold_s;
+    llmscale::PredictivePolicy<> p(llmscale::SloPolicy(simple()), c);
+    FleetState fleet(10);
+    double t = 1;
+    for (; t <= 3 * 3600; t += 1) {  // three hours at 100 req/s
+      Signals s;
+      s.arrival_rate = 100;
+      p.propose(at_seconds(t), s, fleet);
+    }
+    const double planned = p.planned();
+    fleet.add_starting(20, at_seconds(t));  // what it asked for starts (20 minutes)
+    Signals quiet;
+    quiet.arrival_rate = 10;  // the load falls while they start
+    for (int k = 0; k < 290; ++k, t += 1) {  // a dip shorter than hold_s: held
+      p.propose(at_seconds(t), quiet, fleet);
+      CHECK(p.planned() >= planned - 1e-9);
+    }
+    for (int k = 0; k < 300; ++k, t += 1) p.propose(at_seconds(t), quiet, fleet);  // a longer fall
+    REQUIRE(fleet.starting() == 20);  // still starting
+    if (hold_s < 590) {
+      CHECK(p.planned() < planned / 2);  // followed down: the starting replicas may be cancelled
+    } else {
+      CHECK(p.planned() >= planned - 1e-9);
+    }
+    fleet.mark_ready(20);  // ready: the plan follows the load down either way
+    for (int k = 0; k < 200; ++k, t += 1) p.propose(at_seconds(t), quiet, fleet);
+    CHECK(p.planned() < planned / 2);
   }
-  const double planned = p.planned();
-  fleet.add_starting(20, at_seconds(t));  // what it asked for starts
-  Signals quiet;
-  quiet.arrival_rate = 10;  // the load falls while they start
-  for (int k = 0; k < 200; ++k, t += 1) {
-    p.propose(at_seconds(t), quiet, fleet);
-    CHECK(p.planned() >= planned - 1e-9);
-  }
-  fleet.mark_ready(20);  // ready: the plan may follow the load down
-  for (int k = 0; k < 200; ++k, t += 1) p.propose(at_seconds(t), quiet, fleet);
-  CHECK(p.planned() < planned / 2);
 }
 
 TEST_CASE("PID on a censored signal: healthy latency adds nothing and takes nothing away") {

@@ -26,10 +26,14 @@
 //               (the lead), net of nothing else
 //   every tick  replicas = max(plan, the feedback policy's answer on the present); while
 //               replicas are starting, no less than its own last plan (those replicas were
-//               asked for it); before the rate's window has filled once (a bucket), no less
-//               than the fleet it found and its own plan (not the fleet: a PID on top adds to
-//               it), the level is the part window's rate (from sample_s on) and the mix the
-//               window's means, unsmoothed (the first completions are the short ones)
+//               asked for it) until hold_s has passed since the plan last rose (a dip shorter
+//               than that does not cancel them, a longer fall does: with a 20-minute cold
+//               start, a plan held while any replica starts is a running maximum for as long
+//               as the load keeps rising now and then); before the rate's window has filled
+//               once (a bucket), no less than the fleet it found and its own plan (not the
+//               fleet: a PID on top adds to it), the level is the part window's rate (from
+//               sample_s on) and the mix the window's means, unsmoothed (the first
+//               completions are the short ones)
 // Because F covers the peak over the whole lead, a scale-down it allows is one the load is
 // not expected to reverse before a replacement could be ready; the governor's stabilization
 // window holds on top. Starting replicas count as capacity at the time they will be ready:
@@ -100,6 +104,7 @@ struct PredictiveConfig {
   double level_window_s = 120;  ///< >0: the level is the largest rate over this many seconds
   bool load_weighted = true;    ///< the quantile over requests (each ratio weighted by its level), not over time
   double mix_time_s = 300;      ///< time constant of the token mix sized for (an EWMA of the measured means)
+  double hold_s = 300;          ///< while replicas start, the plan is held this long after it last rose
 
   /// Lists the fields (key, range, meaning) for validation, parsing and dumping (core/config.hpp).
   template <class Self, class Visitor>
@@ -122,6 +127,7 @@ struct PredictiveConfig {
     v("level_window_s", self.level_window_s, closed(0.0, 86400.0), "the level is the largest rate over this many seconds (0: the rate now)");
     v("load_weighted", self.load_weighted, "take the quantile over requests (ratios weighted by their level)");
     v("mix_time_s", self.mix_time_s, closed(0.0, 86400.0), "time constant of the token mix sized for (0: the window's means)");
+    v("hold_s", self.hold_s, closed(0.0, 86400.0), "seconds the plan is held while replicas start, after it last rose");
   }
 
   /// The first field out of range, a lead (cold_start_s + tick_s) over 1440 buckets, more than
@@ -226,7 +232,9 @@ class PredictivePolicy {
     // tick, and a plan that took the fleet for its floor would follow it up, a replica a tick);
     // nor while replicas are starting (the plan that asked for them still stands)
     if (!warm) need = std::max(need, now == first_tick_ ? static_cast<double>(fleet.current()) : planned_);
-    if (fleet.starting() > 0) need = std::max(need, planned_);  // its own plan, not a wrapper's additions
+    // its own plan, not a wrapper's additions, from the last tick it did not fall
+    if (need >= planned_) raised_ = now;
+    if (fleet.starting() > 0 && now - raised_ < from_seconds(config_.hold_s)) need = std::max(need, planned_);
     planned_ = need;
     const int ready_soon = fleet.ready_by(now + lead_ - from_seconds(config_.tick_s), lead_);
     shortfall_ = std::max(0.0, need - static_cast<double>(ready_soon));
@@ -272,10 +280,10 @@ class PredictivePolicy {
 
   /// Everything learned (the forecasters, their scores and pending forecasts, the ratios and
   /// the levels waiting for theirs, the recent peaks, the token mix and the mixes sized for, the
-  /// last plan) and the feedback's own state where it keeps one, times as ages at `now`: a restart that loads it
+  /// last plan and when it last rose) and the feedback's own state where it keeps one, times as ages at `now`: a restart that loads it
   /// plans as this one would have (see has_saved_state). A few kB plus 40 bytes per ratio.
   [[nodiscard]] std::string save_state(TimePoint now) const {
-    detail::StateWriter w("predictive/1");
+    detail::StateWriter w("predictive/2");
     const auto age = [&](TimePoint t) { return std::max(0.0, to_seconds(now - t)); };
     w << config_.bucket_s << config_.sample_s << predictions_[0].size() << ratios_.size() << peaks_.size() << pending_.size();
     w.blob(holt_winters_.save_state()).blob(kalman_.save_state()).blob(autoregressive_.save_state()).blob(rates_.save_state(now));
@@ -292,7 +300,7 @@ class PredictivePolicy {
     w << pending_count_;
     for (std::size_t i = 0; i < pending_count_; ++i) w << age(pending_[i].at) << pending_[i].level << pending_[i].peak;
     w << started_ << age(first_tick_) << sampled_ << age(last_sample_) << mixed_ << age(mix_at_) << mix_.input_tokens
-      << mix_.output_tokens << ratio_ << level_ << planned_ << shortfall_;
+      << mix_.output_tokens << ratio_ << level_ << planned_ << shortfall_ << age(raised_);
     if constexpr (has_saved_state_v<Feedback>) w.blob(feedback_.save_state(now));
     return std::move(w).str();
   }
@@ -309,7 +317,7 @@ class PredictivePolicy {
 
  private:
   bool read_state(std::string_view state, TimePoint now) {
-    detail::StateReader r(state, "predictive/1");
+    detail::StateReader r(state, "predictive/2");
     const auto good = [](double x) { return std::isfinite(x) && x >= 0; };
     const auto at = [&](double age) { return now - from_seconds(age); };
     double bucket_s = 0, sample_s = 0;
@@ -368,17 +376,20 @@ class PredictivePolicy {
       if (!r.ok() || !good(age) || age > 1e9 || !good(pending_[i].level) || !good(pending_[i].peak)) return false;
       pending_[i].at = at(age);
     }
-    double first_age = 0, sample_age = 0, mix_age = 0;
+    double first_age = 0, sample_age = 0, mix_age = 0, raised_age = 0;
     r >> started_ >> first_age >> sampled_ >> sample_age >> mixed_ >> mix_age >> mix_.input_tokens >> mix_.output_tokens >> ratio_ >>
-        level_ >> planned_ >> shortfall_;
-    r.require_finite(first_age, sample_age, mix_age, mix_.input_tokens, mix_.output_tokens, ratio_, level_, planned_, shortfall_);
-    if (!r.ok() || first_age < 0 || sample_age < 0 || mix_age < 0 || std::max({first_age, sample_age, mix_age}) > 1e9 ||
+        level_ >> planned_ >> shortfall_ >> raised_age;
+    r.require_finite(first_age, sample_age, mix_age, mix_.input_tokens, mix_.output_tokens, ratio_, level_, planned_, shortfall_,
+                     raised_age);
+    if (!r.ok() || first_age < 0 || sample_age < 0 || mix_age < 0 || raised_age < 0 ||
+        std::max({first_age, sample_age, mix_age, raised_age}) > 1e9 ||
         ratio_ < 0 || ratio_ > std::max(config_.max_ratio, config_.prior_ratio) || level_ < 0 || planned_ < 0 || shortfall_ < 0) {
       return false;
     }
     first_tick_ = at(first_age);
     last_sample_ = at(sample_age);
     mix_at_ = at(mix_age);
+    raised_ = at(raised_age);
     if constexpr (has_saved_state_v<Feedback>) {
       std::string_view nested;
       r.blob(nested);
@@ -637,7 +648,7 @@ class PredictivePolicy {
   std::size_t ratio_next_ = 0, ratio_count_ = 0;
   std::vector<Pending> pending_;
   std::size_t pending_count_ = 0;
-  TimePoint last_sample_{}, first_tick_{}, mix_at_{};
+  TimePoint last_sample_{}, first_tick_{}, mix_at_{}, raised_{};
   TokenLengths mix_;
   bool mixed_ = false;
   bool sampled_ = false, started_ = false;

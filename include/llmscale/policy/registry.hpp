@@ -93,6 +93,10 @@ struct PolicyConfigs {
   /// Its F before it has learned one (`prior_ratio`; llmscale-predictive's is 1.35): a lean
   /// planner's F is near 1 once learned, and the PID adds what the load needs above it.
   static constexpr double pid_planner_prior_ratio = 1.0;
+  /// How long it holds its plan while replicas start (`hold_s`; llmscale-predictive's is 300 s):
+  /// as long as any replica starts. A lean plan is close to what the load needs, and letting
+  /// it fall while the replicas it asked for start cost the PID attainment (bench/RESULTS.md).
+  static constexpr double pid_planner_hold_s = 86400;
 
   HpaConfig hpa;                         ///< hpa's
   KpaConfig kpa;                         ///< kpa's
@@ -161,6 +165,7 @@ struct PolicyConfigs {
     PredictiveConfig c;
     c.excess = pid_planner_excess;
     c.prior_ratio = pid_planner_prior_ratio;
+    c.hold_s = pid_planner_hold_s;
     return c;
   }
   static ConfigResult unknown(std::string_view name) {

@@ -110,7 +110,7 @@ struct Contestants {
   SloConfig slo;                 ///< llmscale-slo's, and the sizing under llmscale-pid and llmscale-predictive: the run's targets
   PidConfig pid;                 ///< llmscale-pid's controller (targets: 0.4 x the TTFT target, 0.8 x the TPOT target)
   PredictiveConfig predictive;   ///< llmscale-predictive's planner
-  PredictiveConfig pid_planner;  ///< llmscale-pid's feed-forward (the planner with pid_planner_excess and pid_planner_prior_ratio)
+  PredictiveConfig pid_planner;  ///< llmscale-pid's feed-forward (the planner with pid_planner_excess, pid_planner_prior_ratio and pid_planner_hold_s)
   GovernorConfig hpa_behaviour;  ///< the HPA baselines' and llmscale's
   GovernorConfig neutral;        ///< the anchors with a behaviour of their own
   double attainment_target = 0.99;  ///< static-best's and the oracle's bar
@@ -175,6 +175,7 @@ struct Contestants {
     c.pid_planner = c.predictive;
     c.pid_planner.excess = pid_planner_excess;
     c.pid_planner.prior_ratio = PolicyConfigs::pid_planner_prior_ratio;
+    c.pid_planner.hold_s = PolicyConfigs::pid_planner_hold_s;
     for (GovernorConfig* g : {&c.hpa_behaviour, &c.neutral}) {
       g->min_replicas = min_replicas;
       g->max_replicas = max_replicas;
