@@ -229,10 +229,10 @@ class PredictivePolicy {
     if (!std::isfinite(need)) need = 0;
     // no scale-down before the rate's window has filled once (a window of zeros is not an idle load):
     // the fleet it found, then its own plan, not the fleet (a PID on top adds to the fleet each
-    // tick, and a plan that took the fleet for its floor would follow it up, a replica a tick);
-    // nor while replicas are starting (the plan that asked for them still stands)
+    // tick, and a plan that took the fleet for its floor would follow it up, a replica a tick)
     if (!warm) need = std::max(need, now == first_tick_ ? static_cast<double>(fleet.current()) : planned_);
-    // its own plan, not a wrapper's additions, from the last tick it did not fall
+    // nor while replicas are starting, through a dip shorter than hold_s from the last tick the
+    // plan did not fall (the plan that asked for them still stands; its own, not a wrapper's)
     if (need >= planned_) raised_ = now;
     if (fleet.starting() > 0 && now - raised_ < from_seconds(config_.hold_s)) need = std::max(need, planned_);
     planned_ = need;
@@ -280,8 +280,9 @@ class PredictivePolicy {
 
   /// Everything learned (the forecasters, their scores and pending forecasts, the ratios and
   /// the levels waiting for theirs, the recent peaks, the token mix and the mixes sized for, the
-  /// last plan and when it last rose) and the feedback's own state where it keeps one, times as ages at `now`: a restart that loads it
-  /// plans as this one would have (see has_saved_state). A few kB plus 40 bytes per ratio.
+  /// last plan and when it last rose) and the feedback's own state where it keeps one, times as
+  /// ages at `now`: a restart that loads it plans as this one would have (see has_saved_state).
+  /// A few kB plus 40 bytes per ratio.
   [[nodiscard]] std::string save_state(TimePoint now) const {
     detail::StateWriter w("predictive/2");
     const auto age = [&](TimePoint t) { return std::max(0.0, to_seconds(now - t)); };
