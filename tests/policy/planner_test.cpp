@@ -244,7 +244,7 @@ TEST_CASE("PID on a stationary load settles: a bounded integral, no limit cycle"
 TEST_CASE("planner: before the rate's window fills, a part window's rate plans, at the mix measured now") {
   // the first completions are the short requests: a mix seeded from them would size for a
   // light load; before a bucket has passed the plan uses the window's means as they are
-  llmscale::PredictiveConfig c;  // prior_ratio 1.35, sample_s 10, bucket_s 60, mix_time_s 300
+  llmscale::PredictiveConfig c;  // prior_ratio 1.45, sample_s 10, bucket_s 60, mix_time_s 300
   llmscale::PredictivePolicy<> p(llmscale::SloPolicy(simple()), c);
   llmscale::SloPolicy sizing(simple());
   const FleetState fleet(2);
@@ -261,10 +261,10 @@ TEST_CASE("planner: before the rate's window fills, a part window's rate plans, 
   CHECK(p.planned() == doctest::Approx(2.0));
   // from sample_s on the part window's rate plans, scaled by the prior, at the mix now
   p.propose(at_seconds(20), signals(40, light), fleet);
-  const double light_need = sizing.replicas_for(40 * 1.35, 0, light);
+  const double light_need = sizing.replicas_for(40 * 1.45, 0, light);
   CHECK(p.planned() == doctest::Approx(light_need));
   p.propose(at_seconds(40), signals(40, heavy), fleet);
-  const double heavy_need = sizing.replicas_for(40 * 1.35, 0, heavy);
+  const double heavy_need = sizing.replicas_for(40 * 1.45, 0, heavy);
   REQUIRE(heavy_need > 1.2 * light_need);  // the mixes differ enough to tell apart
   CHECK(p.planned() == doctest::Approx(heavy_need));
   // once warm the mix is smoothed, starting from the first warm tick's means

@@ -96,7 +96,7 @@ struct PredictiveConfig {
   int min_scored = 10;          ///< scores each predictor needs before `best` compares them
   double sample_s = 10;         ///< seconds between ratio samples
   double ratio_window_s = 21600;  ///< seconds of ratios the quantile is taken over
-  double prior_ratio = 1.35;    ///< F before any ratio is learned
+  double prior_ratio = 1.45;    ///< F before any ratio is learned
   double max_ratio = 3;         ///< F at most this: a step no lead-time headroom can carry (a 10x flash crowd) is not held for hours
   int min_ratios = 30;          ///< ratios before the learned quantile alone sets F
   double min_level = 0.05;      ///< requests/s below which a level is too small to learn a ratio from
@@ -653,7 +653,7 @@ class PredictivePolicy {
   TokenLengths mix_;
   bool mixed_ = false;
   bool sampled_ = false, started_ = false;
-  double ratio_ = 1.35;
+  double ratio_ = 1.45;
   double level_ = 0;
   double planned_ = 0;
   double shortfall_ = 0;

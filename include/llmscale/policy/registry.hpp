@@ -90,7 +90,7 @@ struct PolicyConfigs {
   /// `excess`; llmscale-predictive's own default is 0.01): the PID corrects the rest. Found on
   /// the development run (docs/simulator.md).
   static constexpr double pid_planner_excess = 0.3;
-  /// Its F before it has learned one (`prior_ratio`; llmscale-predictive's is 1.35): a lean
+  /// Its F before it has learned one (`prior_ratio`; llmscale-predictive's is 1.45): a lean
   /// planner's F is near 1 once learned, and the PID adds what the load needs above it.
   static constexpr double pid_planner_prior_ratio = 1.0;
   /// How long it holds its plan while replicas start (`hold_s`; llmscale-predictive's is 300 s):
