@@ -653,7 +653,7 @@ class PredictivePolicy {
   TokenLengths mix_;
   bool mixed_ = false;
   bool sampled_ = false, started_ = false;
-  double ratio_ = 1.45;
+  double ratio_ = 0;  // F; the constructor sets it to config.prior_ratio
   double level_ = 0;
   double planned_ = 0;
   double shortfall_ = 0;
