@@ -50,10 +50,12 @@ constexpr const char* usage =
     "(default 0.99). Queueing models: M/M/c (Erlang C) or M/G/c (Allen-Cunneen, --service-cv).\n"
     "Profile mode: a Splitwise-format CSV or DistServe coefficient JSON; each replica is a batching\n"
     "queue (llm-d's M/M/1/K with state-dependent service) whose batch is bounded by --slo-tpot (s per\n"
-    "output token), the KV cache (--kv-tokens, default 400000) and --max-batch; its queue holds --max-queue\n"
+    "output token), the KV cache (--kv-tokens, default 400000) and --max-batch, and whose rate keeps the\n"
+    "requests missing --slo-tpot within 1 - Q (short outputs meeting prompts prefilled in chunks of\n"
+    "slo.prefill_chunk_tokens, 2048; outputs spread as slo.output_sigma, 1.0); its queue holds --max-queue\n"
     "requests (default 10 batches). It sizes as the llmscale-slo policy does, and takes that policy's\n"
-    "settings as defaults: --set slo.kv_tokens=..., slo.max_batch=..., slo.max_queue_batches=... (the\n"
-    "flags win).\n";
+    "settings as defaults: --set slo.kv_tokens=..., slo.max_batch=..., slo.max_queue_batches=...,\n"
+    "slo.prefill_chunk_tokens=..., slo.output_sigma=... (the flags win).\n";
 
 // A usage error: exit 2 with this message.
 struct UsageError : std::runtime_error {
@@ -150,6 +152,7 @@ Answer size_profile(const std::map<std::string, std::string>& a, const std::vect
   llmscale::TokenLengths tokens;
   tokens.input_tokens = number(a, "input-tokens");
   tokens.output_tokens = number(a, "output-tokens");
+  tokens.output_sigma = slo.output_sigma;
   if (!(tokens.input_tokens >= 1 && tokens.input_tokens <= 1e7)) throw UsageError("--input-tokens must be in [1, 10^7]");
   if (!(tokens.output_tokens >= 1 && tokens.output_tokens <= 1e7)) throw UsageError("--output-tokens must be in [1, 10^7]");
   const double kv = a.count("kv-tokens") != 0 ? number(a, "kv-tokens") : slo.kv_tokens;
@@ -181,7 +184,8 @@ Answer size_profile(const std::map<std::string, std::string>& a, const std::vect
     queue.requests = static_cast<long long>(mq);
   }
   // the model's one sizing chain, as llmscale-slo runs it every tick
-  const llmscale::ReplicaSizing sizing = llmscale::size_replicas(profile, tokens, targets, kv, max_batch, queue);
+  const llmscale::ReplicaSizing sizing =
+      llmscale::size_replicas(profile, tokens, targets, kv, max_batch, slo.prefill_chunk_tokens, queue);
   const llmscale::ReplicaCapacity& cap = sizing.capacity;
   if (cap.batch_limit_kv == 0) {
     throw UsageError("--kv-tokens " + json_number(kv) + " cannot hold one request of " +
@@ -213,13 +217,14 @@ Answer size_profile(const std::map<std::string, std::string>& a, const std::vect
   }
   ans.replicas = static_cast<long long>(std::ceil(sizing.replicas_for(rate) - 1e-9));
   const double per_rate = rate / static_cast<double>(ans.replicas);
-  llmscale::BatchQueueModel replica(profile, tokens, cap.max_batch, sizing.max_queue);
-  const auto m = replica.at(per_rate, q);
+  llmscale::BatchQueueModel replica(profile, tokens, cap.max_batch, sizing.max_queue, slo.prefill_chunk_tokens);
+  const auto m = replica.at(per_rate, q, targets.tpot_s);
   ans.per_replica_concurrency = m.mean_in_system;
   ans.per_replica_throughput = m.throughput;
   ans.utilization = m.utilization;
   ans.predicted_s = m.ttft_quantile_s;
   ans.extra.emplace_back("mean_tpot_s", json_number(m.mean_tpot_s));
+  ans.extra.emplace_back("tpot_miss_share", json_number(m.tpot_miss_share));
   return ans;
 }
 

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <deque>
 #include <fstream>
+#include <limits>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -268,4 +269,106 @@ TEST_CASE("a profile giving times of 0 or below, or coefficients beyond any hard
   } catch (const ProfileError& e) {
     CHECK(e.line() == 2);
   }
+}
+
+namespace {
+// The per-token tail's own assumptions drawn at random: outputs a rounded lognormal of mean
+// `output` and log sd `sigma` (as the simulator draws them), the prompts a replica receives after
+// the request's arrival a renewal process of Erlang-`shape` gaps, each a geometric number of
+// chunks; a request misses when d + min(K, m) c / m > target.
+double drawn_miss_share(double d, double rate, const llmscale::PrefillChunks& ch, double output, double sigma,
+                        double target, int shape, int draws, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::lognormal_distribution<double> outputs(std::log(output) - 0.5 * sigma * sigma, sigma);
+  std::gamma_distribution<double> gap(shape, 1.0 / (shape * rate));
+  std::geometric_distribution<long long> chunks(1.0 / ch.per_request);  // chunks - 1
+  const double rho = rate * ch.per_request * ch.chunk_s;
+  long long missed = 0;
+  for (int i = 0; i < draws; ++i) {
+    const long long m = std::max(1LL, std::llround(outputs(rng))) - 1;  // decode iterations after the first token
+    if (m == 0) continue;                                                // one token: meets
+    const double window = (ch.per_request * (d + ch.chunk_s) + static_cast<double>(m) * d) / (1.0 - rho);
+    long long k = 0;
+    for (double t = gap(rng); t <= window && k <= m; t += gap(rng)) k += 1 + chunks(rng);
+    if (d + static_cast<double>(std::min(k, m)) * ch.chunk_s / static_cast<double>(m) > target) ++missed;
+  }
+  return static_cast<double>(missed) / draws;
+}
+}  // namespace
+
+TEST_CASE("the per-token tail: tpot_miss_share against its own assumptions drawn at random") {
+  struct Case {
+    double d, rate, E, c, output, sigma;
+    int shape;
+  };
+  // a code-like mix (short outputs, long prompts) at Poisson and regular arrivals, and a
+  // chat-like one (long outputs: the normal approximations beyond 64 iterations)
+  for (const Case k : {Case{0.03, 1.3, 1.58, 0.13, 28, 1.24, 4}, Case{0.03, 1.3, 1.58, 0.13, 28, 0.6, 1},
+                       Case{0.045, 2.7, 1.2, 0.1, 211, 2.0, 4}, Case{0.045, 2.7, 1.2, 0.1, 211, 1.5, 1}}) {
+    const llmscale::PrefillChunks ch{k.E, k.c};
+    const double model = llmscale::tpot_miss_share(k.d, k.rate, ch, k.output, k.sigma, 0.1, 1.0, k.shape);
+    const int draws = 400'000;
+    const double drawn = drawn_miss_share(k.d, k.rate, ch, k.output, k.sigma, 0.1, k.shape, draws, 11);
+    CAPTURE(k.output);
+    CAPTURE(k.sigma);
+    CAPTURE(k.shape);
+    CAPTURE(model);
+    CAPTURE(drawn);
+    CHECK(model > 0.001);  // a share worth comparing
+    // four standard errors of the draw, and 5 % for the blocks and normal approximations
+    CHECK(std::fabs(model - drawn) <= 4 * std::sqrt(drawn * (1 - drawn) / draws) + 0.05 * drawn);
+  }
+}
+
+TEST_CASE("the per-token tail at its edges, and it grows with the arrival rate, the decode step and the spread") {
+  const llmscale::PrefillChunks ch{1.5, 0.12};
+  // one-token outputs: round(X) = 1, X lognormal of mean 28 and log sd 1
+  const double one = 0.5 * std::erfc(-(std::log(1.5) - (std::log(28.0) - 0.5)) / std::sqrt(2.0));
+  CHECK(llmscale::tpot_miss_share(0.03, 1.0, ch, 28, 1, std::numeric_limits<double>::infinity()) == 0.0);
+  CHECK(llmscale::tpot_miss_share(0.03, 1.0, ch, 1, 1, 0.1) == 0.0);   // a mean of one token
+  CHECK(llmscale::tpot_miss_share(0.03, 0.0, ch, 28, 1, 0.1) == 0.0);  // no prompts to meet
+  CHECK(llmscale::tpot_miss_share(0.11, 1.0, ch, 28, 1, 0.1) == doctest::Approx(1 - one));  // the step alone misses
+  CHECK(llmscale::tpot_miss_share(0.03, 6.0, ch, 28, 1, 0.1) == doctest::Approx(1 - one));  // prefill saturates: 6 x 1.5 x 0.12 > 1
+  CHECK(std::isnan(llmscale::tpot_miss_share(-1, 1.0, ch, 28, 1, 0.1)));
+  CHECK(std::isnan(llmscale::tpot_miss_share(0.03, 1.0, ch, 28, 0, 0.1)));
+  CHECK(std::isnan(llmscale::tpot_miss_share(0.03, 1.0, ch, 28, 1, 0.1, 1.0, 0)));
+  // a chunk the request absorbs in one iteration (c <= slack) is never a miss
+  CHECK(llmscale::tpot_miss_share(0.03, 1.0, llmscale::PrefillChunks{1.5, 0.07}, 28, 1, 0.1) == 0.0);
+  double last = 0;
+  for (double rate = 0.1; rate < 5.5; rate += 0.1) {
+    const double share = llmscale::tpot_miss_share(0.03, rate, ch, 28, 1, 0.1);
+    CHECK(share >= last - 1e-12);
+    last = share;
+  }
+  CHECK(llmscale::tpot_miss_share(0.05, 1.0, ch, 28, 1, 0.1) > llmscale::tpot_miss_share(0.03, 1.0, ch, 28, 1, 0.1));
+  // more spread, more short outputs (the mean held): more misses
+  CHECK(llmscale::tpot_miss_share(0.03, 1.0, ch, 200, 1.5, 0.1) > llmscale::tpot_miss_share(0.03, 1.0, ch, 200, 0.8, 0.1));
+  // the chunks: exponential prompts of mean I in chunks of C take 1 / (1 - exp(-C / I)) iterations
+  const LatencyProfile p = simple();
+  const auto chunks = llmscale::prefill_chunks(p, llmscale::TokenLengths{2048, 28}, 2048);
+  CHECK(chunks.per_request == doctest::Approx(1 / (1 - std::exp(-1.0))));
+  CHECK(chunks.chunk_s == doctest::Approx(0.1e-3 * 2048 / chunks.per_request));
+  CHECK(llmscale::prefill_chunks(p, llmscale::TokenLengths{2048, 28}, 0).per_request == 1.0);  // no chunking
+}
+
+TEST_CASE("the largest arrival rate per replica keeps the per-token misses within the quantile's share") {
+  // long prompts and short outputs: a 2,048-token chunk (0.2 s) in one of few decode iterations
+  // misses 0.1 s; the mean time per token is far inside it
+  const LatencyProfile p = simple();
+  const llmscale::TokenLengths tokens{2048, 28, 1.24};  // the code-bursts scenario's outputs (median 13)
+  llmscale::LatencyTargets targets;
+  targets.ttft_s = 2.0;
+  targets.tpot_s = 0.1;
+  const auto cap = llmscale::replica_capacity(p, tokens, targets, 1e9, 64);
+  llmscale::BatchQueueModel model(p, tokens, cap.max_batch, 10 * cap.max_batch);
+  const double best = model.max_arrival_rate(targets);
+  REQUIRE(best > 0);
+  const auto at = model.at(best, 0.99, 0.1);
+  CHECK(at.tpot_miss_share <= 0.01 + 1e-9);
+  CHECK(at.ttft_quantile_s < 2.0);  // the TTFT is not what binds
+  CHECK(at.mean_tpot_s < 0.06);     // nor the mean
+  CHECK(model.at(best * 1.01, 0.99, 0.1).tpot_miss_share > 0.01);
+  // without chunking a whole prompt is one iteration: more misses, a lower rate
+  llmscale::BatchQueueModel whole(p, tokens, cap.max_batch, 10 * cap.max_batch, 0);
+  CHECK(whole.max_arrival_rate(targets) < best);
 }

@@ -13,9 +13,15 @@
 // TTFT = W + one request's prefill. Time per output token in state n is tau(m); its mean is
 // weighted by the running requests.
 //
-// `max_arrival_rate` bisects for the largest lambda whose TTFT quantile meets the target (the
-// per-token target bounds N already). Construction allocates; queries allocate nothing, nor
-// does `configure` within the sizes already seen.
+// The per-request tail of the time per output token (replica_capacity.hpp): a request decodes
+// at the step its running neighbours see (the decode step weighted by the running requests),
+// and meets the prefill chunks of the prompts that arrive, at the admitted rate, from its own
+// prefill on.
+//
+// `max_arrival_rate` bisects for the largest lambda whose TTFT quantile meets the target and
+// whose share of requests missing the per-token target is within the quantile's share (the
+// per-token target bounds N's mean already). Construction allocates; queries allocate nothing,
+// nor does `configure` within the sizes already seen.
 #ifndef LLMSCALE_MODEL_BATCH_QUEUE_HPP
 #define LLMSCALE_MODEL_BATCH_QUEUE_HPP
 
@@ -45,45 +51,57 @@ struct BatchQueueMetrics {
   double ttft_quantile_s = 0;     ///< wait quantile + prefill
   double mean_ttft_s = 0;         ///< mean wait + prefill
   double mean_tpot_s = 0;         ///< per output token, weighted by running requests
+  double tpot_miss_share = 0;     ///< requests whose own time per output token misses the target asked for
   double utilization = 0;         ///< throughput / mu(N)
 };
 
 /// One batching replica as a birth-death queue (see the top of this file).
 class BatchQueueModel {
  public:
-  /// A replica running at most `max_batch` requests with room for `max_queue` more waiting.
-  /// Throws std::invalid_argument for a batch or queue out of range.
-  BatchQueueModel(const LatencyProfile& profile, const TokenLengths& tokens, long long max_batch,
-                  long long max_queue) {
-    configure(profile, tokens, max_batch, max_queue);
+  /// A replica running at most `max_batch` requests with room for `max_queue` more waiting,
+  /// prefilling at most `chunk_tokens` prompt tokens an iteration (0: a whole prompt). Throws
+  /// std::invalid_argument for a batch, queue or chunk out of range.
+  BatchQueueModel(const LatencyProfile& profile, const TokenLengths& tokens, long long max_batch, long long max_queue,
+                  long long chunk_tokens = default_prefill_chunk_tokens) {
+    configure(profile, tokens, max_batch, max_queue, chunk_tokens);
   }
 
-  /// The same model for other token lengths, batch or queue; allocates only when the batch or
-  /// the queue exceeds every earlier one.
-  void configure(const LatencyProfile& profile, const TokenLengths& tokens, long long max_batch, long long max_queue) {
+  /// The same model for other token lengths, batch, queue or chunk; allocates only when the
+  /// batch or the queue exceeds every earlier one.
+  void configure(const LatencyProfile& profile, const TokenLengths& tokens, long long max_batch, long long max_queue,
+                 long long chunk_tokens = default_prefill_chunk_tokens) {
     detail::check_arg(max_batch >= 1 && max_batch <= 100'000, "batch_queue", "max_batch",
                       static_cast<double>(max_batch), "[1, 100000]");
     detail::check_arg(max_queue >= 0 && max_queue <= 1'000'000, "batch_queue", "max_queue",
                       static_cast<double>(max_queue), "[0, 1000000]");
+    detail::check_arg(chunk_tokens >= 0 && chunk_tokens <= 10'000'000, "batch_queue", "chunk_tokens",
+                      static_cast<double>(chunk_tokens), "[0, 10000000]");
+    detail::check_arg(tokens.output_sigma >= 0.05 && tokens.output_sigma <= 3, "batch_queue", "output_sigma",
+                      tokens.output_sigma, "[0.05, 3]");
     mu_.resize(std::max(mu_.size(), static_cast<std::size_t>(max_batch) + 1));
     tpot_.resize(mu_.size());
+    decode_.resize(mu_.size());
     const std::size_t states = std::max(log_p_.size(), static_cast<std::size_t>(max_batch + max_queue) + 1);
     log_p_.resize(states);
     p_.resize(states);
     tail_.resize(states);
-    fill(profile, tokens, max_batch, max_queue);
+    fill(profile, tokens, max_batch, max_queue, chunk_tokens);
   }
 
-  /// configure() on the tick path: false (the model unchanged) when the batch or queue is out of
-  /// range or larger than any held before, so it never allocates and never throws.
+  /// configure() on the tick path: false (the model unchanged) when the batch, queue or chunk is
+  /// out of range or larger than any held before, so it never allocates and never throws.
   [[nodiscard]] bool try_configure(const LatencyProfile& profile, const TokenLengths& tokens, long long max_batch,
-                                   long long max_queue) noexcept {
-    if (!(max_batch >= 1 && max_batch <= 100'000 && max_queue >= 0 && max_queue <= 1'000'000)) return false;
+                                   long long max_queue,
+                                   long long chunk_tokens = default_prefill_chunk_tokens) noexcept {
+    if (!(max_batch >= 1 && max_batch <= 100'000 && max_queue >= 0 && max_queue <= 1'000'000 && chunk_tokens >= 0 &&
+          chunk_tokens <= 10'000'000 && tokens.output_sigma >= 0.05 && tokens.output_sigma <= 3)) {
+      return false;
+    }
     if (static_cast<std::size_t>(max_batch) + 1 > mu_.size() ||
         static_cast<std::size_t>(max_batch + max_queue) + 1 > p_.size()) {
       return false;
     }
-    fill(profile, tokens, max_batch, max_queue);
+    fill(profile, tokens, max_batch, max_queue, chunk_tokens);
     return true;
   }
 
@@ -100,11 +118,14 @@ class BatchQueueModel {
   /// One request's prefill time alone, in seconds (part of each TTFT).
   [[nodiscard]] double prefill_s() const noexcept { return prefill_s_; }
 
-  /// The replica's figures at `arrival_rate`, with the wait and TTFT quantile at `quantile`.
-  [[nodiscard]] BatchQueueMetrics at(double arrival_rate, double quantile) {
+  /// The replica's figures at `arrival_rate`, with the wait and TTFT quantile at `quantile` and
+  /// the share of requests missing `tpot_s` per output token (0 with no target).
+  [[nodiscard]] BatchQueueMetrics at(double arrival_rate, double quantile,
+                                     double tpot_s = std::numeric_limits<double>::infinity()) {
     detail::check_non_negative("batch_queue", "arrival_rate", arrival_rate);
     detail::check_quantile("batch_queue", "quantile", quantile);
-    return metrics(arrival_rate, quantile);
+    detail::check_positive("batch_queue", "tpot_s", std::isinf(tpot_s) ? 1.0 : tpot_s);
+    return metrics(arrival_rate, quantile, tpot_s, 1.0);
   }
   /// P(W > t) at the arrival rate of the last `at` call.
   [[nodiscard]] double wait_exceeds(double t) const noexcept {
@@ -149,15 +170,21 @@ class BatchQueueModel {
   }
 
  private:
-  void fill(const LatencyProfile& profile, const TokenLengths& tokens, long long max_batch, long long max_queue) noexcept {
+  void fill(const LatencyProfile& profile, const TokenLengths& tokens, long long max_batch, long long max_queue,
+            long long chunk_tokens) noexcept {
     max_batch_ = max_batch;
     capacity_ = max_batch + max_queue;
-    mu_[0] = tpot_[0] = 0.0;
+    mu_[0] = tpot_[0] = decode_[0] = 0.0;
+    const double context = tokens.input_tokens + 0.5 * tokens.output_tokens;
     for (long long m = 1; m <= max_batch; ++m) {
       mu_[static_cast<std::size_t>(m)] = batch_throughput(profile, tokens, static_cast<double>(m));
       tpot_[static_cast<std::size_t>(m)] = iteration_time_s(profile, tokens, static_cast<double>(m));
+      decode_[static_cast<std::size_t>(m)] = profile.decode_step_s(static_cast<double>(m), context);
     }
     prefill_s_ = profile.prefill_s(1, tokens.input_tokens);
+    chunks_ = prefill_chunks(profile, tokens, chunk_tokens);
+    output_tokens_ = tokens.output_tokens;
+    output_sigma_ = tokens.output_sigma;
   }
 
   double max_rate(const LatencyTargets& targets) noexcept {
@@ -165,9 +192,12 @@ class BatchQueueModel {
     double lo = 0, hi = saturation_rate() * (capacity_ > max_batch_ ? 1.5 : 1.0);
     for (int i = 0; i < 60 && hi - lo > 1e-7 * hi; ++i) {
       const double mid = 0.5 * (lo + hi);
-      const BatchQueueMetrics m = metrics(mid, targets.quantile);
-      // a rate whose arrivals are turned away beyond the quantile's share misses the target too
-      if (m.ttft_quantile_s <= targets.ttft_s && m.blocking <= 1.0 - targets.quantile) {
+      const double share = 1.0 - targets.quantile;
+      const BatchQueueMetrics m = metrics(mid, targets.quantile, std::numeric_limits<double>::infinity(), 1.0);
+      // a rate whose arrivals are turned away, or whose requests miss the per-token target,
+      // beyond the quantile's share misses the target too (the tail, the dearest, asked last)
+      if (m.ttft_quantile_s <= targets.ttft_s && m.blocking <= share &&
+          tail_share(m, targets.tpot_s, share) <= share) {
         lo = mid;
       } else {
         hi = mid;
@@ -176,7 +206,15 @@ class BatchQueueModel {
     return lo;
   }
 
-  BatchQueueMetrics metrics(double arrival_rate, double quantile) noexcept {
+  // the share of requests missing `tpot_s` at the figures `metrics` just gave, summed until it
+  // passes `stop`
+  double tail_share(const BatchQueueMetrics& m, double tpot_s, double stop) const noexcept {
+    if (std::isinf(tpot_s)) return 0.0;
+    return tpot_miss_share(decode_seen_, m.throughput, chunks_, output_tokens_, output_sigma_, tpot_s, stop);
+  }
+
+  // the figures at a rate; the TPOT miss share is summed until it passes `miss_stop`
+  BatchQueueMetrics metrics(double arrival_rate, double quantile, double tpot_s, double miss_stop) noexcept {
     stationary(arrival_rate);
     BatchQueueMetrics m;
     m.arrival_rate = arrival_rate;
@@ -184,15 +222,18 @@ class BatchQueueModel {
     const auto N = static_cast<std::size_t>(max_batch_);
     m.blocking = p_[K];
     m.throughput = arrival_rate * (1.0 - m.blocking);
-    double tpot_weighted = 0;
+    double tpot_weighted = 0, decode_weighted = 0;
     for (std::size_t n = 0; n <= K; ++n) {
       const double running = static_cast<double>(std::min(n, N));
       m.mean_in_system += static_cast<double>(n) * p_[n];
       m.mean_running += running * p_[n];
       tpot_weighted += running * p_[n] * tpot_[std::min(n, N)];
+      decode_weighted += running * p_[n] * decode_[std::min(n, N)];
     }
     m.mean_queued = m.mean_in_system - m.mean_running;
     m.mean_tpot_s = m.mean_running > 0 ? tpot_weighted / m.mean_running : tpot_[1];
+    decode_seen_ = m.mean_running > 0 ? decode_weighted / m.mean_running : decode_[1];
+    m.tpot_miss_share = tail_share(m, tpot_s, miss_stop);
     const double admitted = 1.0 - m.blocking;
     for (std::size_t n = N; n < K; ++n) m.wait_probability += p_[n] / admitted;
     m.mean_wait_s = m.throughput > 0 ? m.mean_queued / m.throughput : 0.0;  // Little's law on the queue
@@ -235,7 +276,12 @@ class BatchQueueModel {
   long long capacity_ = 0;
   std::vector<double> mu_;    // mu(m), m = 0..N
   std::vector<double> tpot_;  // tau(m)
+  std::vector<double> decode_;  // decode_step(m) alone
   double prefill_s_ = 0;
+  PrefillChunks chunks_;
+  double output_tokens_ = 1;
+  double output_sigma_ = 1;
+  double decode_seen_ = 0;  // the decode step a running request saw at the last metrics()
   std::vector<double> log_p_;
   std::vector<double> p_;
   std::vector<double> tail_;

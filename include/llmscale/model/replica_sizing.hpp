@@ -7,7 +7,8 @@
 //   1. the batch a replica runs: the largest within the per-token target, the KV cache and the
 //      engine's max batch (replica_capacity);
 //   2. the rate it takes: that batch with a bounded queue in front (BatchQueueModel), the largest
-//      arrival rate whose TTFT quantile meets the target and whose arrivals turned away stay
+//      arrival rate whose TTFT quantile meets the target, whose requests missing the per-token
+//      target (a short output meeting a prefill chunk) and whose arrivals turned away each stay
 //      within the quantile's share (max_arrival_rate);
 //   3. the replicas a load needs: its arrival rate over that rate (ReplicaSizing::replicas_for).
 //
@@ -61,24 +62,29 @@ struct ReplicaSizing {
   }
 };
 
-/// One replica sized for requests of `tokens` under `targets`, with `kv_tokens` of KV cache and
-/// the engine's max batch (0: the profile's measured max, else 256). Never throws and never
+/// One replica sized for requests of `tokens` under `targets`, with `kv_tokens` of KV cache, the
+/// engine's max batch (0: the profile's measured max, else 256) and its prefill chunk
+/// (`chunk_tokens`, 0: a whole prompt an iteration). Never throws and never
 /// allocates: `model` must have held a batch and queue as large before (construct it at the
 /// largest batch the engine runs); otherwise, or for an argument out of range, `problem` names
 /// it and the sizing is infeasible.
 [[nodiscard]] inline ReplicaSizing size_replicas(const LatencyProfile& profile, const TokenLengths& tokens,
                                                  const LatencyTargets& targets, double kv_tokens,
-                                                 long long engine_max_batch, QueueBound queue,
-                                                 BatchQueueModel& model) noexcept {
+                                                 long long engine_max_batch, long long chunk_tokens,
+                                                 QueueBound queue, BatchQueueModel& model) noexcept {
   ReplicaSizing s;
   if (const char* p = detail::replica_capacity_problem(tokens, targets, kv_tokens, engine_max_batch)) {
     s.problem = p;
     return s;
   }
+  if (!(chunk_tokens >= 0 && chunk_tokens <= 10'000'000)) {
+    s.problem = "prefill_chunk_tokens";
+    return s;
+  }
   s.capacity = detail::replica_capacity_unchecked(profile, tokens, targets, kv_tokens, engine_max_batch);
   if (s.capacity.max_batch == 0) return s;
   s.max_queue = queue.for_batch(s.capacity.max_batch);
-  if (!model.try_configure(profile, tokens, s.capacity.max_batch, s.max_queue)) {
+  if (!model.try_configure(profile, tokens, s.capacity.max_batch, s.max_queue, chunk_tokens)) {
     s.problem = "the queue model has not held a batch and queue this large";
     return s;
   }
@@ -95,8 +101,12 @@ struct ReplicaSizing {
 /// range (naming it).
 [[nodiscard]] inline ReplicaSizing size_replicas(const LatencyProfile& profile, const TokenLengths& tokens,
                                                  const LatencyTargets& targets, double kv_tokens,
-                                                 long long engine_max_batch = 0, QueueBound queue = {}) {
+                                                 long long engine_max_batch = 0,
+                                                 long long chunk_tokens = default_prefill_chunk_tokens,
+                                                 QueueBound queue = {}) {
   const ReplicaCapacity cap = replica_capacity(profile, tokens, targets, kv_tokens, engine_max_batch);
+  detail::check_arg(chunk_tokens >= 0 && chunk_tokens <= 10'000'000, "size_replicas", "prefill_chunk_tokens",
+                    static_cast<double>(chunk_tokens), "[0, 1e7]");
   detail::check_positive("size_replicas", "ttft_s", std::isinf(targets.ttft_s) ? 1.0 : targets.ttft_s);
   detail::check_quantile("size_replicas", "quantile", targets.quantile);
   if (cap.max_batch == 0) {
@@ -104,8 +114,8 @@ struct ReplicaSizing {
     s.capacity = cap;
     return s;
   }
-  BatchQueueModel model(profile, tokens, cap.max_batch, queue.for_batch(cap.max_batch));
-  return size_replicas(profile, tokens, targets, kv_tokens, engine_max_batch, queue, model);
+  BatchQueueModel model(profile, tokens, cap.max_batch, queue.for_batch(cap.max_batch), chunk_tokens);
+  return size_replicas(profile, tokens, targets, kv_tokens, engine_max_batch, chunk_tokens, queue, model);
 }
 
 LLMSCALE_NAMESPACE_END

@@ -58,6 +58,8 @@ struct SloConfig {
   int max_queue_batches = 10;   ///< a replica's queue, in batches (as llmscale-size; at most 10^6 requests)
   double default_input_tokens = 1024;  ///< until a request has finished
   double default_output_tokens = 256;  ///< the same for output tokens
+  long long prefill_chunk_tokens = 2048;  ///< prompt tokens the engine prefills an iteration (0: a whole prompt)
+  double output_sigma = 1.0;           ///< output lengths' spread: their log's standard deviation (lognormal)
   double token_mix_tolerance = 0.05;   ///< recompute the capacity when the mix moves this much
   double queue_drain_s = 0;            ///< drain the waiting requests within this (0: max(cold_start_s, ttft_s))
   double cold_start_s = 300;           ///< request to ready: when new capacity can serve
@@ -73,6 +75,10 @@ struct SloConfig {
     v("max_queue_batches", self.max_queue_batches, closed(0, 1000), "replica queue length in batches");
     v("default_input_tokens", self.default_input_tokens, closed(1.0, 1e7), "prompt tokens before any request finished");
     v("default_output_tokens", self.default_output_tokens, closed(1.0, 1e7), "output tokens before any request finished");
+    v("prefill_chunk_tokens", self.prefill_chunk_tokens, closed(0LL, 10000000LL),
+      "prompt tokens the engine prefills an iteration, vLLM's max_num_batched_tokens (0: a whole prompt)");
+    v("output_sigma", self.output_sigma, closed(0.05, 3.0),
+      "output lengths' spread, the standard deviation of their log (1.0: the development trace)");
     v("token_mix_tolerance", self.token_mix_tolerance, closed(0.0, 1.0), "relative token-mix change that recomputes capacity");
     v("queue_drain_s", self.queue_drain_s, closed(0.0, 86400.0),
       "seconds to drain the waiting requests in (0: the cold start, at least ttft_s)");
@@ -93,7 +99,8 @@ class SloPolicy {
         engine_batch_(config.max_batch > 0 ? config.max_batch
                       : profile_.measured().max_batch > 0 ? profile_.measured().max_batch
                                                           : 256),
-        queue_(profile_, TokenLengths{config.default_input_tokens, config.default_output_tokens}, engine_batch_,
+        queue_(profile_, TokenLengths{config.default_input_tokens, config.default_output_tokens, config.output_sigma},
+               engine_batch_,
                queue_for(engine_batch_)),
         sized_mixes_(mix_slots) {
     targets_.ttft_s = config.ttft_s;
@@ -135,8 +142,8 @@ class SloPolicy {
   /// The token mix a snapshot shows (the defaults until a request has finished).
   [[nodiscard]] TokenLengths tokens_of(const Signals& s) const noexcept {
     return s.mean_prompt_tokens >= 1 && s.mean_output_tokens >= 1
-               ? TokenLengths{std::min(s.mean_prompt_tokens, 1e7), std::min(s.mean_output_tokens, 1e7)}
-               : TokenLengths{config_.default_input_tokens, config_.default_output_tokens};
+               ? TokenLengths{std::min(s.mean_prompt_tokens, 1e7), std::min(s.mean_output_tokens, 1e7), config_.output_sigma}
+               : TokenLengths{config_.default_input_tokens, config_.default_output_tokens, config_.output_sigma};
   }
 
   /// Requests per second one replica takes within the targets for the current token mix.
@@ -168,14 +175,15 @@ class SloPolicy {
              t.input_tokens <= 1e9 && t.output_tokens <= 1e9;
     };
     bool sized = false;
-    TokenLengths tokens, source;
+    // the output spread is the config's, not saved: the state holds the mixes' means
+    TokenLengths tokens{1, 1, config_.output_sigma}, source = tokens;
     std::size_t valid = 0;
     r >> sized >> tokens.input_tokens >> tokens.output_tokens >> source.input_tokens >> source.output_tokens >> valid;
     if (!r.ok() || (sized && (!mix_ok(tokens) || !mix_ok(source))) || valid > sized_mixes_.size()) return false;
     std::vector<SizedMix> cells(mix_slots);
     for (std::size_t k = 0; k < valid; ++k) {
       std::size_t slot = 0;  // the slot it was kept in
-      TokenLengths t;
+      TokenLengths t = tokens;
       r >> slot >> t.input_tokens >> t.output_tokens;
       long long in = 0, out = 0;
       if (!r.ok() || !mix_ok(t) || !cell_of(t, in, out)) return false;
@@ -268,7 +276,7 @@ class SloPolicy {
   // sizing chain; queue_ was built at the engine's largest batch, so nothing allocates or throws)
   void size_for(const TokenLengths& tokens, long long& batch, double& rate) noexcept {
     const ReplicaSizing sizing = size_replicas(profile_, tokens, targets_, config_.kv_tokens, engine_batch_,
-                                               QueueBound{static_cast<double>(config_.max_queue_batches)}, queue_);
+                                               config_.prefill_chunk_tokens, QueueBound{static_cast<double>(config_.max_queue_batches)}, queue_);
     batch = sizing.capacity.max_batch;
     rate = sizing.feasible() ? sizing.max_rate : 0.0;
   }

@@ -163,6 +163,7 @@ struct Contestants {
     c.slo.tpot_s = sim.slo_tpot_s;
     c.slo.kv_tokens = sim.kv_tokens;
     c.slo.max_batch = static_cast<int>(sim.max_batch);
+    c.slo.prefill_chunk_tokens = sim.chunk_tokens;
     c.slo.cold_start_s = sim.cold_start_s;
     // latency_p99 at 0.4 of the TTFT target and 0.8 of the TPOT target (the PidConfig defaults
     // for 2 s and 0.1 s): a TTFT p99 that high already means queueing; a TPOT p99 moves with
