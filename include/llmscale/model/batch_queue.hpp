@@ -15,8 +15,8 @@
 //
 // The per-request tail of the time per output token (replica_capacity.hpp): a request decodes
 // at the step its running neighbours see (the decode step weighted by the running requests),
-// and meets the prefill chunks of the prompts that arrive, at the admitted rate, from its own
-// prefill on.
+// and meets the prefill chunks of the prompts its replica receives, at the admitted rate, from
+// its own arrival on.
 //
 // `max_arrival_rate` bisects for the largest lambda whose TTFT quantile meets the target and
 // whose share of requests missing the per-token target is within the quantile's share (the
