@@ -44,8 +44,10 @@ TEST_CASE("size_replicas: the no-throw form, the allocating form and the chain b
     const double kv_tokens = kv(rng);
     const llmscale::QueueBound queue{static_cast<double>(batches(rng))};
     CAPTURE(i);
-    const llmscale::ReplicaSizing fast = llmscale::size_replicas(p, tokens, targets, kv_tokens, 256, llmscale::default_prefill_chunk_tokens, queue, reused);
-    const llmscale::ReplicaSizing alloc = llmscale::size_replicas(p, tokens, targets, kv_tokens, 256, llmscale::default_prefill_chunk_tokens, queue);
+    const long long chunk = llmscale::default_prefill_chunk_tokens;
+    const llmscale::ReplicaSizing fast =
+        llmscale::size_replicas(p, tokens, targets, kv_tokens, 256, chunk, queue, reused);
+    const llmscale::ReplicaSizing alloc = llmscale::size_replicas(p, tokens, targets, kv_tokens, 256, chunk, queue);
     REQUIRE(fast.problem == nullptr);
     // by hand
     const llmscale::ReplicaCapacity cap = llmscale::replica_capacity(p, tokens, targets, kv_tokens, 256);
@@ -78,26 +80,33 @@ TEST_CASE("size_replicas' no-throw form names what stopped it and allocates noth
   targets.ttft_s = 2;
   targets.tpot_s = 0.1;
   llmscale::BatchQueueModel small(p, TokenLengths{1000, 100}, 8, 80);
+  const long long chunk = llmscale::default_prefill_chunk_tokens;
   // a batch of 8 and queue of 80 were held: a larger batch is refused, not allocated
-  const auto big = llmscale::size_replicas(p, TokenLengths{1000, 100}, targets, 4e5, 64, llmscale::default_prefill_chunk_tokens, {}, small);
+  const auto big = llmscale::size_replicas(p, TokenLengths{1000, 100}, targets, 4e5, 64, chunk, {}, small);
   REQUIRE(big.problem != nullptr);
   CHECK(std::string(big.problem).find("has not held") != std::string::npos);
   CHECK_FALSE(big.feasible());
   CHECK(small.max_batch() == 8);  // the model unchanged
-  const auto fits = llmscale::size_replicas(p, TokenLengths{1000, 100}, targets, 4e5, 8, llmscale::default_prefill_chunk_tokens, {}, small);
+  const auto fits = llmscale::size_replicas(p, TokenLengths{1000, 100}, targets, 4e5, 8, chunk, {}, small);
   CHECK(fits.problem == nullptr);
   CHECK(fits.feasible());
-  CHECK(std::string(llmscale::size_replicas(p, TokenLengths{0, 100}, targets, 4e5, 8, llmscale::default_prefill_chunk_tokens, {}, small).problem) == "input_tokens");
-  CHECK(std::string(llmscale::size_replicas(p, TokenLengths{10, 100}, targets, -1, 8, llmscale::default_prefill_chunk_tokens, {}, small).problem) == "kv_tokens");
+  const auto problem = [&](const TokenLengths& tokens, const LatencyTargets& t, double kv, long long chunk_tokens) {
+    return std::string(llmscale::size_replicas(p, tokens, t, kv, 8, chunk_tokens, {}, small).problem);
+  };
+  CHECK(problem(TokenLengths{0, 100}, targets, 4e5, chunk) == "input_tokens");
+  CHECK(problem(TokenLengths{10, 100}, targets, -1, chunk) == "kv_tokens");
+  CHECK(problem(TokenLengths{10, 100, 9.0}, targets, 4e5, chunk) == "output_sigma");
+  CHECK(problem(TokenLengths{10, 100}, targets, 4e5, -1) == "prefill_chunk_tokens");
   LatencyTargets bad = targets;
   bad.quantile = 1.5;
-  CHECK(std::string(llmscale::size_replicas(p, TokenLengths{10, 100}, bad, 4e5, 8, llmscale::default_prefill_chunk_tokens, {}, small).problem) == "ttft_s or quantile");
+  CHECK(problem(TokenLengths{10, 100}, bad, 4e5, chunk) == "ttft_s or quantile");
   // the allocating form throws instead, naming the argument
   CHECK_THROWS_WITH_AS((void)llmscale::size_replicas(p, TokenLengths{0, 100}, targets, 4e5), doctest::Contains("input_tokens"),
                        std::invalid_argument);
   CHECK_THROWS_WITH_AS((void)llmscale::size_replicas(p, TokenLengths{10, 100}, bad, 4e5), doctest::Contains("quantile"),
                        std::invalid_argument);
-  static_assert(noexcept(llmscale::size_replicas(p, TokenLengths{}, targets, 1.0, 0, 0, llmscale::QueueBound{}, small)));
+  static_assert(
+      noexcept(llmscale::size_replicas(p, TokenLengths{}, targets, 1.0, 0, chunk, llmscale::QueueBound{}, small)));
 }
 
 TEST_CASE("the SLO policy's replicas at no queue are size_replicas' for its targets") {

@@ -142,7 +142,8 @@ class SloPolicy {
   /// The token mix a snapshot shows (the defaults until a request has finished).
   [[nodiscard]] TokenLengths tokens_of(const Signals& s) const noexcept {
     return s.mean_prompt_tokens >= 1 && s.mean_output_tokens >= 1
-               ? TokenLengths{std::min(s.mean_prompt_tokens, 1e7), std::min(s.mean_output_tokens, 1e7), config_.output_sigma}
+               ? TokenLengths{std::min(s.mean_prompt_tokens, 1e7), std::min(s.mean_output_tokens, 1e7),
+                              config_.output_sigma}
                : TokenLengths{config_.default_input_tokens, config_.default_output_tokens, config_.output_sigma};
   }
 
@@ -276,7 +277,8 @@ class SloPolicy {
   // sizing chain; queue_ was built at the engine's largest batch, so nothing allocates or throws)
   void size_for(const TokenLengths& tokens, long long& batch, double& rate) noexcept {
     const ReplicaSizing sizing = size_replicas(profile_, tokens, targets_, config_.kv_tokens, engine_batch_,
-                                               config_.prefill_chunk_tokens, QueueBound{static_cast<double>(config_.max_queue_batches)}, queue_);
+                                               config_.prefill_chunk_tokens,
+                                               QueueBound{static_cast<double>(config_.max_queue_batches)}, queue_);
     batch = sizing.capacity.max_batch;
     rate = sizing.feasible() ? sizing.max_rate : 0.0;
   }
