@@ -74,9 +74,9 @@ class BatchQueueModel {
                       static_cast<double>(max_batch), "[1, 100000]");
     detail::check_arg(max_queue >= 0 && max_queue <= 1'000'000, "batch_queue", "max_queue",
                       static_cast<double>(max_queue), "[0, 1000000]");
-    detail::check_arg(chunk_tokens >= 0 && chunk_tokens <= 10'000'000, "batch_queue", "chunk_tokens",
+    detail::check_arg(detail::chunk_tokens_ok(chunk_tokens), "batch_queue", "chunk_tokens",
                       static_cast<double>(chunk_tokens), "[0, 10000000]");
-    detail::check_arg(tokens.output_sigma >= 0.05 && tokens.output_sigma <= 3, "batch_queue", "output_sigma",
+    detail::check_arg(detail::output_sigma_ok(tokens.output_sigma), "batch_queue", "output_sigma",
                       tokens.output_sigma, "[0.05, 3]");
     mu_.resize(std::max(mu_.size(), static_cast<std::size_t>(max_batch) + 1));
     tpot_.resize(mu_.size());
@@ -93,8 +93,8 @@ class BatchQueueModel {
   [[nodiscard]] bool try_configure(const LatencyProfile& profile, const TokenLengths& tokens, long long max_batch,
                                    long long max_queue,
                                    long long chunk_tokens = default_prefill_chunk_tokens) noexcept {
-    if (!(max_batch >= 1 && max_batch <= 100'000 && max_queue >= 0 && max_queue <= 1'000'000 && chunk_tokens >= 0 &&
-          chunk_tokens <= 10'000'000 && tokens.output_sigma >= 0.05 && tokens.output_sigma <= 3)) {
+    if (!(max_batch >= 1 && max_batch <= 100'000 && max_queue >= 0 && max_queue <= 1'000'000 &&
+          detail::chunk_tokens_ok(chunk_tokens) && detail::output_sigma_ok(tokens.output_sigma))) {
       return false;
     }
     if (static_cast<std::size_t>(max_batch) + 1 > mu_.size() ||

@@ -92,6 +92,15 @@ struct ReplicaCapacity {
 /// vLLM's default prefill chunk (`max_num_batched_tokens` with chunked prefill), in tokens.
 inline constexpr long long default_prefill_chunk_tokens = 2048;
 
+namespace detail {
+// The ranges the sizing takes: a prefill chunk in tokens (0: a whole prompt), and the outputs'
+// log standard deviation.
+[[nodiscard]] constexpr bool chunk_tokens_ok(long long chunk_tokens) noexcept {
+  return chunk_tokens >= 0 && chunk_tokens <= 10'000'000;
+}
+[[nodiscard]] constexpr bool output_sigma_ok(double sigma) noexcept { return sigma >= 0.05 && sigma <= 3; }
+}  // namespace detail
+
 /// How a request's prompt reaches the iterations (see the top of this file).
 struct PrefillChunks {
   double per_request = 1;  ///< iterations that carry a chunk of its prompt, on average
@@ -147,7 +156,7 @@ namespace detail {
       p_n += pois_term;
       pois_term *= mu / static_cast<double>(phase + 1);
     }
-    const double tail = p < 1 ? std::max(0.0, 1.0 - bin_cdf) : (j <= s ? 1.0 : 0.0);  // P(B >= j)
+    const double tail = p < 1 ? std::max(0.0, 1.0 - bin_cdf) : 1.0;  // P(B >= j); every G is 1 when p is 1
     below += p_n * tail;
     if (p < 1) {
       bin_cdf += bin_term;
@@ -168,9 +177,10 @@ namespace detail {
 /// step alone, or the prefill work, exceeds what there is; NaN for an argument out of range.
 [[nodiscard]] inline double tpot_miss_share(double decode_s, double arrival_rate, const PrefillChunks& chunks,
                                             double output_tokens, double output_sigma, double tpot_s,
-                                            double stop_above = 1.0, int arrival_shape = default_arrival_shape) noexcept {
+                                            double stop_above = 1.0,
+                                            int arrival_shape = default_arrival_shape) noexcept {
   if (!(decode_s >= 0 && arrival_rate >= 0 && std::isfinite(arrival_rate) && chunks.per_request >= 1 &&
-        chunks.chunk_s >= 0 && output_tokens >= 1 && output_sigma >= 0.05 && output_sigma <= 3 && tpot_s > 0 &&
+        chunks.chunk_s >= 0 && output_tokens >= 1 && detail::output_sigma_ok(output_sigma) && tpot_s > 0 &&
         arrival_shape >= 1 && arrival_shape <= 64)) {
     return std::numeric_limits<double>::quiet_NaN();
   }
@@ -192,13 +202,15 @@ namespace detail {
   // than what a request absorbs and sits 8 sd below it
   const double grow = arrival_rate * decode_s / (1.0 - rho) * E;  // chunks met per decode iteration
   double share = 0;
+  double lower = one_token;  // P(X < m + 0.5)
   for (long long m = 1;;) {
     const long long width = m <= 64 ? 1 : m / 32;
     const long long at = m + (width - 1) / 2;
     const auto atd = static_cast<double>(at);
     // the weight of m .. m + width - 1: P(m + 0.5 <= X < m + width + 0.5)
-    const double from = static_cast<double>(m) + 0.5;
-    const double weight = below(from + static_cast<double>(width)) - below(from);
+    const double upper = below(static_cast<double>(m + width) + 0.5);
+    const double weight = upper - lower;
+    lower = upper;
     const double window = (E * (decode_s + c) + atd * decode_s) / (1.0 - rho);
     const double absorbed = std::floor(x * atd + 1e-9);
     if (absorbed < atd) {
@@ -206,7 +218,7 @@ namespace detail {
     }
     if (share > stop_above) return share;
     m += width;
-    if (1.0 - below(static_cast<double>(m) + 0.5) < 1e-9) break;
+    if (1.0 - lower < 1e-9) break;
     const double n = arrival_rate * window;
     const double sd = std::sqrt(n / arrival_shape + n * (1.0 - p)) / p;
     if (grow < x && x * atd - n / p > 8.0 * sd) break;
@@ -222,7 +234,7 @@ namespace detail {
                                                           double kv_tokens, long long engine_max_batch) noexcept {
   if (!(tokens.input_tokens > 0 && tokens.input_tokens <= 1e7)) return "input_tokens";
   if (!(tokens.output_tokens >= 1 && tokens.output_tokens <= 1e7)) return "output_tokens";
-  if (!(tokens.output_sigma >= 0.05 && tokens.output_sigma <= 3)) return "output_sigma";
+  if (!detail::output_sigma_ok(tokens.output_sigma)) return "output_sigma";
   if (!(kv_tokens > 0 && kv_tokens <= 1e12)) return "kv_tokens";
   if (!(targets.tpot_s > 0)) return "tpot_s";
   if (!(engine_max_batch >= 0 && engine_max_batch <= 1'000'000)) return "engine_max_batch";
@@ -274,7 +286,7 @@ namespace detail {
                     tokens.input_tokens, "(0, 1e7]");
   detail::check_arg(tokens.output_tokens >= 1 && tokens.output_tokens <= 1e7, "replica_capacity", "output_tokens",
                     tokens.output_tokens, "[1, 1e7]");
-  detail::check_arg(tokens.output_sigma >= 0.05 && tokens.output_sigma <= 3, "replica_capacity", "output_sigma",
+  detail::check_arg(detail::output_sigma_ok(tokens.output_sigma), "replica_capacity", "output_sigma",
                     tokens.output_sigma, "[0.05, 3]");
   detail::check_arg(kv_tokens > 0 && kv_tokens <= 1e12, "replica_capacity", "kv_tokens", kv_tokens, "(0, 1e12]");
   detail::check_arg(targets.tpot_s > 0, "replica_capacity", "tpot_s", targets.tpot_s, "(0, inf]");

@@ -77,7 +77,7 @@ struct ReplicaSizing {
     s.problem = p;
     return s;
   }
-  if (!(chunk_tokens >= 0 && chunk_tokens <= 10'000'000)) {
+  if (!detail::chunk_tokens_ok(chunk_tokens)) {
     s.problem = "prefill_chunk_tokens";
     return s;
   }
@@ -105,7 +105,7 @@ struct ReplicaSizing {
                                                  long long chunk_tokens = default_prefill_chunk_tokens,
                                                  QueueBound queue = {}) {
   const ReplicaCapacity cap = replica_capacity(profile, tokens, targets, kv_tokens, engine_max_batch);
-  detail::check_arg(chunk_tokens >= 0 && chunk_tokens <= 10'000'000, "size_replicas", "prefill_chunk_tokens",
+  detail::check_arg(detail::chunk_tokens_ok(chunk_tokens), "size_replicas", "prefill_chunk_tokens",
                     static_cast<double>(chunk_tokens), "[0, 1e7]");
   detail::check_positive("size_replicas", "ttft_s", std::isinf(targets.ttft_s) ? 1.0 : targets.ttft_s);
   detail::check_quantile("size_replicas", "quantile", targets.quantile);
