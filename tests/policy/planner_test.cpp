@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -300,4 +301,134 @@ TEST_CASE("planner: before the rate's window fills it holds the fleet it found a
   int fleet = 30;
   for (int t = 1; t < 60; ++t) fleet = std::max(fleet, q.propose(at_seconds(t), hot, FleetState(fleet)).replicas);
   CHECK(fleet <= 31);  // the old floor climbed a replica a tick (to 124 here)
+}
+
+namespace {
+
+// On/off load: bursts of 2 minutes at 10 req/s after silences of 3 to 12 minutes (shorter than
+// the long window, longer than the near level's 120 s), as the signals' 60 s mean.
+std::vector<double> on_off_rates(std::uint64_t seed, int seconds) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  std::vector<double> out;
+  while (static_cast<int>(out.size()) < seconds) {
+    const int silence = 180 + static_cast<int>(540 * u(rng));
+    for (int k = 0; k < silence; ++k) out.push_back(0);
+    for (int k = 0; k < 120; ++k) out.push_back(10);
+  }
+  out.resize(static_cast<std::size_t>(seconds));
+  std::vector<double> windowed(out.size());
+  double sum = 0;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    sum += out[i];
+    if (i >= 60) sum -= out[i - 60];
+    windowed[i] = sum / 60;
+  }
+  return windowed;
+}
+
+}  // namespace
+
+TEST_CASE("planner: on bursts shorter than the lead between silences, the long band plans and holds through the silences") {
+  const std::vector<double> rates = on_off_rates(11, 6 * 3600);
+  const llmscale::TokenLengths mix{1000, 200};
+  llmscale::SloPolicy sizing(simple());
+  const double burst_need = sizing.replicas_for(10, 0, mix);
+  REQUIRE(burst_need >= 2);
+  for (const double window : {1800.0, 0.0}) {  // the default, and no long band (the near band alone)
+    CAPTURE(window);
+    llmscale::PredictiveConfig c;  // excess 0.01, cold start 300 s
+    c.long_window_s = window;
+    llmscale::PredictivePolicy<> p(llmscale::SloPolicy(simple()), c);
+    const FleetState fleet(1);
+    double lowest = 1e9;  // the lowest plan over the last three hours, silences included
+    double uncovered = 0, load = 0;
+    std::vector<double> bound(rates.size());
+    for (std::size_t t = 0; t < rates.size(); ++t) {
+      Signals s;
+      s.arrival_rate = rates[t];
+      s.mean_prompt_tokens = mix.input_tokens;
+      s.mean_output_tokens = mix.output_tokens;
+      p.propose(at_seconds(static_cast<double>(t + 1)), s, fleet);
+      bound[t] = p.long_band() ? p.long_level() * p.long_ratio() : p.level() * p.ratio();
+      if (t >= 3 * 3600) lowest = std::min(lowest, p.planned());
+    }
+    // the realised peak over the next lead against the band planned: the share of the load left
+    // uncovered, from hour 3 on
+    for (std::size_t t = 3 * 3600; t + 301 < rates.size(); t += 10) {
+      const double peak = *std::max_element(rates.begin() + static_cast<std::ptrdiff_t>(t),
+                                            rates.begin() + static_cast<std::ptrdiff_t>(t + 302));
+      uncovered += std::max(0.0, peak - bound[t]);
+      load += peak;
+    }
+    INFO("lowest plan " << lowest << " (a burst needs " << burst_need << "), uncovered share " << uncovered / load);
+    if (window > 0) {
+      CHECK(p.long_band());
+      CHECK(p.long_ratio() >= 0.95);
+      CHECK(p.long_ratio() <= 1.2);
+      CHECK(lowest >= 0.95 * burst_need);  // held through every silence
+      CHECK(uncovered / load <= 0.02);     // 1 % asked for, within 2x
+    } else {
+      CHECK(lowest < 0.5 * burst_need);   // the near band lets go in a silence longer than its level's window
+      CHECK(uncovered / load > 0.1);      // and the next burst finds the fleet short
+    }
+  }
+}
+
+TEST_CASE("planner: on a load that moves smoothly, the near band plans") {
+  for (const std::uint64_t seed : {1u, 2u}) {
+    CAPTURE(seed);
+    const std::vector<double> rates = synthetic_rates(seed, 86400);
+    llmscale::PredictivePolicy<> p(llmscale::SloPolicy(simple()), llmscale::PredictiveConfig{});
+    const FleetState fleet(10);
+    int long_ticks = 0;
+    for (std::size_t t = 0; t < rates.size(); ++t) {
+      Signals s;
+      s.arrival_rate = rates[t];
+      p.propose(at_seconds(static_cast<double>(t + 1)), s, fleet);
+      long_ticks += p.long_band() ? 1 : 0;
+    }
+    // the long band's level lags a fall by its whole window: it is the dearer way to cover a
+    // load that rises and falls gradually
+    CHECK(long_ticks < 86400 / 10);
+    CHECK_FALSE(p.long_band());
+  }
+}
+
+TEST_CASE("planner: it keeps the fleet it found for a lead, then follows the load") {
+  llmscale::PredictiveConfig c;  // cold start 300 s: a lead of 301 s
+  llmscale::PredictivePolicy<> p(llmscale::SloPolicy(simple()), c);
+  const FleetState fleet(8);  // an opening fleet sized for a load that has not come yet
+  Signals quiet;
+  quiet.arrival_rate = 0;
+  for (int t = 1; t <= 300; ++t) {
+    p.propose(at_seconds(t), quiet, fleet);
+    REQUIRE(p.planned() >= 8.0);
+  }
+  for (int t = 301; t <= 400; ++t) p.propose(at_seconds(t), quiet, fleet);
+  CHECK(p.planned() < 1.0);  // a lead has passed without load: the replicas may go
+}
+
+TEST_CASE("planner: a window in which nothing finished keeps the token mix last measured") {
+  // in a silence the signals carry no token means; sizing for the configured default mix there
+  // would plan a code mix's bursts (long prompts) at a chat mix's capacity
+  llmscale::PredictiveConfig c;
+  llmscale::PredictivePolicy<> p(llmscale::SloPolicy(simple()), c);
+  const FleetState fleet(4);
+  const llmscale::TokenLengths code{3000, 30};
+  Signals s;
+  s.arrival_rate = 5;
+  s.mean_prompt_tokens = code.input_tokens;
+  s.mean_output_tokens = code.output_tokens;
+  double t = 1;
+  for (; t <= 3600; t += 1) p.propose(at_seconds(t), s, fleet);
+  const double before = p.planned();
+  llmscale::SloPolicy sizing(simple());
+  REQUIRE(before == doctest::Approx(sizing.replicas_for(p.level() * p.ratio(), 0, code)).epsilon(0.02));
+  Signals unmeasured = s;  // the same rate, no completions in the window
+  unmeasured.mean_prompt_tokens = std::numeric_limits<double>::quiet_NaN();
+  unmeasured.mean_output_tokens = std::numeric_limits<double>::quiet_NaN();
+  p.propose(at_seconds(t), unmeasured, fleet);
+  CHECK(p.planned() == doctest::Approx(before).epsilon(0.01));
+  REQUIRE(sizing.replicas_for(p.level() * p.ratio(), 0, llmscale::TokenLengths{}) < 0.8 * before);  // the default mix differs
 }

@@ -19,7 +19,14 @@
 //               every sample_s, kept over ratio_window_s (a rolling, conformal-style bound on
 //               how far the load rises within a lead time, learned online from this load);
 //               until min_ratios ratios are in, blended with prior_ratio (a documented prior)
-//   plan        llmscale-slo's replicas for level x F at the token mix measured now,
+//   long band   beside that near band, the long level (the largest rate over long_window_s)
+//               x G, G calibrated on the same samples (the smallest multiple that leaves at
+//               most `excess` of the load uncovered); of the two, the one that leaves less of
+//               the ratio window's load uncovered plans, else the cheaper: bursts shorter than
+//               the lead between silences are held through the silences, a gradual load keeps
+//               the near band
+//   plan        llmscale-slo's replicas for the band at the token mix measured now (the
+//               mix last measured where nothing finished in the window),
 //               smoothed over mix_time_s (the capacity model: the largest batch within the
 //               TPOT target and the KV cache, the rate at which its TTFT quantile meets the
 //               target), plus the backlog drained over the time until new capacity can serve
@@ -31,7 +38,8 @@
 //               start, a plan held while any replica starts is a running maximum for as long
 //               as the load keeps rising now and then); before the rate's window has filled
 //               once (a bucket), no less than the fleet it found and its own plan (not the
-//               fleet: a PID on top adds to it), the level is the part window's rate (from
+//               fleet: a PID on top adds to it), and before a lead has passed no less than
+//               the fleet it found; the level is the part window's rate (from
 //               sample_s on) and the mix the window's means, unsmoothed (the first
 //               completions are the short ones)
 // Because F covers the peak over the whole lead, a scale-down it allows is one the load is
@@ -105,6 +113,7 @@ struct PredictiveConfig {
   bool load_weighted = true;    ///< the quantile over requests (each ratio weighted by its level), not over time
   double mix_time_s = 300;      ///< time constant of the token mix sized for (an EWMA of the measured means)
   double hold_s = 300;          ///< while replicas start, the plan is held this long after it last rose
+  double long_window_s = 1800;  ///< >0: the long band's level is the largest rate over this many seconds (0: no long band)
 
   /// Lists the fields (key, range, meaning) for validation, parsing and dumping (core/config.hpp).
   template <class Self, class Visitor>
@@ -128,6 +137,8 @@ struct PredictiveConfig {
     v("load_weighted", self.load_weighted, "take the quantile over requests (ratios weighted by their level)");
     v("mix_time_s", self.mix_time_s, closed(0.0, 86400.0), "time constant of the token mix sized for (0: the window's means)");
     v("hold_s", self.hold_s, closed(0.0, 86400.0), "seconds the plan is held while replicas start, after it last rose");
+    v("long_window_s", self.long_window_s, closed(0.0, 86400.0),
+      "the long band's level is the largest rate over this many seconds (0: no long band)");
   }
 
   /// The first field out of range, a lead (cold_start_s + tick_s) over 1440 buckets, more than
@@ -180,9 +191,11 @@ class PredictivePolicy {
     for (auto& ring : predictions_) ring.assign(static_cast<std::size_t>(lead_buckets_) + 1, nan());
     ratio_ = config.prior_ratio;
     peaks_.assign(static_cast<std::size_t>(std::max(1.0, std::ceil(config.level_window_s / config.sample_s))), 0.0);
+    long_peaks_.assign(static_cast<std::size_t>(std::max(1.0, std::ceil(config.long_window_s / config.sample_s))), 0.0);
     const auto window = static_cast<std::size_t>(std::max(1.0, std::ceil(config.ratio_window_s / config.sample_s)));
     ratios_.assign(window, 0.0);
     levels_.assign(window, 0.0);
+    seen_.assign(config.long_window_s > 0 ? window : 0, Seen{});
     sorted_.reserve(window);
     weighted_.reserve(window);
     pending_.assign(static_cast<std::size_t>(std::ceil((config.cold_start_s + config.tick_s) / config.sample_s)) + 2, Pending{});
@@ -205,12 +218,14 @@ class PredictivePolicy {
     if (!started_) {
       started_ = true;
       first_tick_ = now;
+      found_ = static_cast<double>(fleet.current());
     }
     // the rate's window is full once a bucket has passed: before that a rate is a part-window's
     // and no ratio is learned from it (nor from stale signals)
     const bool warm = now - first_tick_ >= bucket_;
     if (std::isfinite(rate)) {
       level_ = level_for(recent_peak(now, warm ? rate : 0.0));
+      if (!seen_.empty()) long_level_ = long_peak(now, warm ? rate : 0.0);
       // a part window's rate plans (it can only add replicas: no scale-down before warm) once
       // it spans a sample: from a fleet that opens short, a replica asked for at 10 s is ready
       // a bucket earlier than one asked for when the window has filled
@@ -221,7 +236,7 @@ class PredictivePolicy {
     // the plan: the capacity for level x F at the mix measured now, the backlog drained over the lead
     const TokenLengths mix = smoothed_mix(now, s, warm);
     const double lead_s = config_.cold_start_s + config_.tick_s;
-    double need = sizing_.replicas_for(level_ * ratio_, 0, mix);
+    double need = sizing_.replicas_for(band(), 0, mix);
     const double per_replica = sizing_.rate_per_replica();
     if (std::isfinite(need) && per_replica > 0 && std::isfinite(s.queued_now) && s.queued_now > 0) {
       need += s.queued_now / (per_replica * std::max(lead_s, sizing_.config().ttft_s));
@@ -231,6 +246,10 @@ class PredictivePolicy {
     // the fleet it found, then its own plan, not the fleet (a PID on top adds to the fleet each
     // tick, and a plan that took the fleet for its floor would follow it up, a replica a tick)
     if (!warm) need = std::max(need, now == first_tick_ ? static_cast<double>(fleet.current()) : planned_);
+    // nor below the fleet it found before a lead has passed: until then it has seen no peak over
+    // a lead, so nothing says the load those replicas were started for will not come before a
+    // replacement could be ready
+    if (now - first_tick_ < lead_) need = std::max(need, found_);
     // nor while replicas are starting, through a dip shorter than hold_s from the last tick the
     // plan did not fall (the plan that asked for them still stands; its own, not a wrapper's)
     if (need >= planned_) raised_ = now;
@@ -273,6 +292,12 @@ class PredictivePolicy {
   [[nodiscard]] double level() const noexcept { return level_; }
   /// F: the ratio the level is multiplied by (the learned quantile, blended with the prior).
   [[nodiscard]] double ratio() const noexcept { return ratio_; }
+  /// Whether the long band plans (the largest rate over long_window_s x long_ratio()).
+  [[nodiscard]] bool long_band() const noexcept { return long_chosen_; }
+  /// The long band's level: the largest rate over the last long_window_s (requests/s).
+  [[nodiscard]] double long_level() const noexcept { return long_level_; }
+  /// The long band's multiple of its level, calibrated like F.
+  [[nodiscard]] double long_ratio() const noexcept { return long_ratio_; }
   /// Realised ratios learned so far (at most the window's).
   [[nodiscard]] std::size_t ratios_learned() const noexcept { return ratio_count_; }
   /// The feedback policy.
@@ -282,9 +307,9 @@ class PredictivePolicy {
   /// the levels waiting for theirs, the recent peaks, the token mix and the mixes sized for, the
   /// last plan and when it last rose) and the feedback's own state where it keeps one, times as
   /// ages at `now`: a restart that loads it plans as this one would have (see has_saved_state).
-  /// A few kB plus 40 bytes per ratio.
+  /// A few kB plus about 80 bytes per ratio (the long band keeps three numbers per sample).
   [[nodiscard]] std::string save_state(TimePoint now) const {
-    detail::StateWriter w("predictive/2");
+    detail::StateWriter w("predictive/3");
     const auto age = [&](TimePoint t) { return std::max(0.0, to_seconds(now - t)); };
     w << config_.bucket_s << config_.sample_s << predictions_[0].size() << ratios_.size() << peaks_.size() << pending_.size();
     w.blob(holt_winters_.save_state()).blob(kalman_.save_state()).blob(autoregressive_.save_state()).blob(rates_.save_state(now));
@@ -301,7 +326,14 @@ class PredictivePolicy {
     w << pending_count_;
     for (std::size_t i = 0; i < pending_count_; ++i) w << age(pending_[i].at) << pending_[i].level << pending_[i].peak;
     w << started_ << age(first_tick_) << sampled_ << age(last_sample_) << mixed_ << age(mix_at_) << mix_.input_tokens
-      << mix_.output_tokens << ratio_ << level_ << planned_ << shortfall_ << age(raised_);
+      << mix_.output_tokens << ratio_ << level_ << planned_ << shortfall_ << age(raised_) << found_;
+    // the long band
+    w << long_peaks_.size() << seen_.size() << long_peaked_ << long_next_
+      << (long_peaked_ ? age(TimePoint(from_seconds(config_.sample_s) * long_slot_)) : 0.0);
+    for (double x : long_peaks_) w << x;
+    w << long_level_ << long_ratio_ << long_chosen_ << seen_next_ << seen_count_;
+    for (std::size_t i = 0; i < seen_count_; ++i) w << seen_[i].peak << seen_[i].level << seen_[i].long_level;
+    for (std::size_t i = 0; i < pending_count_; ++i) w << pending_[i].long_level << pending_[i].near_level;
     if constexpr (has_saved_state_v<Feedback>) w.blob(feedback_.save_state(now));
     return std::move(w).str();
   }
@@ -318,7 +350,7 @@ class PredictivePolicy {
 
  private:
   bool read_state(std::string_view state, TimePoint now) {
-    detail::StateReader r(state, "predictive/2");
+    detail::StateReader r(state, "predictive/3");
     const auto good = [](double x) { return std::isfinite(x) && x >= 0; };
     const auto at = [&](double age) { return now - from_seconds(age); };
     double bucket_s = 0, sample_s = 0;
@@ -379,10 +411,10 @@ class PredictivePolicy {
     }
     double first_age = 0, sample_age = 0, mix_age = 0, raised_age = 0;
     r >> started_ >> first_age >> sampled_ >> sample_age >> mixed_ >> mix_age >> mix_.input_tokens >> mix_.output_tokens >> ratio_ >>
-        level_ >> planned_ >> shortfall_ >> raised_age;
+        level_ >> planned_ >> shortfall_ >> raised_age >> found_;
     r.require_finite(first_age, sample_age, mix_age, mix_.input_tokens, mix_.output_tokens, ratio_, level_, planned_, shortfall_,
-                     raised_age);
-    if (!r.ok() || first_age < 0 || sample_age < 0 || mix_age < 0 || raised_age < 0 ||
+                     raised_age, found_);
+    if (!r.ok() || first_age < 0 || sample_age < 0 || mix_age < 0 || raised_age < 0 || found_ < 0 ||
         std::max({first_age, sample_age, mix_age, raised_age}) > 1e9 ||
         ratio_ < 0 || ratio_ > std::max(config_.max_ratio, config_.prior_ratio) || level_ < 0 || planned_ < 0 || shortfall_ < 0) {
       return false;
@@ -391,6 +423,7 @@ class PredictivePolicy {
     last_sample_ = at(sample_age);
     mix_at_ = at(mix_age);
     raised_ = at(raised_age);
+    if (!read_long_band(r, now)) return false;
     if constexpr (has_saved_state_v<Feedback>) {
       std::string_view nested;
       r.blob(nested);
@@ -399,9 +432,48 @@ class PredictivePolicy {
     return r.done();
   }
 
+  // the long band's part of read_state: its ring of slot maxima, the samples it compares the
+  // bands over, and the pending samples' long levels (their count was read before)
+  bool read_long_band(detail::StateReader& r, TimePoint now) {
+    const auto good = [](double x) { return std::isfinite(x) && x >= 0; };
+    std::size_t slots = 0, seen = 0;
+    double slot_age = 0;
+    r >> slots >> seen >> long_peaked_ >> long_next_ >> slot_age;
+    if (!r.ok() || slots != long_peaks_.size() || seen != seen_.size() || long_next_ >= long_peaks_.size() || !good(slot_age) ||
+        slot_age > 1e9) {
+      return false;
+    }
+    long_slot_ = long_peaked_ ? detail::bucket_index(now - from_seconds(slot_age), from_seconds(config_.sample_s)) : 0;
+    long_before_ = 0;
+    for (std::size_t i = 0; i < long_peaks_.size(); ++i) {
+      r >> long_peaks_[i];
+      if (!r.ok() || !good(long_peaks_[i])) return false;
+      if (i != long_next_) long_before_ = std::max(long_before_, long_peaks_[i]);
+    }
+    r >> long_level_ >> long_ratio_ >> long_chosen_ >> seen_next_ >> seen_count_;
+    if (!r.ok() || !good(long_level_) || !good(long_ratio_) || long_ratio_ > config_.max_ratio || seen_count_ > seen_.size() ||
+        (!seen_.empty() && seen_next_ >= seen_.size()) || (seen_.empty() && (seen_next_ != 0 || long_chosen_))) {
+      return false;
+    }
+    for (std::size_t i = 0; i < seen_count_; ++i) {
+      r >> seen_[i].peak >> seen_[i].level >> seen_[i].long_level;
+      if (!r.ok() || !good(seen_[i].peak) || !good(seen_[i].level) || !good(seen_[i].long_level)) return false;
+    }
+    for (std::size_t i = 0; i < pending_count_; ++i) {
+      r >> pending_[i].long_level >> pending_[i].near_level;
+      if (!r.ok() || !good(pending_[i].long_level) || !good(pending_[i].near_level)) return false;
+    }
+    return true;
+  }
+
   struct Pending {
     TimePoint at{};
-    double level = 0, peak = 0;
+    double level = 0, peak = 0, long_level = 0, near_level = 0;
+  };
+  struct Seen {
+    // the peak over the lead after the two levels were taken; the near level as the plan
+    // meets it, never below the rate then (the feedback on the present covers that)
+    double peak = 0, level = 0, long_level = 0;
   };
 
   static constexpr double nan() noexcept { return std::numeric_limits<double>::quiet_NaN(); }
@@ -439,6 +511,7 @@ class PredictivePolicy {
   TokenLengths smoothed_mix(TimePoint now, const Signals& s, bool warm) noexcept {
     const TokenLengths measured = sizing_.tokens_of(s);
     const bool have = s.mean_prompt_tokens >= 1 && s.mean_output_tokens >= 1;
+    if (!have && mixed_) return mix_;  // nothing finished in the window (a silence): the mix last measured
     if (!have || !(config_.mix_time_s > 0) || !warm) return measured;
     if (!mixed_) {
       mixed_ = true;
@@ -475,6 +548,29 @@ class PredictivePolicy {
     return most;
   }
 
+  // the load planned for: the chosen band's (the near band until the two have been compared)
+  [[nodiscard]] double band() const noexcept { return long_chosen_ ? long_level_ * long_ratio_ : level_ * ratio_; }
+
+  // the largest rate over the last long_window_s: the slots before this one's maximum is
+  // taken once per slot, then this slot's is compared each tick
+  double long_peak(TimePoint now, double rate) noexcept {
+    const auto slot = detail::bucket_index(now, from_seconds(config_.sample_s));
+    if (!long_peaked_ || slot != long_slot_) {
+      const std::int64_t steps =
+          long_peaked_ ? std::min<std::int64_t>(slot - long_slot_, static_cast<std::int64_t>(long_peaks_.size())) : 1;
+      for (std::int64_t k = 0; k < steps; ++k) {
+        long_next_ = (long_next_ + 1) % long_peaks_.size();
+        long_peaks_[long_next_] = 0;
+      }
+      long_slot_ = slot;
+      long_peaked_ = true;
+      long_before_ = 0;
+      for (double p : long_peaks_) long_before_ = std::max(long_before_, p);
+    }
+    long_peaks_[long_next_] = std::max(long_peaks_[long_next_], rate);
+    return std::max(long_before_, long_peaks_[long_next_]);
+  }
+
   [[nodiscard]] double level_for(double rate) const noexcept {
     if (chosen_ == ForecasterChoice::last_value || buckets_ == 0) return rate;
     const double f = forecast_with(chosen_, lead_buckets_).mean;
@@ -491,6 +587,13 @@ class PredictivePolicy {
       Pending p = pending_[i];
       p.peak = std::max(p.peak, rate);
       if (now - p.at >= lead_) {
+        if (!seen_.empty()) {
+          seen_[seen_next_] = Seen{p.peak, p.near_level, p.long_level};
+          seen_next_ = (seen_next_ + 1) % seen_.size();
+          seen_count_ = std::min(seen_count_ + 1, seen_.size());
+          learned = true;
+        }
+        if (!(p.level >= config_.min_level && p.level > 0)) continue;
         const double ratio = p.peak / p.level;
         // the window's ratios kept sorted as they come and go (F is read off them every sample)
         if (ratio_count_ == ratios_.size()) {
@@ -507,8 +610,8 @@ class PredictivePolicy {
       pending_[kept++] = p;
     }
     pending_count_ = kept;
-    if (level_ >= config_.min_level && level_ > 0 && pending_count_ < pending_.size()) {
-      pending_[pending_count_++] = Pending{now, level_, rate};
+    if (((level_ >= config_.min_level && level_ > 0) || !seen_.empty()) && pending_count_ < pending_.size()) {
+      pending_[pending_count_++] = Pending{now, level_, rate, long_level_, std::max(level_, rate)};
     }
     if (learned) relearn();
   }
@@ -517,6 +620,7 @@ class PredictivePolicy {
     const double prior = config_.prior_ratio;
     if (ratio_count_ == 0) {
       ratio_ = prior;
+      choose_band();
       return;
     }
     const std::vector<double>& sorted = sorted_;  // the window's ratio_count_ ratios, ascending
@@ -568,7 +672,79 @@ class PredictivePolicy {
     }
     const double w = std::min(1.0, static_cast<double>(ratio_count_) / static_cast<double>(config_.min_ratios));
     ratio_ = std::clamp(w * learned + (1 - w) * prior, 0.0, config_.max_ratio);
+    choose_band();
   }
+
+  struct Calibration {
+    double ratio = 0;   // the smallest multiple of the band's level that covers the load
+    double cost = 0;    // the window's sum of level x ratio
+    double missed = 0;  // the load it leaves uncovered: sum (peak - ratio level)+, a whole peak where the level was below min_level
+    bool capped = true;  // whether covering all but `allowed` would take more than max_ratio
+  };
+
+  // the smallest G, up to max_ratio, with sum (peak - G level)+ <= allowed over the window's
+  // samples whose level is min_level or more (the others' peaks are missed whatever G is: no
+  // multiple covers a load that rises from nothing)
+  Calibration calibrate(bool long_band, double allowed) noexcept {
+    weighted_.clear();
+    Calibration c;
+    double weight = 0;
+    for (std::size_t i = 0; i < seen_count_; ++i) {
+      const Seen& x = seen_[i];
+      const double level = long_band ? x.long_level : x.level;
+      if (level >= config_.min_level && level > 0 && x.peak <= config_.max_ratio * level) {
+        weighted_.emplace_back(x.peak / level, level);
+        weight += level;
+      } else {
+        c.missed += x.peak;
+      }
+    }
+    if (weighted_.empty()) return c;
+    std::sort(weighted_.begin(), weighted_.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    // walk down from the largest ratio: with the ratios above G, the excess is above - G below
+    double above = 0, below = 0, g = -1;
+    for (const auto& [r, level] : weighted_) {
+      if (above - r * below > allowed) {
+        g = (above - allowed) / below;
+        break;
+      }
+      above += r * level;
+      below += level;
+    }
+    if (g < 0) g = std::max(0.0, (above - allowed) / below);
+    c.capped = g > config_.max_ratio;
+    c.ratio = std::min(g, config_.max_ratio);
+    c.cost = c.ratio * weight;
+    for (const auto& [r, level] : weighted_) {
+      if (r <= c.ratio) break;
+      c.missed += (r - c.ratio) * level;
+    }
+    return c;
+  }
+
+  // which band plans: of those that cover all but `excess` of the window's load (or 1 -
+  // quantile) within max_ratio, the one that leaves less uncovered (by more than that share: a
+  // band that rises from nothing leaves more), between two that leave as much the one that
+  // costs less (the other only when it is 10 % cheaper); the near band when neither covers it
+  void choose_band() noexcept {
+    if (seen_.empty() || seen_count_ < static_cast<std::size_t>(config_.min_ratios)) return;
+    double load = 0;
+    for (std::size_t i = 0; i < seen_count_; ++i) load += seen_[i].peak;
+    if (!(load > 0)) return;
+    const double allowed = (config_.excess > 0 ? config_.excess : 1 - config_.quantile) * load;
+    const Calibration near = calibrate(false, allowed), far = calibrate(true, allowed);
+    long_ratio_ = far.ratio;
+    if (!far.capped && (near.capped || near.missed > far.missed + allowed)) {
+      long_chosen_ = true;
+    } else if (!near.capped && (far.capped || far.missed > near.missed + allowed)) {
+      long_chosen_ = false;
+    } else if (!near.capped) {  // both cover all but `allowed` of the load
+      long_chosen_ = long_chosen_ ? !(near.cost < 0.9 * far.cost) : far.cost < 0.9 * near.cost;
+    } else {  // neither covers it (a step no lead-time headroom carries): the near band, which lets it go sooner
+      long_chosen_ = false;
+    }
+  }
+
 
   void close_bucket(double rate, std::int64_t gap) noexcept {
     if (!std::isfinite(rate)) return;
@@ -657,6 +833,16 @@ class PredictivePolicy {
   double level_ = 0;
   double planned_ = 0;
   double shortfall_ = 0;
+  double found_ = 0;  // the fleet at the first tick
+  // the long band
+  std::vector<double> long_peaks_;
+  std::size_t long_next_ = 0;
+  std::int64_t long_slot_ = 0;
+  bool long_peaked_ = false;
+  double long_before_ = 0, long_level_ = 0, long_ratio_ = 0;
+  bool long_chosen_ = false;
+  std::vector<Seen> seen_;
+  std::size_t seen_next_ = 0, seen_count_ = 0;
 };
 
 LLMSCALE_NAMESPACE_END
