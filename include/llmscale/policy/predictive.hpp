@@ -51,7 +51,8 @@
 // The feedback is llmscale-slo by default, or a PidPolicy for measured correction; a feedback
 // policy with observe() still sees the governed decision. Per tick: a few comparisons and the
 // sizing lookup; F is read off the window's ratios, kept sorted as they come and go, once per
-// sample (amortised in Policy/Predictive/tick), the forecasters once per bucket.
+// sample (amortised in Policy/Predictive/tick), the forecasters once per bucket, the two bands
+// compared (a pass over the window's samples) every 1/36 of them.
 #ifndef LLMSCALE_POLICY_PREDICTIVE_HPP
 #define LLMSCALE_POLICY_PREDICTIVE_HPP
 
@@ -581,7 +582,7 @@ class PredictivePolicy {
   void sample(TimePoint now, double rate) noexcept {
     sampled_ = true;
     last_sample_ = now;
-    bool learned = false;
+    bool learned = false, seen = false;
     std::size_t kept = 0;
     for (std::size_t i = 0; i < pending_count_; ++i) {
       Pending p = pending_[i];
@@ -591,7 +592,7 @@ class PredictivePolicy {
           seen_[seen_next_] = Seen{p.peak, p.near_level, p.long_level};
           seen_next_ = (seen_next_ + 1) % seen_.size();
           seen_count_ = std::min(seen_count_ + 1, seen_.size());
-          learned = true;
+          seen = true;
         }
         if (!(p.level >= config_.min_level && p.level > 0)) continue;
         const double ratio = p.peak / p.level;
@@ -614,13 +615,16 @@ class PredictivePolicy {
       pending_[pending_count_++] = Pending{now, level_, rate, long_level_, std::max(level_, rate)};
     }
     if (learned) relearn();
+    // a comparison of the bands costs a pass over the window's samples, so it comes every
+    // 1/36 of them (every 10 minutes once 6 hours of 10 s samples are in; every sample while
+    // the first 36 come): a choice over hours of samples, which one sample barely moves
+    if (seen && seen_next_ % std::max<std::size_t>(1, seen_count_ / 36) == 0) choose_band();
   }
 
   void relearn() noexcept {
     const double prior = config_.prior_ratio;
     if (ratio_count_ == 0) {
       ratio_ = prior;
-      choose_band();
       return;
     }
     const std::vector<double>& sorted = sorted_;  // the window's ratio_count_ ratios, ascending
@@ -672,19 +676,18 @@ class PredictivePolicy {
     }
     const double w = std::min(1.0, static_cast<double>(ratio_count_) / static_cast<double>(config_.min_ratios));
     ratio_ = std::clamp(w * learned + (1 - w) * prior, 0.0, config_.max_ratio);
-    choose_band();
   }
 
   struct Calibration {
     double ratio = 0;   // the smallest multiple of the band's level that covers the load
     double cost = 0;    // the window's sum of level x ratio
     double missed = 0;  // the load it leaves uncovered: sum (peak - ratio level)+, a whole peak where the level was below min_level
-    bool capped = true;  // whether covering all but `allowed` would take more than max_ratio
   };
 
-  // the smallest G, up to max_ratio, with sum (peak - G level)+ <= allowed over the window's
-  // samples whose level is min_level or more (the others' peaks are missed whatever G is: no
-  // multiple covers a load that rises from nothing)
+  // the smallest G with sum (peak - G level)+ <= allowed over the window's samples whose level
+  // is min_level or more and whose peak is at most max_ratio times it (the others' peaks are
+  // missed whatever G is: no multiple within max_ratio covers a load that rises from nothing),
+  // so G is never over max_ratio
   Calibration calibrate(bool long_band, double allowed) noexcept {
     weighted_.clear();
     Calibration c;
@@ -700,32 +703,42 @@ class PredictivePolicy {
       }
     }
     if (weighted_.empty()) return c;
-    std::sort(weighted_.begin(), weighted_.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
-    // walk down from the largest ratio: with the ratios above G, the excess is above - G below
+    // walk down from the largest ratio: with the ratios above G, the excess is above - G below.
+    // G lies among the largest few (a small share is left uncovered), so the ratios are
+    // ordered a block at a time, the largest first (nth_element, then a sort of the block)
+    const auto larger = [](const auto& a, const auto& b) { return a.first > b.first; };
+    const std::size_t n = weighted_.size();
+    std::size_t walked = 0, block = std::min(n, std::max<std::size_t>(64, n / 16));
     double above = 0, below = 0, g = -1;
-    for (const auto& [r, level] : weighted_) {
-      if (above - r * below > allowed) {
-        g = (above - allowed) / below;
-        break;
+    while (g < 0 && walked < n) {
+      const auto first = weighted_.begin() + static_cast<std::ptrdiff_t>(walked);
+      const auto last = weighted_.begin() + static_cast<std::ptrdiff_t>(block);
+      if (block < n) std::nth_element(first, last, weighted_.end(), larger);
+      std::sort(first, last, larger);
+      for (; walked < block; ++walked) {
+        const auto [r, level] = weighted_[walked];
+        if (above - r * below > allowed) {
+          g = (above - allowed) / below;
+          break;
+        }
+        above += r * level;
+        below += level;
       }
-      above += r * level;
-      below += level;
+      block = std::min(n, block * 4);
     }
     if (g < 0) g = std::max(0.0, (above - allowed) / below);
-    c.capped = g > config_.max_ratio;
     c.ratio = std::min(g, config_.max_ratio);
     c.cost = c.ratio * weight;
-    for (const auto& [r, level] : weighted_) {
-      if (r <= c.ratio) break;
-      c.missed += (r - c.ratio) * level;
+    for (std::size_t i = 0; i < walked && weighted_[i].first > c.ratio; ++i) {  // the ratios above G are among those walked
+      c.missed += (weighted_[i].first - c.ratio) * weighted_[i].second;
     }
     return c;
   }
 
-  // which band plans: of those that cover all but `excess` of the window's load (or 1 -
-  // quantile) within max_ratio, the one that leaves less uncovered (by more than that share: a
-  // band that rises from nothing leaves more), between two that leave as much the one that
-  // costs less (the other only when it is 10 % cheaper); the near band when neither covers it
+  // which band plans: the one that leaves less of the window's load uncovered (by more than
+  // `excess` of it, or 1 - quantile: a band whose level is nothing before a rise leaves more),
+  // between two that leave as much the one that costs less (the other only when it is 10 %
+  // cheaper)
   void choose_band() noexcept {
     if (seen_.empty() || seen_count_ < static_cast<std::size_t>(config_.min_ratios)) return;
     double load = 0;
@@ -734,14 +747,12 @@ class PredictivePolicy {
     const double allowed = (config_.excess > 0 ? config_.excess : 1 - config_.quantile) * load;
     const Calibration near = calibrate(false, allowed), far = calibrate(true, allowed);
     long_ratio_ = far.ratio;
-    if (!far.capped && (near.capped || near.missed > far.missed + allowed)) {
+    if (near.missed > far.missed + allowed) {
       long_chosen_ = true;
-    } else if (!near.capped && (far.capped || far.missed > near.missed + allowed)) {
+    } else if (far.missed > near.missed + allowed) {
       long_chosen_ = false;
-    } else if (!near.capped) {  // both cover all but `allowed` of the load
+    } else {
       long_chosen_ = long_chosen_ ? !(near.cost < 0.9 * far.cost) : far.cost < 0.9 * near.cost;
-    } else {  // neither covers it (a step no lead-time headroom carries): the near band, which lets it go sooner
-      long_chosen_ = false;
     }
   }
 
