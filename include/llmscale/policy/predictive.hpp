@@ -688,13 +688,13 @@ class PredictivePolicy {
   // is min_level or more and whose peak is at most max_ratio times it (the others' peaks are
   // missed whatever G is: no multiple within max_ratio covers a load that rises from nothing),
   // so G is never over max_ratio
-  Calibration calibrate(bool long_band, double allowed) noexcept {
+  Calibration calibrate(bool far, double allowed) noexcept {
     weighted_.clear();
     Calibration c;
     double weight = 0;
     for (std::size_t i = 0; i < seen_count_; ++i) {
       const Seen& x = seen_[i];
-      const double level = long_band ? x.long_level : x.level;
+      const double level = far ? x.long_level : x.level;
       if (level >= config_.min_level && level > 0 && x.peak <= config_.max_ratio * level) {
         weighted_.emplace_back(x.peak / level, level);
         weight += level;
@@ -755,7 +755,6 @@ class PredictivePolicy {
       long_chosen_ = long_chosen_ ? !(near.cost < 0.9 * far.cost) : far.cost < 0.9 * near.cost;
     }
   }
-
 
   void close_bucket(double rate, std::int64_t gap) noexcept {
     if (!std::isfinite(rate)) return;
