@@ -191,8 +191,8 @@ class PredictivePolicy {
         lead_buckets_(std::max(1, static_cast<int>(std::ceil((config.cold_start_s + config.tick_s) / config.bucket_s - 1e-9)))) {
     for (auto& ring : predictions_) ring.assign(static_cast<std::size_t>(lead_buckets_) + 1, nan());
     ratio_ = config.prior_ratio;
-    peaks_.assign(static_cast<std::size_t>(std::max(1.0, std::ceil(config.level_window_s / config.sample_s))), 0.0);
-    long_peaks_.assign(static_cast<std::size_t>(std::max(1.0, std::ceil(config.long_window_s / config.sample_s))), 0.0);
+    near_peaks_.slots.assign(static_cast<std::size_t>(std::max(1.0, std::ceil(config.level_window_s / config.sample_s))), 0.0);
+    long_peaks_.slots.assign(static_cast<std::size_t>(std::max(1.0, std::ceil(config.long_window_s / config.sample_s))), 0.0);
     const auto window = static_cast<std::size_t>(std::max(1.0, std::ceil(config.ratio_window_s / config.sample_s)));
     ratios_.assign(window, 0.0);
     levels_.assign(window, 0.0);
@@ -312,7 +312,7 @@ class PredictivePolicy {
   [[nodiscard]] std::string save_state(TimePoint now) const {
     detail::StateWriter w("predictive/3");
     const auto age = [&](TimePoint t) { return std::max(0.0, to_seconds(now - t)); };
-    w << config_.bucket_s << config_.sample_s << predictions_[0].size() << ratios_.size() << peaks_.size() << pending_.size();
+    w << config_.bucket_s << config_.sample_s << predictions_[0].size() << ratios_.size() << near_peaks_.slots.size() << pending_.size();
     w.blob(holt_winters_.save_state()).blob(kalman_.save_state()).blob(autoregressive_.save_state()).blob(rates_.save_state(now));
     w.blob(sizing_.save_state(now));
     for (const auto& ring : predictions_) {
@@ -322,16 +322,17 @@ class PredictivePolicy {
     w << static_cast<long long>(buckets_) << last_bucket_ << static_cast<int>(chosen_);
     w << ratio_next_ << ratio_count_;
     for (std::size_t i = 0; i < ratio_count_; ++i) w << ratios_[i] << levels_[i];
-    w << peaked_ << peak_next_ << (peaked_ ? age(TimePoint(from_seconds(config_.sample_s) * peak_slot_)) : 0.0);
-    for (double x : peaks_) w << x;
+    w << near_peaks_.started << near_peaks_.next
+      << (near_peaks_.started ? age(TimePoint(from_seconds(config_.sample_s) * near_peaks_.slot)) : 0.0);
+    for (double x : near_peaks_.slots) w << x;
     w << pending_count_;
     for (std::size_t i = 0; i < pending_count_; ++i) w << age(pending_[i].at) << pending_[i].level << pending_[i].peak;
     w << started_ << age(first_tick_) << sampled_ << age(last_sample_) << mixed_ << age(mix_at_) << mix_.input_tokens
       << mix_.output_tokens << ratio_ << level_ << planned_ << shortfall_ << age(raised_) << found_;
     // the long band
-    w << long_peaks_.size() << seen_.size() << long_peaked_ << long_next_
-      << (long_peaked_ ? age(TimePoint(from_seconds(config_.sample_s) * long_slot_)) : 0.0);
-    for (double x : long_peaks_) w << x;
+    w << long_peaks_.slots.size() << seen_.size() << long_peaks_.started << long_peaks_.next
+      << (long_peaks_.started ? age(TimePoint(from_seconds(config_.sample_s) * long_peaks_.slot)) : 0.0);
+    for (double x : long_peaks_.slots) w << x;
     w << long_level_ << long_ratio_ << long_chosen_ << seen_next_ << seen_count_;
     for (std::size_t i = 0; i < seen_count_; ++i) w << seen_[i].peak << seen_[i].level << seen_[i].long_level;
     for (std::size_t i = 0; i < pending_count_; ++i) w << pending_[i].long_level << pending_[i].near_level;
@@ -358,7 +359,7 @@ class PredictivePolicy {
     std::size_t ring = 0, ratios = 0, peaks = 0, pending = 0;
     r >> bucket_s >> sample_s >> ring >> ratios >> peaks >> pending;
     if (!r.ok() || bucket_s != config_.bucket_s || sample_s != config_.sample_s || ring != predictions_[0].size() ||
-        ratios != ratios_.size() || peaks != peaks_.size() || pending != pending_.size()) {
+        ratios != ratios_.size() || peaks != near_peaks_.slots.size() || pending != pending_.size()) {
       return false;
     }
     std::string_view hw, kalman, ar, rates;
@@ -395,13 +396,14 @@ class PredictivePolicy {
     sorted_.assign(ratios_.begin(), ratios_.begin() + static_cast<std::ptrdiff_t>(ratio_count_));
     std::sort(sorted_.begin(), sorted_.end());
     double peak_age = 0;
-    r >> peaked_ >> peak_next_ >> peak_age;
-    if (!r.ok() || peak_next_ >= peaks_.size() || !good(peak_age) || peak_age > 1e9) return false;
-    peak_slot_ = peaked_ ? detail::bucket_index(at(peak_age), from_seconds(config_.sample_s)) : 0;
-    for (double& x : peaks_) {
+    r >> near_peaks_.started >> near_peaks_.next >> peak_age;
+    if (!r.ok() || near_peaks_.next >= near_peaks_.slots.size() || !good(peak_age) || peak_age > 1e9) return false;
+    near_peaks_.slot = near_peaks_.started ? detail::bucket_index(at(peak_age), from_seconds(config_.sample_s)) : 0;
+    for (double& x : near_peaks_.slots) {
       r >> x;
       if (!r.ok() || !good(x)) return false;
     }
+    near_peaks_.recount();
     r >> pending_count_;
     if (!r.ok() || pending_count_ > pending_.size()) return false;
     for (std::size_t i = 0; i < pending_count_; ++i) {
@@ -439,18 +441,18 @@ class PredictivePolicy {
     const auto good = [](double x) { return std::isfinite(x) && x >= 0; };
     std::size_t slots = 0, seen = 0;
     double slot_age = 0;
-    r >> slots >> seen >> long_peaked_ >> long_next_ >> slot_age;
-    if (!r.ok() || slots != long_peaks_.size() || seen != seen_.size() || long_next_ >= long_peaks_.size() || !good(slot_age) ||
-        slot_age > 1e9) {
+    r >> slots >> seen >> long_peaks_.started >> long_peaks_.next >> slot_age;
+    if (!r.ok() || slots != long_peaks_.slots.size() || seen != seen_.size() || long_peaks_.next >= long_peaks_.slots.size() ||
+        !good(slot_age) || slot_age > 1e9) {
       return false;
     }
-    long_slot_ = long_peaked_ ? detail::bucket_index(now - from_seconds(slot_age), from_seconds(config_.sample_s)) : 0;
-    long_before_ = 0;
-    for (std::size_t i = 0; i < long_peaks_.size(); ++i) {
-      r >> long_peaks_[i];
-      if (!r.ok() || !good(long_peaks_[i])) return false;
-      if (i != long_next_) long_before_ = std::max(long_before_, long_peaks_[i]);
+    long_peaks_.slot =
+        long_peaks_.started ? detail::bucket_index(now - from_seconds(slot_age), from_seconds(config_.sample_s)) : 0;
+    for (double& x : long_peaks_.slots) {
+      r >> x;
+      if (!r.ok() || !good(x)) return false;
     }
+    long_peaks_.recount();
     r >> long_level_ >> long_ratio_ >> long_chosen_ >> seen_next_ >> seen_count_;
     if (!r.ok() || !good(long_level_) || !good(long_ratio_) || long_ratio_ > config_.max_ratio || seen_count_ > seen_.size() ||
         (!seen_.empty() && seen_next_ >= seen_.size()) || (seen_.empty() && (seen_next_ != 0 || long_chosen_))) {
@@ -466,6 +468,37 @@ class PredictivePolicy {
     }
     return true;
   }
+
+  // the largest rate over a window, in sample_s slots: a ring of each slot's largest, the slots
+  // before the newest compared once a slot, the newest each tick
+  struct SlotPeaks {
+    std::vector<double> slots;
+    std::size_t next = 0;     // the newest slot's index
+    std::int64_t slot = 0;    // the newest slot on the clock
+    bool started = false;
+    double before = 0;        // the largest over the slots before the newest
+
+    double add(std::int64_t s, double rate) noexcept {
+      if (!started || s != slot) {
+        const std::int64_t steps = started ? std::min<std::int64_t>(s - slot, static_cast<std::int64_t>(slots.size())) : 1;
+        for (std::int64_t k = 0; k < steps; ++k) {
+          next = (next + 1) % slots.size();
+          slots[next] = 0;
+        }
+        slot = s;
+        started = true;
+        recount();
+      }
+      slots[next] = std::max(slots[next], rate);
+      return std::max(before, slots[next]);
+    }
+    void recount() noexcept {
+      before = 0;
+      for (std::size_t i = 0; i < slots.size(); ++i) {
+        if (i != next) before = std::max(before, slots[i]);
+      }
+    }
+  };
 
   struct Pending {
     TimePoint at{};
@@ -533,43 +566,15 @@ class PredictivePolicy {
   // does not move, so F measures how far the load rises, not how far it wanders
   double recent_peak(TimePoint now, double rate) noexcept {
     if (!(config_.level_window_s > 0)) return rate;
-    const auto slot = detail::bucket_index(now, from_seconds(config_.sample_s));
-    if (!peaked_ || slot != peak_slot_) {
-      const std::int64_t steps = peaked_ ? std::min<std::int64_t>(slot - peak_slot_, static_cast<std::int64_t>(peaks_.size())) : 1;
-      for (std::int64_t k = 0; k < steps; ++k) {
-        peak_next_ = (peak_next_ + 1) % peaks_.size();
-        peaks_[peak_next_] = 0;
-      }
-      peak_slot_ = slot;
-      peaked_ = true;
-    }
-    peaks_[peak_next_] = std::max(peaks_[peak_next_], rate);
-    double most = 0;
-    for (double p : peaks_) most = std::max(most, p);
-    return most;
+    return near_peaks_.add(detail::bucket_index(now, from_seconds(config_.sample_s)), rate);
   }
 
   // the load planned for: the chosen band's (the near band until the two have been compared)
   [[nodiscard]] double band() const noexcept { return long_chosen_ ? long_level_ * long_ratio_ : level_ * ratio_; }
 
-  // the largest rate over the last long_window_s: the slots before this one's maximum is
-  // taken once per slot, then this slot's is compared each tick
+  // the largest rate over the last long_window_s
   double long_peak(TimePoint now, double rate) noexcept {
-    const auto slot = detail::bucket_index(now, from_seconds(config_.sample_s));
-    if (!long_peaked_ || slot != long_slot_) {
-      const std::int64_t steps =
-          long_peaked_ ? std::min<std::int64_t>(slot - long_slot_, static_cast<std::int64_t>(long_peaks_.size())) : 1;
-      for (std::int64_t k = 0; k < steps; ++k) {
-        long_next_ = (long_next_ + 1) % long_peaks_.size();
-        long_peaks_[long_next_] = 0;
-      }
-      long_slot_ = slot;
-      long_peaked_ = true;
-      long_before_ = 0;
-      for (double p : long_peaks_) long_before_ = std::max(long_before_, p);
-    }
-    long_peaks_[long_next_] = std::max(long_peaks_[long_next_], rate);
-    return std::max(long_before_, long_peaks_[long_next_]);
+    return long_peaks_.add(detail::bucket_index(now, from_seconds(config_.sample_s)), rate);
   }
 
   [[nodiscard]] double level_for(double rate) const noexcept {
@@ -826,11 +831,9 @@ class PredictivePolicy {
   double last_bucket_ = 0;
   ForecasterChoice chosen_ = ForecasterChoice::last_value;
   // the ratio F
-  std::vector<double> ratios_, levels_, peaks_;
+  std::vector<double> ratios_, levels_;
   std::vector<double> sorted_;  // ratios_'s first ratio_count_, ascending
-  std::size_t peak_next_ = 0;
-  std::int64_t peak_slot_ = 0;
-  bool peaked_ = false;
+  SlotPeaks near_peaks_;  // the level's window (level_window_s)
   std::vector<std::pair<double, double>> weighted_;
   std::size_t ratio_next_ = 0, ratio_count_ = 0;
   std::vector<Pending> pending_;
@@ -845,11 +848,8 @@ class PredictivePolicy {
   double shortfall_ = 0;
   double found_ = 0;  // the fleet at the first tick
   // the long band
-  std::vector<double> long_peaks_;
-  std::size_t long_next_ = 0;
-  std::int64_t long_slot_ = 0;
-  bool long_peaked_ = false;
-  double long_before_ = 0, long_level_ = 0, long_ratio_ = 0;
+  SlotPeaks long_peaks_;  // long_window_s
+  double long_level_ = 0, long_ratio_ = 0;
   bool long_chosen_ = false;
   std::vector<Seen> seen_;
   std::size_t seen_next_ = 0, seen_count_ = 0;
