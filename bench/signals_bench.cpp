@@ -27,7 +27,8 @@ BENCHMARK(Signals_Baseline_atomic_add)->Name("Signals/Baseline/atomic_add");
 BENCHMARK(Signals_Baseline_atomic_add)->Name("Signals/Baseline/atomic_add")->Threads(2);
 
 // One event per iteration, cycling through a request's life: arrived, admitted (with its queue
-// wait), first token (TTFT), finished (tokens and TPOT). Times advance 1 us per event.
+// wait), first token (TTFT), finished (tokens, output lengths of 13-1,024 in turn, and TPOT).
+// Times advance 1 us per event.
 void Signals_Recorder_record(benchmark::State& state) {
   // One recorder for every run and thread (never drained, so times never go stale).
   static llmscale::Recorder r([] {
@@ -38,12 +39,13 @@ void Signals_Recorder_record(benchmark::State& state) {
   TimePoint t = at_seconds(1);
   std::uint32_t i = 0;
   const Duration waits[4] = {Duration(3ms), Duration(40ms), Duration(250ms), Duration(1200ms)};
+  const long long outputs[4] = {13, 128, 211, 1024};
   for (auto _ : state) {
     switch (i & 3U) {
       case 0: r.arrived(t); break;
       case 1: r.admitted(t, waits[(i >> 2) & 3U]); break;
       case 2: r.first_token(t, waits[(i >> 3) & 3U] + 80ms); break;
-      default: r.finished(t, 4s, 512, 128, waits[(i >> 4) & 3U] / 16 + 20ms); break;
+      default: r.finished(t, 4s, 512, outputs[(i >> 5) & 3U], waits[(i >> 4) & 3U] / 16 + 20ms); break;
     }
     ++i;
     t += 1us;

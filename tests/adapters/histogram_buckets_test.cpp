@@ -3,6 +3,7 @@
 // ScrapedSignals' windowed TTFT/TPOT/queue quantiles and token means from real vLLM-shaped pages.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -267,4 +268,81 @@ TEST_CASE("ScrapedSignals: after a rolling upgrade to other bucket bounds the la
   CHECK(sig.totals().buckets[0][2] == doctest::Approx(6));  // counted again from the new layout
   const llmscale::Signals& s = sig.tick(at_seconds(10));
   CHECK(s.ttft.samples == 6);
+}
+
+TEST_CASE("bucket_mean_log: each bucket at the middle of its whole numbers' logs, by hand") {
+  // 1 observation in (0, 1]: ln 1 = 0; 2 in (1, 2]: ln 2; 1 in (2, 5]: (ln 3 + ln 5) / 2;
+  // 1 past 5 (+Inf): ln 5
+  const double le[] = {1.0, 2.0, 5.0, inf};
+  const double c[] = {1, 3, 4, 5};
+  const double want = (2 * std::log(2.0) + 0.5 * (std::log(3.0) + std::log(5.0)) + std::log(5.0)) / 5;
+  CHECK(llmscale::bucket_mean_log(le, c, 4) == doctest::Approx(want));
+  const double none[] = {0, 0, 0, 0};
+  CHECK(std::isnan(llmscale::bucket_mean_log(le, none, 4)));
+}
+
+TEST_CASE("bucket_mean_log: on vLLM's 1-2-5 buckets the outputs' spread within 4 % of the exact logs'") {
+  // whole-number lognormal lengths as the simulator draws them (rounded, at least 1), medians
+  // 5-500 tokens, spreads 1-1.5: the spread from the mean and the buckets' mean log against
+  // the spread from the mean and the draws' own mean log
+  const std::vector<double> le{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, inf};
+  std::mt19937_64 rng(2026);
+  std::uniform_real_distribution<double> spread(1.0, 1.5), log_median(std::log(5.0), std::log(500.0));
+  for (int trial = 0; trial < 40; ++trial) {
+    const double sigma = spread(rng), mu = log_median(rng);
+    std::normal_distribution<double> z(mu, sigma);
+    std::vector<double> cumulative(le.size(), 0.0);
+    double sum = 0, sum_log = 0;
+    const int n = 20000;
+    for (int i = 0; i < n; ++i) {
+      const double x = std::clamp(std::round(std::exp(z(rng))), 1.0, 1e7);
+      sum += x;
+      sum_log += std::log(x);
+      for (std::size_t b = 0; b < le.size(); ++b) cumulative[b] += x <= le[b] ? 1 : 0;
+    }
+    const double exact = llmscale::output_sigma_of(sum / n, sum_log / n);
+    const double from_buckets =
+        llmscale::output_sigma_of(sum / n, llmscale::bucket_mean_log(le.data(), cumulative.data(), le.size()));
+    CAPTURE(sigma);
+    CAPTURE(mu);
+    CHECK(exact == doctest::Approx(sigma).epsilon(0.05));  // the estimator itself, on 20,000 draws
+    CHECK(from_buckets == doctest::Approx(exact).epsilon(0.04));
+  }
+}
+
+TEST_CASE("ScrapedSignals: the outputs' spread from vLLM's generation-token histogram over the window") {
+  llmscale::SignalsConfig config;
+  config.replica_slots = 1;
+  config.window_s = 10;
+  config.granularity_s = 1;
+  config.stale_after_s = 5;
+  llmscale::ScrapedSignals sig(config, at_seconds(0));
+  const auto map = *llmscale::engine_preset("vllm");
+  llmscale::PrometheusParser parser;
+  // n requests of 2 output tokens and m of 40 (the buckets (1, 2] and (20, 50])
+  const auto page = [&](double n, double m) {
+    std::string p = "vllm:num_requests_running 1\nvllm:num_requests_waiting 0\n";
+    p += "vllm:e2e_request_latency_seconds_sum " + std::to_string((n + m) * 5) + "\n";
+    p += "vllm:e2e_request_latency_seconds_count " + std::to_string(n + m) + "\n";
+    for (double le : {1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0}) {
+      const double c = (le >= 2 ? n : 0.0) + (le >= 40 ? m : 0.0);
+      p += "vllm:request_generation_tokens_bucket{le=\"" + std::to_string(le) + "\"} " + std::to_string(c) + "\n";
+    }
+    p += "vllm:request_generation_tokens_bucket{le=\"+Inf\"} " + std::to_string(n + m) + "\n";
+    p += "vllm:request_generation_tokens_sum " + std::to_string(2 * n + 40 * m) + "\n";
+    p += "vllm:request_generation_tokens_count " + std::to_string(n + m) + "\n";
+    return llmscale::read_engine_metrics(p, map, parser);
+  };
+  REQUIRE(sig.watch(0));
+  REQUIRE(sig.observe(0, page(1000, 1000), at_seconds(1)));  // the baseline: nothing counted
+  CHECK(sig.tick(at_seconds(1)).output_sigma == 0.0);
+  // 30 more of 2 tokens, 10 more of 40: mean 11.5; mean log (30 ln 2 + 10 (ln 21 + ln 50) / 2) / 40
+  REQUIRE(sig.observe(0, page(1030, 1010), at_seconds(2)));
+  const llmscale::Signals& s = sig.tick(at_seconds(2));
+  CHECK(s.mean_output_tokens == doctest::Approx(11.5));
+  const double mean_log = (30 * std::log(2.0) + 10 * 0.5 * (std::log(21.0) + std::log(50.0))) / 40;
+  CHECK(s.output_sigma == doctest::Approx(std::sqrt(2 * (std::log(11.5) - mean_log))));
+  // a window with nothing finished has no spread, as it has no mean
+  REQUIRE(sig.observe(0, page(1030, 1010), at_seconds(14)));
+  CHECK(sig.tick(at_seconds(14)).output_sigma == 0.0);
 }

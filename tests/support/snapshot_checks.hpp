@@ -10,8 +10,8 @@
 namespace llmscale_test {
 inline bool snapshot_is_sane(const llmscale::Signals& s) {
   const double values[] = {s.arrival_rate, s.completion_rate, s.prompt_token_rate, s.output_token_rate,
-                           s.mean_prompt_tokens, s.mean_output_tokens, s.concurrency, s.running, s.queued,
-                           s.running_now, s.queued_now, s.mean_queue_wait_s, s.mean_ttft_s,
+                           s.mean_prompt_tokens, s.mean_output_tokens, s.output_sigma, s.concurrency, s.running,
+                           s.queued, s.running_now, s.queued_now, s.mean_queue_wait_s, s.mean_ttft_s,
                            s.mean_e2e_latency_s, s.queue_wait_p50_s, s.queue_wait_p90_s, s.queue_wait_p99_s,
                            s.ttft_p50_s, s.ttft_p90_s, s.ttft_p99_s, s.engines.queue_length_mean,
                            s.engines.batch_occupancy, s.engines.kv_utilization, s.engines.kv_utilization_max,
@@ -20,6 +20,8 @@ inline bool snapshot_is_sane(const llmscale::Signals& s) {
   for (double v : values) {
     if (!std::isfinite(v) || v < 0) return false;
   }
+  // a spread only where lengths are measured, never past a lognormal of 10^9 tokens at most
+  if (s.output_sigma > 0 && (s.mean_output_tokens < 1 || s.output_sigma > 6.5)) return false;
   return s.engines.kv_utilization_max <= 1.0 && s.engines.batch_occupancy <= 1.0;
 }
 }  // namespace llmscale_test

@@ -137,6 +137,7 @@ inline void expose_signals(PrometheusWriter& w, const Signals& s) {
       {"queue_wait_p99_s", s.queue_wait_p99_s},
       {"mean_prompt_tokens", s.mean_prompt_tokens},
       {"mean_output_tokens", s.mean_output_tokens},
+      {"output_sigma", s.output_sigma},
       {"kv_utilization", s.engines.kv_utilization},
       {"kv_utilization_max", s.engines.kv_utilization_max},
       {"queue_length_max", static_cast<double>(s.engines.queue_length_max)},

@@ -151,6 +151,26 @@ using BucketCounts = std::array<double, HistogramBuckets::max_buckets>;
   return cumulative[n - 1];
 }
 
+/// The mean natural log of whole-number observations of at least 1 (token counts) counted
+/// cumulatively at bounds `le`: a bucket (lo, hi]'s at the middle of its logs, (ln(lo + 1) +
+/// ln hi) / 2 (the first bucket's from 1, an observation of 0 counting as 1; the +Inf bucket's at
+/// ln of the highest finite bound). NaN without observations. On vLLM's 1-2-5 buckets it puts
+/// the lognormal spread output_sigma_of gives within 4 % of the one from the exact logs for
+/// spreads of 1-1.5 (tested), about 8 % for 0.5 (the buckets are wide against the spread).
+[[nodiscard]] inline double bucket_mean_log(const double* le, const double* cumulative, std::size_t n) noexcept {
+  if (n == 0 || !(cumulative[n - 1] > 0)) return std::numeric_limits<double>::quiet_NaN();
+  double sum = 0, below = 0, lower = 0;
+  const auto ln = [](double x) { return x > 1 ? std::log(x) : 0.0; };
+  for (std::size_t i = 0; i < n; ++i) {
+    const double in_bucket = cumulative[i] - below;
+    const double at = std::isinf(le[i]) ? ln(lower) : 0.5 * (ln(lower + 1) + ln(le[i]));
+    sum += in_bucket * at;
+    below = cumulative[i];
+    if (!std::isinf(le[i])) lower = std::max(lower, le[i]);
+  }
+  return sum / cumulative[n - 1];
+}
+
 /// The standard deviation of observations counted cumulatively at bounds `le` whose mean is
 /// `mean` (from the histogram's `_sum`): each observation at its bucket's midpoint (the first
 /// bucket's lower bound 0, the +Inf bucket's observations at the highest finite bound). NaN

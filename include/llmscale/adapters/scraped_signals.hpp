@@ -25,7 +25,8 @@
 //    old for stale_after_s, as after a rolling upgrade: its counts then start again, and
 //    ScrapedTotals::layout_epoch says so);
 //  - the prompt and output length histograms' _sum/_count increases (else the token counters'
-//    increases over the completions) -> the mean lengths and token rates.
+//    increases over the completions) -> the mean lengths and token rates; the output length
+//    histogram's _bucket increases over the window -> the outputs' spread (bucket_mean_log).
 // Everything counted since the start is kept in totals(): a recorder diffs two of them to get a
 // window's arrivals, token means and spread, and latency quantiles, at any window length.
 //
@@ -154,6 +155,9 @@ class ScrapedSignals {
   [[nodiscard]] std::uint64_t bucket_mismatches() const noexcept { return bucket_mismatches_; }
 
  private:
+  static WindowSums<HistogramBuckets::max_buckets> bucket_window(const SignalsConfig& config) {
+    return WindowSums<HistogramBuckets::max_buckets>(from_seconds(config.window_s), from_seconds(config.granularity_s));
+  }
   // the last totals of one series identity
   struct Series {
     std::uint64_t id = 0;
@@ -174,9 +178,12 @@ class ScrapedSignals {
     completions, ttft_sum, ttft_n, wait_sum, wait_n, e2e_sum, e2e_n, in_system_growth,
     prompt_sum, prompt_n, output_sum, output_n, channels
   };
-  // the histograms whose windowed buckets give the snapshot's quantiles
-  static constexpr std::array<BucketedHistogram, 3> quantiled{BucketedHistogram::ttft, BucketedHistogram::tpot,
-                                                              BucketedHistogram::queue_time};
+  // the histograms whose windowed buckets the snapshot reads: the first three's quantiles, the
+  // output lengths' spread
+  static constexpr std::array<BucketedHistogram, 4> quantiled{BucketedHistogram::ttft, BucketedHistogram::tpot,
+                                                              BucketedHistogram::queue_time,
+                                                              BucketedHistogram::output_tokens};
+  static constexpr std::size_t latency_quantiled = 3;
   enum Level : std::size_t { running_integral, queued_integral, levels };
 
   std::vector<Slot> slots_;
@@ -212,9 +219,7 @@ inline ScrapedSignals::ScrapedSignals(const SignalsConfig& config, TimePoint sta
               SaturationThresholds{config.kv_saturation, config.queue_saturation}),
       events_(from_seconds(config.window_s), from_seconds(config.granularity_s)),
       levels_(from_seconds(config.window_s), from_seconds(config.granularity_s)),
-      quantile_windows_{WindowSums<HistogramBuckets::max_buckets>(from_seconds(config.window_s), from_seconds(config.granularity_s)),
-                        WindowSums<HistogramBuckets::max_buckets>(from_seconds(config.window_s), from_seconds(config.granularity_s)),
-                        WindowSums<HistogramBuckets::max_buckets>(from_seconds(config.window_s), from_seconds(config.granularity_s))},
+      quantile_windows_{bucket_window(config), bucket_window(config), bucket_window(config), bucket_window(config)},
       stale_after_(from_seconds(config.stale_after_s)),
       start_(start),
       last_tick_(start),
@@ -472,9 +477,9 @@ inline const Signals& ScrapedSignals::tick(TimePoint now) noexcept {
   s.output_token_rate = std::max(0.0, e[output_sum]) / covered;
   s.ignored_ticks = guard_.rejected();
   // quantiles of the window's bucket increases (0 without observations)
-  std::array<std::uint64_t, quantiled.size()> observed{};
-  std::array<std::array<double, 3>, quantiled.size()> q{};
-  for (std::size_t k = 0; k < quantiled.size(); ++k) {
+  std::array<std::uint64_t, latency_quantiled> observed{};
+  std::array<std::array<double, 3>, latency_quantiled> q{};
+  for (std::size_t k = 0; k < latency_quantiled; ++k) {
     const HistogramBuckets& layout = layouts_[static_cast<std::size_t>(quantiled[k])];
     const auto& c = quantile_windows_[k].totals();
     const std::size_t n = layout.size;
@@ -489,6 +494,15 @@ inline const Signals& ScrapedSignals::tick(TimePoint now) noexcept {
   s.ttft_p50_s = q[0][0], s.ttft_p90_s = q[0][1], s.ttft_p99_s = q[0][2];
   s.tpot_p50_s = q[1][0], s.tpot_p90_s = q[1][1], s.tpot_p99_s = q[1][2];
   s.queue_wait_p50_s = q[2][0], s.queue_wait_p90_s = q[2][1], s.queue_wait_p99_s = q[2][2];
+  // the outputs' spread: their mean (the _sum/_count's) against their mean log (the buckets')
+  s.output_sigma = 0;
+  {
+    const HistogramBuckets& layout = layouts_[static_cast<std::size_t>(BucketedHistogram::output_tokens)];
+    const auto& c = quantile_windows_[latency_quantiled].totals();
+    if (layout.size > 0 && c[layout.size - 1] > 0.5 && s.mean_output_tokens >= 1) {
+      s.output_sigma = output_sigma_of(s.mean_output_tokens, bucket_mean_log(layout.le.data(), c.data(), layout.size));
+    }
+  }
 
   s.engine.age_s = s.engines.oldest_sample_age_s;
   s.engine.stale = s.engines.replicas_stale > 0;

@@ -136,7 +136,7 @@ class SignalCollector {
  private:
   // the channels of sums_
   enum Channel : std::size_t {
-    arrivals, completions, token_samples, prompt_tokens, output_tokens, wait_n, wait_sum, ttft_n, ttft_sum,
+    arrivals, completions, token_samples, prompt_tokens, output_tokens, output_log_tokens, wait_n, wait_sum, ttft_n, ttft_sum,
     e2e_n, e2e_sum, queued_integral, running_integral, channel_count
   };
 
@@ -182,8 +182,8 @@ inline const Signals& SignalCollector::tick(TimePoint now) noexcept {
   const auto u = [](std::uint64_t v) { return static_cast<double>(v); };
   sums_.add_spread(from, now,
                    {u(d.arrivals), u(d.finished), u(d.token_samples), u(d.prompt_tokens), u(d.output_tokens),
-                    u(d.queue_wait_samples), d.queue_wait_sum_s, u(d.ttft_samples), d.ttft_sum_s, u(d.e2e_samples),
-                    d.e2e_sum_s, d.queued_integral, d.running_integral});
+                    d.output_log_tokens, u(d.queue_wait_samples), d.queue_wait_sum_s, u(d.ttft_samples),
+                    d.ttft_sum_s, u(d.e2e_samples), d.e2e_sum_s, d.queued_integral, d.running_integral});
   sums_.advance(now);
   dropped_invalid_ += d.dropped_invalid;
   dropped_stale_ += d.dropped_stale;
@@ -203,6 +203,8 @@ inline const Signals& SignalCollector::tick(TimePoint now) noexcept {
   s.output_token_rate = rate(output_tokens);
   s.mean_prompt_tokens = ratio(prompt_tokens, token_samples);
   s.mean_output_tokens = ratio(output_tokens, token_samples);
+  s.output_sigma =
+      t[token_samples] > 0.5 ? output_sigma_of(s.mean_output_tokens, ratio(output_log_tokens, token_samples)) : 0.0;
   s.queued = rate(queued_integral);
   s.running = rate(running_integral);
   s.concurrency = s.queued + s.running;

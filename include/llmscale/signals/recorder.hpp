@@ -40,6 +40,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -108,6 +109,9 @@ struct RecorderDelta {
   std::uint64_t token_samples = 0;  ///< finished requests with valid token counts
   std::uint64_t prompt_tokens = 0;       ///< their prompt tokens, summed
   std::uint64_t output_tokens = 0;       ///< their output tokens, summed
+  /// The natural logs of their output tokens (a request of 0 counts as 1), summed: with
+  /// output_tokens, the outputs' spread (Signals::output_sigma).
+  double output_log_tokens = 0;
   /// Integral over (from, to] of the requests queued (request-seconds).
   double queued_integral = 0;
   /// Integral over (from, to] of the requests running (request-seconds).
@@ -193,10 +197,17 @@ class Recorder {
   enum Counter : std::size_t {
     arrivals_n, arrivals_t, admitted_n, admitted_t, queue_exit_n, queue_exit_t, run_exit_n,
     run_exit_t, wait_n, wait_sum, first_token_n, ttft_n, ttft_sum, finished_n, e2e_n, e2e_sum,
-    token_n, prompt_sum, output_sum, tpot_n, rejected_n, cancelled_n, stale_n, invalid_n, counter_count
+    token_n, prompt_sum, output_sum, output_log_sum, tpot_n, rejected_n, cancelled_n, stale_n, invalid_n, counter_count
   };
 
   using Layout = LogHistogramLayout;
+
+  // output_log_sum counts ln(tokens) in units of 1/log_unit: a request of 10^9 tokens adds
+  // 1.4 x 10^6, so the counters wrap after 10^13 such requests
+  static constexpr double log_unit = 65536.0;
+  static std::uint64_t log_fixed(long long tokens) noexcept {
+    return tokens > 1 ? static_cast<std::uint64_t>(std::log(static_cast<double>(tokens)) * log_unit + 0.5) : 0;
+  }
 
   struct Histogram {
     // 32-bit counts, wrapping: readers take differences modulo 2^32 (half the cache lines)
@@ -475,6 +486,7 @@ inline void Recorder::finished(TimePoint t, Duration e2e, long long prompt_token
     w.add(token_n, 1);
     w.add(prompt_sum, static_cast<std::uint64_t>(prompt_tokens));
     w.add(output_sum, static_cast<std::uint64_t>(output_tokens));
+    w.add(output_log_sum, log_fixed(output_tokens));
   }
   if (tpot >= Duration::zero() && w.duration_sample(tpot)) {
     w.count(w.shard().tpot, tpot);  // before the count (see read_count)
@@ -603,6 +615,7 @@ inline RecorderDelta Recorder::drain(TimePoint now) noexcept {
   d.token_samples = diff[token_n];
   d.prompt_tokens = diff[prompt_sum];
   d.output_tokens = diff[output_sum];
+  d.output_log_tokens = static_cast<double>(diff[output_log_sum]) / log_unit;
   d.dropped_stale = diff[stale_n];
   d.dropped_invalid = diff[invalid_n];
 

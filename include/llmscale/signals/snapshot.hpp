@@ -10,6 +10,7 @@
 #ifndef LLMSCALE_SIGNALS_SNAPSHOT_HPP
 #define LLMSCALE_SIGNALS_SNAPSHOT_HPP
 
+#include <cmath>
 #include <cstdint>
 
 #include "llmscale/core/abi.hpp"
@@ -58,6 +59,15 @@ struct GpuGauges {
   double memory_fraction = 0;   ///< mean memory in use / total (DCGM FB_USED / FB_TOTAL)
 };
 
+/// The log standard deviation of a lognormal whose mean is `mean` and whose log's mean is
+/// `mean_log`: sqrt(2 (ln mean - mean_log)), at least 0.001 (lengths all alike), 0 for a mean
+/// below 1 or either not finite (nothing measured).
+[[nodiscard]] inline double output_sigma_of(double mean, double mean_log) noexcept {
+  if (!(mean >= 1 && mean < 1e300 && std::isfinite(mean_log))) return 0;
+  const double v = 2 * (std::log(mean) - mean_log);
+  return v > 1e-6 ? std::sqrt(v) : 0.001;
+}
+
 /// One tick's view of the load.
 struct Signals {
   TimePoint at{};  ///< the tick's `now`
@@ -68,6 +78,10 @@ struct Signals {
   double output_token_rate = 0;   ///< output tokens of finished requests per second
   double mean_prompt_tokens = 0;  ///< per finished request
   double mean_output_tokens = 0;  ///< per finished request
+  /// The output lengths' spread: the log standard deviation of the lognormal with their mean
+  /// and their mean log, sqrt(2 (ln mean - mean ln)) (output_sigma_of); 0 while none is
+  /// measured (no request finished, or a source without the lengths' logs or histogram).
+  double output_sigma = 0;
   double concurrency = 0;  ///< time-weighted average requests in the system (running + queued)
   double running = 0;      ///< time-weighted average requests running
   double queued = 0;       ///< time-weighted average requests queued
