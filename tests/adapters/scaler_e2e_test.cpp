@@ -506,7 +506,7 @@ TEST_CASE("scaler: --state-file keeps the policy's learned state across a restar
   }
   const std::string first = read(state);
   CHECK(first.rfind("llmscale-state 1\nlibrary " + llmscale::library_version() + "\npolicy llmscale-predictive\n", 0) == 0);
-  CHECK(first.find("\npredictive/3 ") != std::string::npos);
+  CHECK(first.find("\npredictive/4 ") != std::string::npos);
   CHECK_FALSE(fs::exists(state.string() + ".tmp"));
 
   {  // restart: loaded

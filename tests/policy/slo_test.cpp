@@ -162,22 +162,26 @@ TEST_CASE("llmscale-slo remembers the sizing of every mix cell a wandering mix v
 }
 
 TEST_CASE("llmscale-slo answers after a restart as it would have, its mix table full of collisions and evictions") {
-  // 1,500 visits to random cells of a 40 x 30 grid (about 850 cells for 512 slots: homes
-  // collide, probes run 8 deep, the rest evict), the state saved; then the running policy and
-  // one loaded from the state see the same 2,000 further mixes: every answer is the same
+  // 1,500 visits to random cells of a 40 x 30 grid of means and 3 spreads (about 1,200 cells
+  // for 512 slots: homes collide, probes run 8 deep, the rest evict), the state saved; then the
+  // running policy and one loaded from the state see the same 2,000 further mixes: every
+  // answer is the same
   std::mt19937_64 rng(7);
   const double w = std::log1p(0.05);
   const long long in_lo = static_cast<long long>(std::floor(std::log(200.0) / w));
   const long long out_lo = static_cast<long long>(std::floor(std::log(50.0) / w));
   std::uniform_int_distribution<long long> in_cell(in_lo, in_lo + 39), out_cell(out_lo, out_lo + 29);
+  std::uniform_int_distribution<int> spread_cell(0, 2);
   std::uniform_real_distribution<double> within(0.1, 0.9);
   const auto mix = [&] {
-    return std::make_pair(std::exp((static_cast<double>(in_cell(rng)) + within(rng)) * w),
-                          std::exp((static_cast<double>(out_cell(rng)) + within(rng)) * w));
+    Signals m = steady(10, std::exp((static_cast<double>(in_cell(rng)) + within(rng)) * w),
+                       std::exp((static_cast<double>(out_cell(rng)) + within(rng)) * w));
+    m.output_sigma = std::exp((std::floor(std::log(1.0 / 0.05) / w) + spread_cell(rng) + within(rng)) * w) * 0.05;
+    return m;
   };
-  const auto visit = [](llmscale::SloPolicy& q, double t, std::pair<double, double> m) {
+  const auto visit = [](llmscale::SloPolicy& q, double t, const Signals& m) {
     (void)q.propose(at_seconds(t), steady(10, 20000, 4000), FleetState(1));
-    (void)q.propose(at_seconds(t + 1), steady(10, m.first, m.second), FleetState(1));
+    (void)q.propose(at_seconds(t + 1), m, FleetState(1));
     return std::make_pair(q.rate_per_replica(), q.batch());
   };
   llmscale::SloPolicy p(simple(), llmscale::SloConfig{});
@@ -208,8 +212,9 @@ TEST_CASE("llmscale-slo refuses a state with a mix cell a lookup could not find"
       at = end + 1;
     }
   }
-  REQUIRE(words.size() == 10);  // tag, sized, the mix, its source, 1 cell: slot, prompt, output
-  REQUIRE(words[6] == "1");
+  // tag, sized, the mix, its source (prompt, output, spread each), 1 cell: slot and its mix
+  REQUIRE(words.size() == 13);
+  REQUIRE(words[8] == "1");
   const auto join = [&] {
     std::string out = words[0];
     for (std::size_t i = 1; i < words.size(); ++i) out += " " + words[i];
@@ -217,7 +222,7 @@ TEST_CASE("llmscale-slo refuses a state with a mix cell a lookup could not find"
   };
   llmscale::SloPolicy back(simple(), llmscale::SloConfig{});
   CHECK(back.load_state(join(), at_seconds(1)));  // as saved
-  words[7] = std::to_string((std::stoul(words[7]) + 3) % 512);
+  words[9] = std::to_string((std::stoul(words[9]) + 3) % 512);
   llmscale::SloPolicy moved(simple(), llmscale::SloConfig{});
   CHECK_FALSE(moved.load_state(join(), at_seconds(1)));
 }
@@ -245,4 +250,37 @@ TEST_CASE("llmscale-slo drains the waiting requests over the time until new capa
   CHECK(q.replicas_for(50, 600, tokens) == doctest::Approx(load + 600 / (r * 60.0)));
   c.queue_drain_s = -1;
   CHECK(c.validate()->field == "queue_drain_s");
+}
+
+TEST_CASE("llmscale-slo sizes on the outputs' measured spread, within the model's range, else its setting") {
+  // the code mix (prompt 2,048, output 28): the spread the signals measure sizes as that
+  // spread set in the config would; a wider spread has more short outputs, each meeting
+  // whole prefill chunks, so a replica takes less
+  const auto rate = [](double measured, double configured) {
+    llmscale::SloConfig c;
+    c.output_sigma = configured;
+    llmscale::SloPolicy p(simple(), c);
+    Signals s = steady(10, 2048, 28);
+    s.output_sigma = measured;
+    (void)p.propose(at_seconds(0), s, FleetState(1));
+    return p.rate_per_replica();
+  };
+  CHECK(rate(1.24, 1.0) == rate(0, 1.24));
+  CHECK(rate(1.24, 1.0) < rate(1.0, 1.0));
+  CHECK(rate(0.6, 1.0) > rate(1.0, 1.0));
+  CHECK(rate(9.0, 1.0) == rate(0, 3.0));     // past the model's range: its bound
+  CHECK(rate(0.001, 1.0) == rate(0, 0.05));  // outputs all alike
+  // a spread that moves by more than the tolerance re-sizes; within it, not
+  llmscale::SloPolicy p(simple(), llmscale::SloConfig{});
+  Signals s = steady(10, 2048, 28);
+  s.output_sigma = 1.0;
+  (void)p.propose(at_seconds(0), s, FleetState(1));
+  const double r = p.rate_per_replica();
+  s.output_sigma = 1.03;
+  (void)p.propose(at_seconds(1), s, FleetState(1));
+  CHECK(p.rate_per_replica() == r);
+  s.output_sigma = 1.24;
+  (void)p.propose(at_seconds(2), s, FleetState(1));
+  CHECK(p.rate_per_replica() == rate(0, 1.24));
+  CHECK(p.tokens_of(s).output_sigma == 1.24);
 }

@@ -25,8 +25,8 @@
 //               the ratio window's load uncovered plans, else the cheaper: bursts shorter than
 //               the lead between silences are held through the silences, a gradual load keeps
 //               the near band
-//   plan        llmscale-slo's replicas for the band at the token mix measured now (the
-//               mix last measured where nothing finished in the window),
+//   plan        llmscale-slo's replicas for the band at the token mix measured now, means
+//               and outputs' spread (the mix last measured where nothing finished in the window),
 //               smoothed over mix_time_s (the capacity model: the largest batch within the
 //               TPOT target and the KV cache, the rate at which its TTFT quantile meets the
 //               target), plus the backlog drained over the time until new capacity can serve
@@ -112,7 +112,7 @@ struct PredictiveConfig {
   double excess = 0.01;         ///< >0: F leaves at most this share of the load uncovered on average (instead of `quantile`)
   double level_window_s = 120;  ///< >0: the level is the largest rate over this many seconds
   bool load_weighted = true;    ///< the quantile over requests (each ratio weighted by its level), not over time
-  double mix_time_s = 300;      ///< time constant of the token mix sized for (an EWMA of the measured means)
+  double mix_time_s = 300;      ///< time constant of the token mix sized for (an EWMA of the measured means and spread)
   double hold_s = 300;          ///< while replicas start, the plan is held this long after it last rose
   double long_window_s = 1800;  ///< >0: the long band's level is the largest rate over this many seconds (0: no long band)
 
@@ -310,7 +310,7 @@ class PredictivePolicy {
   /// ages at `now`: a restart that loads it plans as this one would have (see has_saved_state).
   /// A few kB plus about 80 bytes per ratio (the long band keeps three numbers per sample).
   [[nodiscard]] std::string save_state(TimePoint now) const {
-    detail::StateWriter w("predictive/3");
+    detail::StateWriter w("predictive/4");
     const auto age = [&](TimePoint t) { return std::max(0.0, to_seconds(now - t)); };
     w << config_.bucket_s << config_.sample_s << predictions_[0].size() << ratios_.size() << near_peaks_.slots.size() << pending_.size();
     w.blob(holt_winters_.save_state()).blob(kalman_.save_state()).blob(autoregressive_.save_state()).blob(rates_.save_state(now));
@@ -328,7 +328,7 @@ class PredictivePolicy {
     w << pending_count_;
     for (std::size_t i = 0; i < pending_count_; ++i) w << age(pending_[i].at) << pending_[i].level << pending_[i].peak;
     w << started_ << age(first_tick_) << sampled_ << age(last_sample_) << mixed_ << age(mix_at_) << mix_.input_tokens
-      << mix_.output_tokens << ratio_ << level_ << planned_ << shortfall_ << age(raised_) << found_;
+      << mix_.output_tokens << mix_.output_sigma << ratio_ << level_ << planned_ << shortfall_ << age(raised_) << found_;
     // the long band
     w << long_peaks_.slots.size() << seen_.size() << long_peaks_.started << long_peaks_.next
       << (long_peaks_.started ? age(TimePoint(from_seconds(config_.sample_s) * long_peaks_.slot)) : 0.0);
@@ -352,7 +352,7 @@ class PredictivePolicy {
 
  private:
   bool read_state(std::string_view state, TimePoint now) {
-    detail::StateReader r(state, "predictive/3");
+    detail::StateReader r(state, "predictive/4");
     const auto good = [](double x) { return std::isfinite(x) && x >= 0; };
     const auto at = [&](double age) { return now - from_seconds(age); };
     double bucket_s = 0, sample_s = 0;
@@ -413,11 +413,12 @@ class PredictivePolicy {
       pending_[i].at = at(age);
     }
     double first_age = 0, sample_age = 0, mix_age = 0, raised_age = 0;
-    r >> started_ >> first_age >> sampled_ >> sample_age >> mixed_ >> mix_age >> mix_.input_tokens >> mix_.output_tokens >> ratio_ >>
-        level_ >> planned_ >> shortfall_ >> raised_age >> found_;
+    r >> started_ >> first_age >> sampled_ >> sample_age >> mixed_ >> mix_age >> mix_.input_tokens >> mix_.output_tokens >>
+        mix_.output_sigma >> ratio_ >> level_ >> planned_ >> shortfall_ >> raised_age >> found_;
     r.require_finite(first_age, sample_age, mix_age, mix_.input_tokens, mix_.output_tokens, ratio_, level_, planned_, shortfall_,
                      raised_age, found_);
     if (!r.ok() || first_age < 0 || sample_age < 0 || mix_age < 0 || raised_age < 0 || found_ < 0 ||
+        !detail::output_sigma_ok(mix_.output_sigma) ||
         std::max({first_age, sample_age, mix_age, raised_age}) > 1e9 ||
         ratio_ < 0 || ratio_ > std::max(config_.max_ratio, config_.prior_ratio) || level_ < 0 || planned_ < 0 || shortfall_ < 0) {
       return false;
@@ -536,8 +537,9 @@ class PredictivePolicy {
     }
   }
 
-  // the token mix sized for: the measured means, smoothed over mix_time_s (a minute's mean
-  // output moves by 2x on real traces; the capacity it implies should not). Before the rate's
+  // the token mix sized for: the measured means and outputs' spread, smoothed over mix_time_s
+  // (a minute's mean output moves by 2x on real traces; the capacity it implies should not;
+  // the spread, measured or the configured default, moves with them). Before the rate's
   // window has filled once, the window's means as they are: the first requests to finish are
   // the short ones (on the development run the first second's completions average 129 output
   // tokens, the load 280), and an average seeded from them would size for that light mix,
@@ -558,6 +560,7 @@ class PredictivePolicy {
     const double a = 1 - std::exp(-dt / config_.mix_time_s);
     mix_.input_tokens += a * (measured.input_tokens - mix_.input_tokens);
     mix_.output_tokens += a * (measured.output_tokens - mix_.output_tokens);
+    mix_.output_sigma += a * (measured.output_sigma - mix_.output_sigma);
     return mix_;
   }
 

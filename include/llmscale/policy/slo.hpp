@@ -3,7 +3,8 @@
 //
 // SloPolicy (llmscale-slo): replicas from the latency targets through the models, not from a
 // utilisation number.
-//   tokens      the measured mean prompt and output tokens (defaults until requests finish)
+//   tokens      the measured mean prompt and output tokens (defaults until requests finish) and
+//               the outputs' measured spread (Signals::output_sigma; output_sigma until measured)
 //   capacity    replica_capacity: the largest batch within the per-token target and the KV cache
 //   rate/replica BatchQueueModel::max_arrival_rate: the most a replica takes with its TTFT
 //               quantile within target (the birth-death queue of llm-d's model)
@@ -14,7 +15,7 @@
 //               those already starting are in the fleet the governor compares with
 // The per-replica rate is recomputed when the token mix moves by more than
 // token_mix_tolerance (a planning computation, up to milliseconds), unless a mix in the same
-// cell (tolerance-wide on a log scale) was sized before: 512 sizings are remembered (an open-
+// cell (tolerance-wide on a log scale, in each mean and the spread) was sized before: 512 sizings are remembered (an open-
 // addressed table, 8 probes), so a noisy mix at a low request rate, or one that wanders over
 // the development trace's range (output 114-307, prompt 900-1,400 tokens: about 210 cells at
 // 5 %), does not re-size every tick. Otherwise a tick is a few divisions.
@@ -59,7 +60,7 @@ struct SloConfig {
   double default_input_tokens = 1024;  ///< until a request has finished
   double default_output_tokens = 256;  ///< the same for output tokens
   long long prefill_chunk_tokens = 2048;  ///< prompt tokens the engine prefills an iteration (0: a whole prompt)
-  double output_sigma = 1.0;           ///< output lengths' spread: their log's standard deviation (lognormal)
+  double output_sigma = 1.0;           ///< output lengths' spread (their log's standard deviation) until measured
   double token_mix_tolerance = 0.05;   ///< recompute the capacity when the mix moves this much
   double queue_drain_s = 0;            ///< drain the waiting requests within this (0: max(cold_start_s, ttft_s))
   double cold_start_s = 300;           ///< request to ready: when new capacity can serve
@@ -78,7 +79,7 @@ struct SloConfig {
     v("prefill_chunk_tokens", self.prefill_chunk_tokens, closed(0LL, 10000000LL),
       "prompt tokens the engine prefills an iteration, vLLM's max_num_batched_tokens (0: a whole prompt)");
     v("output_sigma", self.output_sigma, closed(0.05, 3.0),
-      "output lengths' spread, the standard deviation of their log (1.0: the development trace)");
+      "output lengths' spread, their log's standard deviation, until the signals measure it (1.0: the development trace)");
     v("token_mix_tolerance", self.token_mix_tolerance, closed(0.0, 1.0), "relative token-mix change that recomputes capacity");
     v("queue_drain_s", self.queue_drain_s, closed(0.0, 86400.0),
       "seconds to drain the waiting requests in (0: the cold start, at least ttft_s)");
@@ -139,12 +140,15 @@ class SloPolicy {
     return std::min(1e6, nonneg(arrival_rate) / rate_per_replica_ + nonneg(queued) / (rate_per_replica_ * drain_s()));
   }
 
-  /// The token mix a snapshot shows (the defaults until a request has finished).
+  /// The token mix a snapshot shows: its mean lengths (the defaults until a request has
+  /// finished) and its outputs' spread (Signals::output_sigma within [0.05, 3]; output_sigma
+  /// while none is measured).
   [[nodiscard]] TokenLengths tokens_of(const Signals& s) const noexcept {
-    return s.mean_prompt_tokens >= 1 && s.mean_output_tokens >= 1
-               ? TokenLengths{std::min(s.mean_prompt_tokens, 1e7), std::min(s.mean_output_tokens, 1e7),
-                              config_.output_sigma}
-               : TokenLengths{config_.default_input_tokens, config_.default_output_tokens, config_.output_sigma};
+    if (!(s.mean_prompt_tokens >= 1 && s.mean_output_tokens >= 1)) {
+      return TokenLengths{config_.default_input_tokens, config_.default_output_tokens, config_.output_sigma};
+    }
+    const double sigma = s.output_sigma > 0 ? std::clamp(s.output_sigma, 0.05, 3.0) : config_.output_sigma;
+    return TokenLengths{std::min(s.mean_prompt_tokens, 1e7), std::min(s.mean_output_tokens, 1e7), sigma};
   }
 
   /// Requests per second one replica takes within the targets for the current token mix.
@@ -157,54 +161,63 @@ class SloPolicy {
   /// this state answers as this one would. Sizings are not saved but recomputed from those
   /// mixes on load, so a state never carries numbers from another profile or SLO.
   [[nodiscard]] std::string save_state(TimePoint) const {
-    detail::StateWriter w("slo/1");
-    w << sized_ << tokens_.input_tokens << tokens_.output_tokens << source_.input_tokens << source_.output_tokens;
+    detail::StateWriter w("slo/2");
+    const auto mix = [&w](const TokenLengths& t) { w << t.input_tokens << t.output_tokens << t.output_sigma; };
+    w << sized_;
+    mix(tokens_);
+    mix(source_);
     std::size_t valid = 0;
     for (const SizedMix& m : sized_mixes_) valid += m.valid ? 1 : 0;
     w << valid;
     for (std::size_t i = 0; i < sized_mixes_.size(); ++i) {
-      if (sized_mixes_[i].valid) w << i << sized_mixes_[i].source.input_tokens << sized_mixes_[i].source.output_tokens;
+      if (!sized_mixes_[i].valid) continue;
+      w << i;
+      mix(sized_mixes_[i].source);
     }
     return std::move(w).str();
   }
   /// Restores what save_state wrote; false, with nothing changed, for a text that is not such a
   /// state (or one saved with another token_mix_tolerance: its mixes fall in other cells).
   bool load_state(std::string_view state, TimePoint) {
-    detail::StateReader r(state, "slo/1");
+    detail::StateReader r(state, "slo/2");
     const auto mix_ok = [](const TokenLengths& t) {
       return std::isfinite(t.input_tokens) && std::isfinite(t.output_tokens) && t.input_tokens > 0 && t.output_tokens > 0 &&
-             t.input_tokens <= 1e9 && t.output_tokens <= 1e9;
+             t.input_tokens <= 1e9 && t.output_tokens <= 1e9 && detail::output_sigma_ok(t.output_sigma);
     };
+    const auto mix = [&r](TokenLengths& t) { r >> t.input_tokens >> t.output_tokens >> t.output_sigma; };
     bool sized = false;
-    // the output spread is the config's, not saved: the state holds the mixes' means
     TokenLengths tokens{1, 1, config_.output_sigma}, source = tokens;
     std::size_t valid = 0;
-    r >> sized >> tokens.input_tokens >> tokens.output_tokens >> source.input_tokens >> source.output_tokens >> valid;
+    r >> sized;
+    mix(tokens);
+    mix(source);
+    r >> valid;
     if (!r.ok() || (sized && (!mix_ok(tokens) || !mix_ok(source))) || valid > sized_mixes_.size()) return false;
     std::vector<SizedMix> cells(mix_slots);
     for (std::size_t k = 0; k < valid; ++k) {
       std::size_t slot = 0;  // the slot it was kept in
       TokenLengths t = tokens;
-      r >> slot >> t.input_tokens >> t.output_tokens;
-      long long in = 0, out = 0;
-      if (!r.ok() || !mix_ok(t) || !cell_of(t, in, out)) return false;
+      r >> slot;
+      mix(t);
+      MixCell at;
+      if (!r.ok() || !mix_ok(t) || !cell_of(t, at)) return false;
       // back in the slot it was kept in when that is one of its probes (so the table is the one
       // saved, whatever order the cells come in), else where a lookup would look first
-      const std::size_t home = slot_of(in, out);
+      const std::size_t home = slot_of(at);
       for (std::size_t p = 0; p < mix_probes; ++p) {
         const SizedMix& m = cells[(home + p) % mix_slots];
-        if (m.valid && m.input_cell == in && m.output_cell == out) return false;  // a cell twice
+        if (m.valid && m.cell == at) return false;  // a cell twice
       }
       const std::size_t probe = (slot + mix_slots - home) % mix_slots;
-      SizedMix* cell = slot < mix_slots && probe < mix_probes && !cells[slot].valid ? &cells[slot] : slot_in(cells, in, out);
+      SizedMix* cell = slot < mix_slots && probe < mix_probes && !cells[slot].valid ? &cells[slot] : slot_in(cells, at);
       if (cell->valid) continue;  // its probes are full (a table saved at another size): sized again when met
-      *cell = SizedMix{in, out, 0, 0, true, t};
+      *cell = SizedMix{at, 0, 0, true, t};
     }
     if (!r.done()) return false;
     // every cell findable: none behind a free slot on its way from home (a lookup stops there)
     for (std::size_t i = 0; i < mix_slots; ++i) {
       if (!cells[i].valid) continue;
-      for (std::size_t j = slot_of(cells[i].input_cell, cells[i].output_cell); j != i; j = (j + 1) % mix_slots) {
+      for (std::size_t j = slot_of(cells[i].cell); j != i; j = (j + 1) % mix_slots) {
         if (!cells[j].valid) return false;
       }
     }
@@ -233,7 +246,8 @@ class SloPolicy {
 
   void refresh(const TokenLengths& tokens) noexcept {
     const auto moved = [&](double a, double b) { return std::fabs(a - b) > config_.token_mix_tolerance * b; };
-    if (sized_ && !moved(tokens.input_tokens, tokens_.input_tokens) && !moved(tokens.output_tokens, tokens_.output_tokens)) {
+    if (sized_ && !moved(tokens.input_tokens, tokens_.input_tokens) && !moved(tokens.output_tokens, tokens_.output_tokens) &&
+        !moved(tokens.output_sigma, tokens_.output_sigma)) {
       return;
     }
     sized_ = true;
@@ -241,10 +255,10 @@ class SloPolicy {
     // a mix seen before (within a cell of the tolerance's width on a log scale) reuses its sizing:
     // a slow or noisy mix (a few requests a second) would otherwise re-size on most ticks
     SizedMix* cell = nullptr;
-    long long in = 0, out = 0;
-    if (cell_of(tokens, in, out)) {
-      cell = slot_for(in, out);
-      if (cell->valid && cell->input_cell == in && cell->output_cell == out) {
+    MixCell at;
+    if (cell_of(tokens, at)) {
+      cell = slot_in(sized_mixes_, at);
+      if (cell->valid && cell->cell == at) {
         batch_ = cell->batch;
         rate_per_replica_ = cell->rate;
         source_ = cell->source;
@@ -253,24 +267,32 @@ class SloPolicy {
     }
     size_for(tokens, batch_, rate_per_replica_);
     source_ = tokens;
-    if (cell != nullptr) *cell = SizedMix{in, out, batch_, rate_per_replica_, true, tokens};
+    if (cell != nullptr) *cell = SizedMix{at, batch_, rate_per_replica_, true, tokens};
   }
 
-  // the cell of a mix on the tolerance's log grid; false when the mix is not cached
-  bool cell_of(const TokenLengths& tokens, long long& in, long long& out) const noexcept {
+  // a mix's cell: its mean lengths and its outputs' spread, each on the tolerance's log grid
+  struct MixCell {
+    long long input = 0, output = 0, spread = 0;
+    bool operator==(const MixCell& o) const noexcept {
+      return input == o.input && output == o.output && spread == o.spread;
+    }
+  };
+  // the cell of a mix; false when the mix is not cached
+  bool cell_of(const TokenLengths& tokens, MixCell& at) const noexcept {
     if (!(config_.token_mix_tolerance > 0 && tokens.input_tokens >= 1 && tokens.output_tokens >= 1 &&
-          tokens.input_tokens <= 1e9 && tokens.output_tokens <= 1e9)) {
+          tokens.input_tokens <= 1e9 && tokens.output_tokens <= 1e9 && detail::output_sigma_ok(tokens.output_sigma))) {
       return false;
     }
     const double width = std::log1p(config_.token_mix_tolerance);
     if (!(std::log(1e9) / width < 1e12)) return false;  // cells too fine to number: none cached
-    in = static_cast<long long>(std::floor(std::log(tokens.input_tokens) / width));
-    out = static_cast<long long>(std::floor(std::log(tokens.output_tokens) / width));
+    at.input = static_cast<long long>(std::floor(std::log(tokens.input_tokens) / width));
+    at.output = static_cast<long long>(std::floor(std::log(tokens.output_tokens) / width));
+    at.spread = static_cast<long long>(std::floor(std::log(tokens.output_sigma / 0.05) / width));  // from 0
     return true;
   }
   // the cell's home slot; it is kept there or in one of the mix_probes slots after it
-  static std::size_t slot_of(long long in, long long out) noexcept {
-    return static_cast<std::size_t>(in * 31 + out) % mix_slots;
+  static std::size_t slot_of(const MixCell& at) noexcept {
+    return static_cast<std::size_t>((at.input * 31 + at.output) * 31 + at.spread) % mix_slots;
   }
 
   // the batch and the rate one replica takes within the targets at `tokens` (the model's one
@@ -284,7 +306,7 @@ class SloPolicy {
   }
 
   struct SizedMix {
-    long long input_cell = 0, output_cell = 0;
+    MixCell cell;
     long long batch = 0;
     double rate = 0;
     bool valid = false;
@@ -293,15 +315,14 @@ class SloPolicy {
 
   // the slot of `table` holding the cell, else the first free one it may take, else its home
   // (to be evicted)
-  static SizedMix* slot_in(std::vector<SizedMix>& table, long long in, long long out) noexcept {
-    const std::size_t home = slot_of(in, out);
+  static SizedMix* slot_in(std::vector<SizedMix>& table, const MixCell& at) noexcept {
+    const std::size_t home = slot_of(at);
     for (std::size_t k = 0; k < mix_probes; ++k) {
       SizedMix& m = table[(home + k) % mix_slots];
-      if (!m.valid || (m.input_cell == in && m.output_cell == out)) return &m;
+      if (!m.valid || m.cell == at) return &m;
     }
     return &table[home];
   }
-  SizedMix* slot_for(long long in, long long out) noexcept { return slot_in(sized_mixes_, in, out); }
 
   SloConfig config_;
   LatencyProfile profile_;
