@@ -432,3 +432,33 @@ TEST_CASE("planner: a window in which nothing finished keeps the token mix last 
   CHECK(p.planned() == doctest::Approx(before).epsilon(0.01));
   REQUIRE(sizing.replicas_for(p.level() * p.ratio(), 0, llmscale::TokenLengths{}) < 0.8 * before);  // the default mix differs
 }
+
+TEST_CASE("planner: the mix it sizes for is the measured one, a silence giving the next few requests no weight") {
+  // a code mix measured for an hour, outputs spread 1.2; then ten silent minutes; then the first
+  // second of a burst, whose finished requests are the shortest (5 tokens, spread 0.4): the
+  // mix moves by one second's weight (1 - exp(-1 / mix_time_s)), not by the silence's
+  llmscale::PredictiveConfig c;  // mix_time_s 300
+  llmscale::PredictivePolicy<> p(llmscale::SloPolicy(simple()), c);
+  const FleetState fleet(4);
+  CHECK(p.mix().output_tokens == llmscale::SloConfig{}.default_output_tokens);
+  Signals s;
+  s.arrival_rate = 5;
+  s.mean_prompt_tokens = 3000;
+  s.mean_output_tokens = 30;
+  s.output_sigma = 1.2;
+  double t = 1;
+  for (; t <= 3600; t += 1) p.propose(at_seconds(t), s, fleet);
+  CHECK(p.mix().output_tokens == doctest::Approx(30.0));
+  CHECK(p.mix().output_sigma == doctest::Approx(1.2));
+  Signals silent;  // nothing arrives, nothing finishes
+  for (; t <= 4200; t += 1) p.propose(at_seconds(t), silent, fleet);
+  CHECK(p.mix().output_tokens == doctest::Approx(30.0));
+  Signals first = s;
+  first.mean_output_tokens = 5;
+  first.output_sigma = 0.4;
+  p.propose(at_seconds(t), first, fleet);
+  const double w = 1 - std::exp(-1.0 / c.mix_time_s);
+  CHECK(p.mix().output_tokens == doctest::Approx(30 + w * (5 - 30.0)));
+  CHECK(p.mix().output_sigma == doctest::Approx(1.2 + w * (0.4 - 1.2)));
+  CHECK(p.mix().output_tokens > 29.9);  // the silence's 600 s of weight gave 8.4
+}

@@ -275,6 +275,9 @@ class PredictivePolicy {
 
   /// Raw replicas the last plan asked for (0 before the first tick with a rate).
   [[nodiscard]] double planned() const noexcept { return planned_; }
+  /// The token mix it sizes for: the measured means and outputs' spread, smoothed over
+  /// mix_time_s (the configured defaults until a request has finished).
+  [[nodiscard]] TokenLengths mix() const noexcept { return mixed_ ? mix_ : sizing_.tokens_of(Signals{}); }
   /// How far the last plan exceeds what will be ready before a replica asked for now could
   /// serve (0: none short).
   [[nodiscard]] double shortfall() const noexcept { return shortfall_; }
@@ -547,7 +550,13 @@ class PredictivePolicy {
   TokenLengths smoothed_mix(TimePoint now, const Signals& s, bool warm) noexcept {
     const TokenLengths measured = sizing_.tokens_of(s);
     const bool have = s.mean_prompt_tokens >= 1 && s.mean_output_tokens >= 1;
-    if (!have && mixed_) return mix_;  // nothing finished in the window (a silence): the mix last measured
+    if (!have && mixed_) {
+      // nothing finished in the window (a silence): the mix last measured. A silence is no
+      // evidence of a mix: the average starts again from its end, not giving the first few
+      // requests after it (the shortest, to finish first) the weight of the whole silence
+      mix_at_ = now;
+      return mix_;
+    }
     if (!have || !(config_.mix_time_s > 0) || !warm) return measured;
     if (!mixed_) {
       mixed_ = true;
