@@ -163,7 +163,7 @@ TEST_CASE("llmscale-slo remembers the sizing of every mix cell a wandering mix v
 
 TEST_CASE("llmscale-slo answers after a restart as it would have, its mix table full of collisions and evictions") {
   // 1,500 visits to random cells of a 40 x 30 grid of means and 3 spreads (about 1,200 cells
-  // for 512 slots: homes collide, probes run 8 deep, the rest evict), the state saved; then the
+  // for 1,024 slots: homes collide, probes run 8 deep, the rest evict), the state saved; then the
   // running policy and one loaded from the state see the same 2,000 further mixes: every
   // answer is the same
   std::mt19937_64 rng(7);
@@ -176,7 +176,7 @@ TEST_CASE("llmscale-slo answers after a restart as it would have, its mix table 
   const auto mix = [&] {
     Signals m = steady(10, std::exp((static_cast<double>(in_cell(rng)) + within(rng)) * w),
                        std::exp((static_cast<double>(out_cell(rng)) + within(rng)) * w));
-    m.output_sigma = std::exp((std::floor(std::log(1.0 / 0.05) / w) + spread_cell(rng) + within(rng)) * w) * 0.05;
+    m.output_sigma = (10 + spread_cell(rng) + within(rng)) * 0.1;  // cells 0.1 wide from 1.0
     return m;
   };
   const auto visit = [](llmscale::SloPolicy& q, double t, const Signals& m) {
@@ -222,7 +222,7 @@ TEST_CASE("llmscale-slo refuses a state with a mix cell a lookup could not find"
   };
   llmscale::SloPolicy back(simple(), llmscale::SloConfig{});
   CHECK(back.load_state(join(), at_seconds(1)));  // as saved
-  words[9] = std::to_string((std::stoul(words[9]) + 3) % 512);
+  words[9] = std::to_string((std::stoul(words[9]) + 3) % 1024);
   llmscale::SloPolicy moved(simple(), llmscale::SloConfig{});
   CHECK_FALSE(moved.load_state(join(), at_seconds(1)));
 }

@@ -15,16 +15,18 @@
 //               those already starting are in the fleet the governor compares with
 // The per-replica rate is recomputed when the token mix moves by more than
 // token_mix_tolerance (a planning computation, up to milliseconds), unless a mix in the same
-// cell (tolerance-wide on a log scale, in each mean and the spread) was sized before: 512 sizings are remembered (an open-
-// addressed table, 8 probes), so a noisy mix at a low request rate, or one that wanders over
-// the development trace's range (output 114-307, prompt 900-1,400 tokens: about 210 cells at
-// 5 %), does not re-size every tick. Otherwise a tick is a few divisions.
+// cell (tolerance-wide on a log scale in each mean, 0.1 wide in the outputs' spread) was sized
+// before: 1,024 sizings are remembered (an open-addressed table, 8 probes), so a noisy mix at a
+// low request rate, or one that wanders over the development trace's range (output 114-307,
+// prompt 900-1,400 tokens: about 210 cells at 5 %; two or three spreads a minute's measurement
+// wanders over), does not re-size every tick. Otherwise a tick is a few divisions.
 // The same inputs give llmscale-size's answer (tested).
 #ifndef LLMSCALE_POLICY_SLO_HPP
 #define LLMSCALE_POLICY_SLO_HPP
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <string>
 #include <string_view>
@@ -270,7 +272,7 @@ class SloPolicy {
     if (cell != nullptr) *cell = SizedMix{at, batch_, rate_per_replica_, true, tokens};
   }
 
-  // a mix's cell: its mean lengths and its outputs' spread, each on the tolerance's log grid
+  // a mix's cell: its mean lengths, each on the tolerance's log grid, and its outputs' spread
   struct MixCell {
     long long input = 0, output = 0, spread = 0;
     bool operator==(const MixCell& o) const noexcept {
@@ -287,12 +289,16 @@ class SloPolicy {
     if (!(std::log(1e9) / width < 1e12)) return false;  // cells too fine to number: none cached
     at.input = static_cast<long long>(std::floor(std::log(tokens.input_tokens) / width));
     at.output = static_cast<long long>(std::floor(std::log(tokens.output_tokens) / width));
-    at.spread = static_cast<long long>(std::floor(std::log(tokens.output_sigma / 0.05) / width));  // from 0
+    at.spread = static_cast<long long>(std::floor(tokens.output_sigma / spread_cell));
     return true;
   }
   // the cell's home slot; it is kept there or in one of the mix_probes slots after it
+  // (the three mixed by a multiplicative hash: a sum of small multiples of each put neighbouring
+  // cells on neighbouring slots, and the probes of a wandering mix's cells ran into each other)
   static std::size_t slot_of(const MixCell& at) noexcept {
-    return static_cast<std::size_t>((at.input * 31 + at.output) * 31 + at.spread) % mix_slots;
+    std::uint64_t h = 0;
+    for (const long long v : {at.input, at.output, at.spread}) h = (h ^ static_cast<std::uint64_t>(v)) * 0x9E3779B97F4A7C15ULL;
+    return static_cast<std::size_t>(h >> 32) % mix_slots;
   }
 
   // the batch and the rate one replica takes within the targets at `tokens` (the model's one
@@ -334,7 +340,10 @@ class SloPolicy {
   TokenLengths source_;  // the mix the current sizing was computed for (tokens_, or a cached neighbour)
   double rate_per_replica_ = 0;
   long long batch_ = 0;
-  static constexpr std::size_t mix_slots = 512, mix_probes = 8;
+  static constexpr std::size_t mix_slots = 1024, mix_probes = 8;
+  // the spread's cells: 0.1 wide, about a minute's noise in the spread measured over a few
+  // hundred requests (on the code mix a replica's rate moves 4-9 % per 0.1 there)
+  static constexpr double spread_cell = 0.1;
   std::vector<SizedMix> sized_mixes_;  // mix_slots, open-addressed by cell (allocated once)
 };
 
