@@ -105,7 +105,7 @@ BENCHMARK(Policy_Predictive_tick)->Name("Policy/Predictive/tick")->MinTime(2.0);
 // output runs from 114 to 307 tokens, its prompt from 900 to 1,400, and a minute's measured
 // outputs' spread on chat-day from 0.90 to 1.05): the planner sizes on the mix smoothed over
 // mix_time_s, its llmscale-slo feedback on the raw mix (re-sized when it moves more than 5 %,
-// 512 sizings remembered, one per mix cell).
+// 1,024 sizings remembered, one per mix cell).
 void Policy_Predictive_tick_moving_mix(benchmark::State& state) {
   std::vector<llmscale::Signals> signals = make_signals();
   std::mt19937_64 rng(11);
@@ -139,7 +139,9 @@ void Policy_Predictive_tick_moving_mix_warm(benchmark::State& state) {
                                                              llmscale::GovernorConfig{}, llmscale::at_seconds(0));
   llmscale::FleetState fleet(8);
   long long i = 0;
-  for (; i < 3 * 1024; ++i) (void)scaler.tick(llmscale::at_seconds(static_cast<double>(i + 1)), signals[i & 1023], fleet);
+  for (; i < 3 * 1024; ++i) {
+    (void)scaler.tick(llmscale::at_seconds(static_cast<double>(i + 1)), signals[i & 1023], fleet);
+  }
   for (auto _ : state) {
     ++i;
     const llmscale::Decision& d = scaler.tick(llmscale::at_seconds(static_cast<double>(i)), signals[i & 1023], fleet);

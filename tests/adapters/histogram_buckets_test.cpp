@@ -346,3 +346,45 @@ TEST_CASE("ScrapedSignals: the outputs' spread from vLLM's generation-token hist
   REQUIRE(sig.observe(0, page(1030, 1010), at_seconds(14)));
   CHECK(sig.tick(at_seconds(14)).output_sigma == 0.0);
 }
+
+TEST_CASE("ScrapedSignals: no spread where the mean counts requests the buckets do not") {
+  // two replicas: one exports the generation-token buckets, the other only their _sum/_count
+  // (or buckets on other bounds): the mean covers both, the buckets one; their mean log set
+  // against the mean of all would give a spread of neither, so none is given
+  llmscale::SignalsConfig config;
+  config.replica_slots = 2;
+  config.window_s = 10;
+  config.granularity_s = 1;
+  config.stale_after_s = 5;
+  llmscale::ScrapedSignals sig(config, at_seconds(0));
+  const auto map = *llmscale::engine_preset("vllm");
+  llmscale::PrometheusParser parser;
+  const auto page = [&](double n, bool buckets) {  // n requests of 40 output tokens
+    std::string p = "vllm:num_requests_running 1\nvllm:num_requests_waiting 0\n";
+    p += "vllm:e2e_request_latency_seconds_sum " + std::to_string(n * 5) + "\n";
+    p += "vllm:e2e_request_latency_seconds_count " + std::to_string(n) + "\n";
+    if (buckets) {
+      for (double le : {10.0, 20.0, 50.0}) {
+        p += "vllm:request_generation_tokens_bucket{le=\"" + std::to_string(le) + "\"} " + std::to_string(le >= 40 ? n : 0.0) +
+             "\n";
+      }
+      p += "vllm:request_generation_tokens_bucket{le=\"+Inf\"} " + std::to_string(n) + "\n";
+    }
+    p += "vllm:request_generation_tokens_sum " + std::to_string(40 * n) + "\n";
+    p += "vllm:request_generation_tokens_count " + std::to_string(n) + "\n";
+    return llmscale::read_engine_metrics(p, map, parser);
+  };
+  REQUIRE(sig.watch(0));
+  REQUIRE(sig.watch(1));
+  REQUIRE(sig.observe(0, page(100, true), at_seconds(1)));
+  REQUIRE(sig.observe(1, page(100, false), at_seconds(1)));
+  sig.tick(at_seconds(1));
+  REQUIRE(sig.observe(0, page(120, true), at_seconds(2)));
+  const llmscale::Signals& alone = sig.tick(at_seconds(2));
+  CHECK(alone.mean_output_tokens == doctest::Approx(40));
+  CHECK(alone.output_sigma > 0);  // the same 20 requests in both: a spread (the buckets' width)
+  REQUIRE(sig.observe(1, page(140, false), at_seconds(3)));
+  const llmscale::Signals& both = sig.tick(at_seconds(3));
+  CHECK(both.mean_output_tokens == doctest::Approx(40));
+  CHECK(both.output_sigma == 0.0);  // 60 requests in the mean, 20 in the buckets
+}

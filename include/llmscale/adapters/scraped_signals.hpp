@@ -494,13 +494,18 @@ inline const Signals& ScrapedSignals::tick(TimePoint now) noexcept {
   s.ttft_p50_s = q[0][0], s.ttft_p90_s = q[0][1], s.ttft_p99_s = q[0][2];
   s.tpot_p50_s = q[1][0], s.tpot_p90_s = q[1][1], s.tpot_p99_s = q[1][2];
   s.queue_wait_p50_s = q[2][0], s.queue_wait_p90_s = q[2][1], s.queue_wait_p99_s = q[2][2];
-  // the outputs' spread: their mean (the _sum/_count's) against their mean log (the buckets')
+  // the outputs' spread: their mean (the _sum/_count's) against their mean log (the buckets'),
+  // only where both count the same requests: a replica whose buckets are on other bounds, or
+  // a layout that just moved, adds to the mean and not to the buckets, and a mean log over a
+  // few of them against a mean over all would give any spread
   s.output_sigma = 0;
   {
     const HistogramBuckets& layout = layouts_[static_cast<std::size_t>(BucketedHistogram::output_tokens)];
     const auto& c = quantile_windows_[latency_quantiled].totals();
-    if (layout.size > 0 && c[layout.size - 1] > 0.5 && s.mean_output_tokens >= 1) {
-      s.output_sigma = output_sigma_of(s.mean_output_tokens, bucket_mean_log(layout.le.data(), c.data(), layout.size));
+    const double counted = layout.size > 0 ? c[layout.size - 1] : 0.0;
+    if (counted > 0.5 && s.mean_output_tokens >= 1 && std::fabs(counted - e[output_n]) <= 0.02 * e[output_n]) {
+      const double mean_log = bucket_mean_log(layout.le.data(), c.data(), layout.size);
+      s.output_sigma = output_sigma_of(s.mean_output_tokens, mean_log);
     }
   }
 

@@ -275,8 +275,9 @@ class PredictivePolicy {
 
   /// Raw replicas the last plan asked for (0 before the first tick with a rate).
   [[nodiscard]] double planned() const noexcept { return planned_; }
-  /// The token mix it sizes for: the measured means and outputs' spread, smoothed over
-  /// mix_time_s (the configured defaults until a request has finished).
+  /// The smoothed token mix it sizes for once its rate's window has filled: the measured
+  /// means and outputs' spread over mix_time_s (before that, and with mix_time_s 0, it sizes on
+  /// each snapshot's mix as measured, and this gives the configured defaults).
   [[nodiscard]] TokenLengths mix() const noexcept { return mixed_ ? mix_ : sizing_.tokens_of(Signals{}); }
   /// How far the last plan exceeds what will be ready before a replica asked for now could
   /// serve (0: none short).
@@ -331,7 +332,8 @@ class PredictivePolicy {
     w << pending_count_;
     for (std::size_t i = 0; i < pending_count_; ++i) w << age(pending_[i].at) << pending_[i].level << pending_[i].peak;
     w << started_ << age(first_tick_) << sampled_ << age(last_sample_) << mixed_ << age(mix_at_) << mix_.input_tokens
-      << mix_.output_tokens << mix_.output_sigma << ratio_ << level_ << planned_ << shortfall_ << age(raised_) << found_;
+      << mix_.output_tokens << mix_.output_sigma << ratio_ << level_ << planned_ << shortfall_ << age(raised_)
+      << found_;
     // the long band
     w << long_peaks_.slots.size() << seen_.size() << long_peaks_.started << long_peaks_.next
       << (long_peaks_.started ? age(TimePoint(from_seconds(config_.sample_s) * long_peaks_.slot)) : 0.0);
@@ -416,8 +418,8 @@ class PredictivePolicy {
       pending_[i].at = at(age);
     }
     double first_age = 0, sample_age = 0, mix_age = 0, raised_age = 0;
-    r >> started_ >> first_age >> sampled_ >> sample_age >> mixed_ >> mix_age >> mix_.input_tokens >> mix_.output_tokens >>
-        mix_.output_sigma >> ratio_ >> level_ >> planned_ >> shortfall_ >> raised_age >> found_;
+    r >> started_ >> first_age >> sampled_ >> sample_age >> mixed_ >> mix_age >> mix_.input_tokens >>
+        mix_.output_tokens >> mix_.output_sigma >> ratio_ >> level_ >> planned_ >> shortfall_ >> raised_age >> found_;
     r.require_finite(first_age, sample_age, mix_age, mix_.input_tokens, mix_.output_tokens, ratio_, level_, planned_, shortfall_,
                      raised_age, found_);
     if (!r.ok() || first_age < 0 || sample_age < 0 || mix_age < 0 || raised_age < 0 || found_ < 0 ||

@@ -81,7 +81,8 @@ struct SloConfig {
     v("prefill_chunk_tokens", self.prefill_chunk_tokens, closed(0LL, 10000000LL),
       "prompt tokens the engine prefills an iteration, vLLM's max_num_batched_tokens (0: a whole prompt)");
     v("output_sigma", self.output_sigma, closed(0.05, 3.0),
-      "output lengths' spread, their log's standard deviation, until the signals measure it (1.0: the development trace)");
+      "output lengths' spread, their log's standard deviation, until the signals measure it "
+      "(1.0: the development trace)");
     v("token_mix_tolerance", self.token_mix_tolerance, closed(0.0, 1.0), "relative token-mix change that recomputes capacity");
     v("queue_drain_s", self.queue_drain_s, closed(0.0, 86400.0),
       "seconds to drain the waiting requests in (0: the cold start, at least ttft_s)");
@@ -248,8 +249,8 @@ class SloPolicy {
 
   void refresh(const TokenLengths& tokens) noexcept {
     const auto moved = [&](double a, double b) { return std::fabs(a - b) > config_.token_mix_tolerance * b; };
-    if (sized_ && !moved(tokens.input_tokens, tokens_.input_tokens) && !moved(tokens.output_tokens, tokens_.output_tokens) &&
-        !moved(tokens.output_sigma, tokens_.output_sigma)) {
+    if (sized_ && !moved(tokens.input_tokens, tokens_.input_tokens) &&
+        !moved(tokens.output_tokens, tokens_.output_tokens) && !moved(tokens.output_sigma, tokens_.output_sigma)) {
       return;
     }
     sized_ = true;
@@ -297,7 +298,9 @@ class SloPolicy {
   // cells on neighbouring slots, and the probes of a wandering mix's cells ran into each other)
   static std::size_t slot_of(const MixCell& at) noexcept {
     std::uint64_t h = 0;
-    for (const long long v : {at.input, at.output, at.spread}) h = (h ^ static_cast<std::uint64_t>(v)) * 0x9E3779B97F4A7C15ULL;
+    for (const long long v : {at.input, at.output, at.spread}) {
+      h = (h ^ static_cast<std::uint64_t>(v)) * 0x9E3779B97F4A7C15ULL;
+    }
     return static_cast<std::size_t>(h >> 32) % mix_slots;
   }
 

@@ -136,8 +136,8 @@ class SignalCollector {
  private:
   // the channels of sums_
   enum Channel : std::size_t {
-    arrivals, completions, token_samples, prompt_tokens, output_tokens, output_log_tokens, wait_n, wait_sum, ttft_n, ttft_sum,
-    e2e_n, e2e_sum, queued_integral, running_integral, channel_count
+    arrivals, completions, token_samples, prompt_tokens, output_tokens, output_log_tokens, wait_n, wait_sum, ttft_n,
+    ttft_sum, e2e_n, e2e_sum, queued_integral, running_integral, channel_count
   };
 
   SignalsConfig config_;

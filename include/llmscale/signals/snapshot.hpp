@@ -10,6 +10,7 @@
 #ifndef LLMSCALE_SIGNALS_SNAPSHOT_HPP
 #define LLMSCALE_SIGNALS_SNAPSHOT_HPP
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -60,12 +61,12 @@ struct GpuGauges {
 };
 
 /// The log standard deviation of a lognormal whose mean is `mean` and whose log's mean is
-/// `mean_log`: sqrt(2 (ln mean - mean_log)), at least 0.001 (lengths all alike), 0 for a mean
-/// below 1 or either not finite (nothing measured).
+/// `mean_log`: sqrt(2 (ln mean - mean_log)), at least 0.01 (lengths all alike: the recorder sums
+/// the logs to 1/65,536, which alone can read as up to 0.005), 0 for a mean below 1 or either
+/// not finite (nothing measured).
 [[nodiscard]] inline double output_sigma_of(double mean, double mean_log) noexcept {
   if (!(mean >= 1 && mean < 1e300 && std::isfinite(mean_log))) return 0;
-  const double v = 2 * (std::log(mean) - mean_log);
-  return v > 1e-6 ? std::sqrt(v) : 0.001;
+  return std::max(0.01, std::sqrt(std::max(0.0, 2 * (std::log(mean) - mean_log))));
 }
 
 /// One tick's view of the load.
