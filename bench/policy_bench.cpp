@@ -35,10 +35,14 @@ std::vector<llmscale::Signals> make_signals() {
 }
 
 template <class P>
-void tick(benchmark::State& state, P policy, const std::vector<llmscale::Signals>& signals = make_signals()) {
+void tick(benchmark::State& state, P policy, const std::vector<llmscale::Signals>& signals = make_signals(),
+          long long untimed_ticks = 0) {
   llmscale::Autoscaler<P> scaler(std::move(policy), llmscale::GovernorConfig{}, llmscale::at_seconds(0));
   llmscale::FleetState fleet(8);
   long long i = 0;
+  for (; i < untimed_ticks; ++i) {
+    (void)scaler.tick(llmscale::at_seconds(static_cast<double>(i + 1)), signals[(i + 1) & 1023], fleet);
+  }
   for (auto _ : state) {
     ++i;
     const llmscale::Decision& d = scaler.tick(llmscale::at_seconds(static_cast<double>(i)), signals[i & 1023], fleet);
@@ -106,7 +110,7 @@ BENCHMARK(Policy_Predictive_tick)->Name("Policy/Predictive/tick")->MinTime(2.0);
 // outputs' spread on chat-day from 0.90 to 1.05): the planner sizes on the mix smoothed over
 // mix_time_s, its llmscale-slo feedback on the raw mix (re-sized when it moves more than 5 %,
 // 1,024 sizings remembered, one per mix cell).
-void Policy_Predictive_tick_moving_mix(benchmark::State& state) {
+std::vector<llmscale::Signals> moving_mix_signals() {
   std::vector<llmscale::Signals> signals = make_signals();
   std::mt19937_64 rng(11);
   std::uniform_real_distribution<double> u(0, 1);
@@ -115,9 +119,12 @@ void Policy_Predictive_tick_moving_mix(benchmark::State& state) {
     s.mean_prompt_tokens = 900 + 500 * u(rng);
     s.output_sigma = 0.90 + 0.15 * u(rng);
   }
+  return signals;
+}
+void Policy_Predictive_tick_moving_mix(benchmark::State& state) {
   llmscale::PredictiveConfig c;
   c.cold_start_s = 300;
-  tick(state, llmscale::PredictivePolicy<>{slo_policy(), c}, signals);
+  tick(state, llmscale::PredictivePolicy<>{slo_policy(), c}, moving_mix_signals());
 }
 BENCHMARK(Policy_Predictive_tick_moving_mix)->Name("Policy/Predictive/tick_moving_mix")->MinTime(2.0);
 
@@ -125,28 +132,9 @@ BENCHMARK(Policy_Predictive_tick_moving_mix)->Name("Policy/Predictive/tick_movin
 // before the timing): what a tick costs when the mix wanders within ranges it has seen. The
 // cold run above adds each first visit's sizing (milliseconds) over the ticks its 2 s hold.
 void Policy_Predictive_tick_moving_mix_warm(benchmark::State& state) {
-  std::vector<llmscale::Signals> signals = make_signals();
-  std::mt19937_64 rng(11);
-  std::uniform_real_distribution<double> u(0, 1);
-  for (auto& s : signals) {
-    s.mean_output_tokens = 114 + 193 * u(rng);
-    s.mean_prompt_tokens = 900 + 500 * u(rng);
-    s.output_sigma = 0.90 + 0.15 * u(rng);
-  }
   llmscale::PredictiveConfig c;
   c.cold_start_s = 300;
-  llmscale::Autoscaler<llmscale::PredictivePolicy<>> scaler(llmscale::PredictivePolicy<>{slo_policy(), c},
-                                                             llmscale::GovernorConfig{}, llmscale::at_seconds(0));
-  llmscale::FleetState fleet(8);
-  long long i = 0;
-  for (; i < 3 * 1024; ++i) {
-    (void)scaler.tick(llmscale::at_seconds(static_cast<double>(i + 1)), signals[i & 1023], fleet);
-  }
-  for (auto _ : state) {
-    ++i;
-    const llmscale::Decision& d = scaler.tick(llmscale::at_seconds(static_cast<double>(i)), signals[i & 1023], fleet);
-    benchmark::DoNotOptimize(d.desired_replicas);
-  }
+  tick(state, llmscale::PredictivePolicy<>{slo_policy(), c}, moving_mix_signals(), 3 * 1024);
 }
 BENCHMARK(Policy_Predictive_tick_moving_mix_warm)->Name("Policy/Predictive/tick_moving_mix_warm")->MinTime(2.0);
 
