@@ -42,6 +42,17 @@ std::string vllm_page(double n, double ttft, double prompt_total, double output_
   return p;
 }
 
+// ScrapedSignals' config for these tests: `slots` replicas, a 10 s window of 1 s buckets, a
+// replica stale after 5 s without a usable scrape
+llmscale::SignalsConfig ten_second_window(int slots) {
+  llmscale::SignalsConfig config;
+  config.replica_slots = slots;
+  config.window_s = 10;
+  config.granularity_s = 1;
+  config.stale_after_s = 5;
+  return config;
+}
+
 }  // namespace
 
 TEST_CASE("bucket_quantile: PromQL's histogram_quantile by hand") {
@@ -150,11 +161,7 @@ TEST_CASE("bucket_spread: a hand computation over midpoints") {
 }
 
 TEST_CASE("ScrapedSignals: TTFT quantiles, token means and totals from vLLM pages, restart-safe") {
-  llmscale::SignalsConfig config;
-  config.replica_slots = 2;
-  config.window_s = 10;
-  config.granularity_s = 1;
-  config.stale_after_s = 5;
+  const llmscale::SignalsConfig config = ten_second_window(2);
   llmscale::ScrapedSignals sig(config, at_seconds(0));
   const auto map = *llmscale::engine_preset("vllm");
   llmscale::PrometheusParser parser;
@@ -311,11 +318,7 @@ TEST_CASE("bucket_mean_log: on vLLM's 1-2-5 buckets the outputs' spread within 4
 }
 
 TEST_CASE("ScrapedSignals: the outputs' spread from vLLM's generation-token histogram over the window") {
-  llmscale::SignalsConfig config;
-  config.replica_slots = 1;
-  config.window_s = 10;
-  config.granularity_s = 1;
-  config.stale_after_s = 5;
+  const llmscale::SignalsConfig config = ten_second_window(1);
   llmscale::ScrapedSignals sig(config, at_seconds(0));
   const auto map = *llmscale::engine_preset("vllm");
   llmscale::PrometheusParser parser;
@@ -351,11 +354,7 @@ TEST_CASE("ScrapedSignals: no spread where the mean counts requests the buckets 
   // two replicas: one exports the generation-token buckets, the other only their _sum/_count
   // (or buckets on other bounds): the mean covers both, the buckets one; their mean log set
   // against the mean of all would give a spread of neither, so none is given
-  llmscale::SignalsConfig config;
-  config.replica_slots = 2;
-  config.window_s = 10;
-  config.granularity_s = 1;
-  config.stale_after_s = 5;
+  const llmscale::SignalsConfig config = ten_second_window(2);
   llmscale::ScrapedSignals sig(config, at_seconds(0));
   const auto map = *llmscale::engine_preset("vllm");
   llmscale::PrometheusParser parser;
